@@ -1,0 +1,242 @@
+"""Trainer executors: where trials run. The engine talks to an executor only through
+`submit`, `poll`, `cancel` and `shutdown`, so a Ray executor can stand beside the local pool.
+
+The local pool keeps one spawned process per slot rather than a `ProcessPoolExecutor`:
+a pool breaks every running future when one worker dies, while here a death fails exactly
+the trial that worker held, and `cancel` can kill one trial without touching the others.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from typing import Any, Protocol
+
+from engine.data import DataRef
+from engine.trainer import TrialTask
+
+# Messages an executor reports (plain dicts, as they cross process boundaries):
+#   {"kind": "ready", "slot", "pid", "device", "precision"}
+#   {"kind": "started", "slot", "trial_id"}
+#   {"kind": "progress", "slot", "trial_id", "epoch", "epochs", "batch", "batches"}
+#   {"kind": "epoch", "slot", "trial_id", "epoch", "loss", "accuracy", "val_loss",
+#    "val_accuracy", "seconds"}
+#   {"kind": "result", "slot", "trial_id", "result": TrialResult dict}
+#   {"kind": "failed", "slot", "trial_id", "error"}
+Message = dict[str, Any]
+
+
+class Executor(Protocol):
+    slots: int
+
+    def start(self) -> None: ...
+    def free_slots(self) -> list[int]: ...
+    def submit(self, slot: int, task: TrialTask) -> None: ...
+    def poll(self, timeout: float) -> list[Message]: ...
+    def cancel(self, trial_id: int) -> bool: ...
+    def running(self) -> dict[int, int]: ...  # slot -> trial id
+    def shutdown(self) -> None: ...
+
+
+@dataclass
+class WorkerSettings:
+    data: DataRef
+    threads: int | None
+    precision: str | None
+    log_path: str
+
+
+def _redirect_output(log_path: str) -> None:
+    """Point this process's stdout/stderr (file descriptors, so TensorFlow's C++ logging too)
+    at the run's log file: nothing a worker prints paints over the terminal UI."""
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def worker_main(slot: int, settings: WorkerSettings, tasks: Any, results: Any) -> None:
+    """Entry point of a worker process: load the data once, then train tasks until None."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the engine, which stops us
+    _redirect_output(settings.log_path)
+    from engine.data import load_dataset
+    from engine.trainer import TrialError, configure_tensorflow, train_trial
+
+    device, policy = configure_tensorflow(settings.threads, settings.precision)
+    data = load_dataset(settings.data)
+    results.send(
+        {"kind": "ready", "slot": slot, "pid": os.getpid(), "device": device, "precision": policy}
+    )
+    while True:
+        try:
+            task: TrialTask | None = tasks.recv()
+        except EOFError:  # the engine went away
+            return
+        if task is None:
+            return
+        results.send({"kind": "started", "slot": slot, "trial_id": task.trial_id})
+
+        def report(msg: dict[str, Any]) -> None:
+            results.send({**msg, "slot": slot})
+
+        try:
+            res = train_trial(
+                task,
+                data,
+                report,
+                vocab_size=settings.data.vocab_size,
+                device=device,
+                precision=policy,
+            )
+            results.send(
+                {"kind": "result", "slot": slot, "trial_id": task.trial_id, "result": res.to_dict()}
+            )
+        except TrialError as exc:
+            results.send(
+                {"kind": "failed", "slot": slot, "trial_id": task.trial_id, "error": str(exc)}
+            )
+        except Exception as exc:  # any other error fails this trial only
+            results.send(
+                {
+                    "kind": "failed",
+                    "slot": slot,
+                    "trial_id": task.trial_id,
+                    "error": f"{type(exc).__name__}: {exc}",
+                }
+            )
+
+
+class LocalPoolExecutor:
+    """A process per slot, started with `spawn` (forking after TensorFlow has run hangs).
+    Each worker has its own pipes: a worker killed mid-write can corrupt only its own pipe,
+    which is dropped with it (a shared queue's lock would deadlock everyone)."""
+
+    def __init__(self, slots: int, settings: WorkerSettings) -> None:
+        self.slots = slots
+        self.settings = settings
+        self._ctx = mp.get_context("spawn")
+        self._procs: dict[int, Any] = {}
+        self._tasks: dict[int, Any] = {}  # slot -> send end of its task pipe
+        self._results: dict[int, Any] = {}  # slot -> receive end of its result pipe
+        self._busy: dict[int, int] = {}  # slot -> trial id
+        self.info: dict[str, str] = {}
+
+    def start(self) -> None:
+        for slot in range(self.slots):
+            self._spawn(slot)
+
+    def _spawn(self, slot: int) -> None:
+        task_recv, task_send = self._ctx.Pipe(duplex=False)
+        result_recv, result_send = self._ctx.Pipe(duplex=False)
+        proc = self._ctx.Process(
+            target=worker_main,
+            args=(slot, self.settings, task_recv, result_send),
+            name=f"hptui-worker-{slot}",
+            daemon=True,
+        )
+        proc.start()
+        task_recv.close()
+        result_send.close()
+        self._procs[slot], self._tasks[slot], self._results[slot] = proc, task_send, result_recv
+
+    def free_slots(self) -> list[int]:
+        return [s for s in range(self.slots) if s not in self._busy]
+
+    def running(self) -> dict[int, int]:
+        return dict(self._busy)
+
+    def pid(self, slot: int) -> int | None:
+        proc = self._procs.get(slot)
+        return proc.pid if proc else None
+
+    def submit(self, slot: int, task: TrialTask) -> None:
+        assert slot not in self._busy, f"slot {slot} is busy"
+        self._busy[slot] = task.trial_id
+        self._tasks[slot].send(task)
+
+    def poll(self, timeout: float) -> list[Message]:
+        waitables = list(self._results.values()) + [p.sentinel for p in self._procs.values()]
+        wait(waitables, timeout)
+        msgs: list[Message] = []
+        for conn in list(self._results.values()):
+            try:
+                while conn.poll():
+                    msgs.append(conn.recv())
+            except (EOFError, OSError):
+                pass  # the worker died; _reap_dead deals with it
+        for m in msgs:
+            if m["kind"] in ("result", "failed") and self._busy.get(m["slot"]) == m["trial_id"]:
+                del self._busy[m["slot"]]
+            if m["kind"] == "ready":
+                self.info = {"device": m["device"], "precision": m["precision"]}
+        msgs.extend(self._reap_dead())
+        return msgs
+
+    def _reap_dead(self) -> list[Message]:
+        """A worker that died (killed, segfault, out of memory) fails the trial it held and
+        is replaced, so the run goes on."""
+        msgs: list[Message] = []
+        for slot, proc in list(self._procs.items()):
+            if proc.exitcode is None:
+                continue
+            trial_id = self._busy.pop(slot, None)
+            if trial_id is not None:
+                msgs.append(
+                    {
+                        "kind": "failed",
+                        "slot": slot,
+                        "trial_id": trial_id,
+                        "error": f"worker {slot} (pid {proc.pid}) died with exit code "
+                        f"{proc.exitcode}",
+                    }
+                )
+            msgs.append(
+                {
+                    "kind": "worker_restarted",
+                    "slot": slot,
+                    "old_pid": proc.pid,
+                    "exitcode": proc.exitcode,
+                }
+            )
+            self._close(slot)
+            self._spawn(slot)
+        return msgs
+
+    def _close(self, slot: int) -> None:
+        for conn in (self._tasks.pop(slot, None), self._results.pop(slot, None)):
+            if conn is not None:
+                conn.close()
+
+    def cancel(self, trial_id: int) -> bool:
+        for slot, tid in list(self._busy.items()):
+            if tid == trial_id:
+                proc = self._procs[slot]
+                proc.kill()
+                proc.join(timeout=5)
+                del self._busy[slot]
+                self._close(slot)
+                self._spawn(slot)
+                return True
+        return False
+
+    def shutdown(self) -> None:
+        for slot, proc in self._procs.items():
+            if slot in self._busy:
+                proc.kill()
+            else:
+                try:
+                    self._tasks[slot].send(None)
+                except (OSError, ValueError):
+                    pass
+        for proc in self._procs.values():
+            proc.join(timeout=5)
+            if proc.exitcode is None:
+                proc.kill()
+                proc.join(timeout=2)
+        for slot in list(self._procs):
+            self._close(slot)
+        self._procs.clear()
+        self._busy.clear()

@@ -1,0 +1,687 @@
+"""The run loop: one event-driven loop for every strategy.
+
+When a slot frees, ask the strategy for a configuration; when a result arrives, commit it,
+tell the strategy, then look at the commands table. The engine is the only writer of run
+data; everything the UI shows is in the store.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import signal
+import socket
+import sys
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.data import DataRef, prepare_data
+from engine.device import default_workers, gpu_names, threads_per_worker
+from engine.executor import Executor, LocalPoolExecutor, WorkerSettings
+from engine.profiles import PROFILES, Profile
+from engine.reward import DEFAULT_RULES, Rule, adaptive_weights, apply_rules, parse_rules, reward
+from engine.space import DEFAULT_CONFIG, SearchSpace, SpaceError, default_space
+from engine.strategies.base import Outcome, Proposal, Strategy
+from engine.strategies.bayes import BayesSearch
+from engine.strategies.bayes_ppo import BayesPPO, PPOSchedule
+from engine.strategies.grid import GridSearch
+from engine.strategies.random_search import RandomSearch
+from engine.trainer import TrialTask
+from storage.store import Store
+
+STRATEGIES = ("bayes-ppo", "bayes", "random", "grid")
+HEARTBEAT_S = 1.0
+STALE_S = 15.0  # a lock whose heartbeat is older than this is taken over
+POLL_S = 0.2  # commands are looked at at least this often
+
+
+class EngineError(RuntimeError):
+    """The run cannot go on; the message says why."""
+
+
+@dataclass
+class RunConfig:
+    strategy: str = "bayes-ppo"
+    profile: str = "quick"
+    data: str = "auto"
+    workers: int | None = None
+    threads: int | None = None
+    precision: str | None = None
+    seed: int = 42
+    final_validation: bool = True
+    profile_reason: str = ""
+
+
+def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers: int) -> Strategy:
+    p = profile
+    if cfg.strategy == "random":
+        return RandomSearch(space, p.search_trials, p.search_epochs, cfg.seed)
+    if cfg.strategy == "grid":
+        return GridSearch(space, p.search_trials, p.search_epochs, cfg.seed)
+    if cfg.strategy == "bayes":
+        return BayesSearch(
+            space,
+            p.search_trials,
+            max(2, p.search_trials // 4),
+            p.search_epochs,
+            cfg.seed,
+            batch=workers,
+        )
+    if cfg.strategy == "bayes-ppo":
+        warmup = BayesSearch(
+            space,
+            p.warmup_calls,
+            p.warmup_initial,
+            p.warmup_epochs,
+            cfg.seed,
+            batch=workers,
+            phase="warmup",
+            early_stopping=False,
+        )
+        schedule = PPOSchedule(p.ppo_epochs, p.trajectories, p.len_early, p.len_late, p.step_epochs)
+        return BayesPPO(space, warmup, schedule, cfg.seed)
+    raise EngineError(f"unknown strategy {cfg.strategy!r} (known: {', '.join(STRATEGIES)})")
+
+
+def create_run(store: Store, cfg: RunConfig) -> int:
+    """A new run row with space version 1; the engine fills in the rest when it starts."""
+    if cfg.strategy not in STRATEGIES:
+        raise EngineError(f"unknown strategy {cfg.strategy!r} (known: {', '.join(STRATEGIES)})")
+    if cfg.profile not in PROFILES:
+        raise EngineError(f"unknown profile {cfg.profile!r} (known: {', '.join(PROFILES)})")
+    workers = cfg.workers or default_workers(len(gpu_names()))
+    run_id = store.create_run(
+        status="running",
+        phase="starting",
+        strategy=cfg.strategy,
+        profile=cfg.profile,
+        seed=cfg.seed,
+        workers=workers,
+        config=asdict(cfg),
+    )
+    store.add_space_version(
+        run_id,
+        default_space().to_dict(),
+        [r.to_dict() for r in DEFAULT_RULES],
+        "initial space",
+        "engine",
+    )
+    store.log(
+        run_id,
+        f"run {run_id} created: strategy {cfg.strategy}, profile {cfg.profile}, "
+        f"{workers} workers, seed {cfg.seed}",
+    )
+    if cfg.profile_reason:
+        store.log(run_id, cfg.profile_reason)
+    return run_id
+
+
+def log_path_for(db_path: str | Path, run_id: int) -> Path:
+    p = Path(db_path)
+    d = p.parent / f"{p.name}.logs"
+    d.mkdir(parents=True, exist_ok=True)
+    return d / f"run-{run_id}.log"
+
+
+def trial_seed(run_seed: int, key: str) -> int:
+    """A trial's training seed, from the run seed and the proposal's key (not its number,
+    which depends on the order trials finish in)."""
+    return zlib.crc32(f"{run_seed}:{key}".encode()) % (2**31 - 1)
+
+
+def import_tensorflow_quietly(log_path: str) -> None:
+    """Import TensorFlow for the PPO agent with its C++ start-up chatter (CUDA probing,
+    oneDNN notes) sent to the run's log, not over the terminal. The agent's small networks
+    run on the CPU: the GPUs are left to the trainers."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 2)
+    try:
+        import tensorflow as tf
+
+        try:
+            tf.config.set_visible_devices([], "GPU")
+        except RuntimeError:  # already initialised in this process
+            pass
+        tf.config.list_logical_devices()
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Engine:
+    def __init__(
+        self,
+        db_path: str | Path,
+        run_id: int,
+        *,
+        executor: Executor | None = None,
+        on_tick: Callable[[Engine], None] | None = None,
+    ) -> None:
+        self.db_path = str(db_path)
+        self.store = Store(db_path)
+        run = self.store.run(run_id)
+        if run is None:
+            raise EngineError(f"no run {run_id} in {db_path}")
+        self.run_id = run_id
+        self.cfg = RunConfig(**run["config"])
+        self.profile = PROFILES[self.cfg.profile]
+        self.workers = int(run["workers"])
+        self._executor = executor
+        self.on_tick = on_tick
+        self.status = run["status"]
+        self.started = time.time()
+        self.running: dict[int, tuple[Proposal, int]] = {}  # trial id -> (proposal, slot)
+        self._interrupt = False
+        self._last_beat = 0.0
+        self._phase = run["phase"]
+
+    # --- lock ---------------------------------------------------------------------------
+    def _take_lock(self) -> None:
+        now, me, host = time.time(), os.getpid(), socket.gethostname()
+        run = self.store.run(self.run_id)
+        assert run is not None
+        other = run.get("engine_pid")
+        fresh = run.get("heartbeat") and now - run["heartbeat"] < STALE_S
+        if other and other != me and fresh and run["status"] in ("running", "paused", "stopping"):
+            same_host = run.get("engine_host") == host
+            if not same_host or _pid_alive(other):
+                raise EngineError(
+                    f"run {self.run_id} is already being run by engine pid {other} on "
+                    f"{run.get('engine_host')} (heartbeat {now - run['heartbeat']:.0f} s ago); "
+                    f"use `hptui attach {self.run_id}` to watch it"
+                )
+        with self.store.conn:
+            cur = self.store.conn.execute(
+                "UPDATE runs SET engine_pid = ?, engine_host = ?, heartbeat = ? "
+                "WHERE id = ? AND (engine_pid IS NULL OR engine_pid = ? OR heartbeat IS NULL "
+                "OR heartbeat < ? OR engine_host != ? OR status NOT IN "
+                "('running', 'paused', 'stopping') OR ?)",
+                [
+                    me,
+                    host,
+                    now,
+                    self.run_id,
+                    other or 0,
+                    now - STALE_S,
+                    host,
+                    int(bool(other) and not _pid_alive(other)),
+                ],
+            )
+        if cur.rowcount != 1:
+            raise EngineError(f"run {self.run_id} was taken by another engine just now")
+
+    # --- set-up ---------------------------------------------------------------------------
+    def _space_and_rules(self) -> tuple[int, SearchSpace, list[Rule]]:
+        row = self.store.current_space(self.run_id)
+        assert row is not None
+        return row["version"], SearchSpace.from_dict(row["space"]), parse_rules(row["rules"])
+
+    def _prepare(self) -> DataRef:
+        self._set_phase("data")
+        self.store.log(self.run_id, f"preparing data ({self.cfg.data}) ...")
+        ref = prepare_data(self.cfg.data, self.profile.data)
+        self.store.update_run(
+            self.run_id, data_source=ref.source, data_location=ref.location, data_reason=ref.reason
+        )
+        self.store.log(
+            self.run_id,
+            f"data: {ref.source} ({ref.n_train} train / {ref.n_val} val / "
+            f"{ref.n_test} test, {ref.max_len} tokens): {ref.reason}",
+        )
+        return ref
+
+    def _restore_strategy(self, strategy: Strategy) -> None:
+        blob = self.store.load_strategy_state(self.run_id)
+        interrupted = self.store.mark_running_interrupted(self.run_id)
+        if blob is None:
+            return
+        strategy.load_state_dict(pickle.loads(blob))
+        strategy.requeue_pending()
+        self.store.log(
+            self.run_id,
+            f"resumed: strategy state restored, {interrupted} interrupted trial(s) will run again",
+            "warning",
+        )
+
+    def _save_strategy(self) -> None:
+        self.store.save_strategy_state(self.run_id, pickle.dumps(self.strategy.state_dict()))
+
+    # --- main -----------------------------------------------------------------------------
+    def run(self) -> str:
+        self._take_lock()
+        old_handlers = {
+            s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            return self._run()
+        except Exception as exc:
+            self.store.update_run(
+                self.run_id,
+                status="failed",
+                error=f"{type(exc).__name__}: {exc}",
+                finished_at=time.time(),
+            )
+            self.store.log(self.run_id, f"engine failed: {type(exc).__name__}: {exc}", "error")
+            raise
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown()
+            for s, h in old_handlers.items():
+                signal.signal(s, h)
+            self.store.update_run(self.run_id, engine_pid=None)
+            self.store.close()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self._interrupt = True
+
+    def _run(self) -> str:
+        run = self.store.run(self.run_id)
+        assert run is not None
+        if run["status"] in ("finished", "cancelled", "failed") and run.get("final"):
+            return run["status"]
+        self.store.update_run(self.run_id, status="running", error=None)
+        self.status = "running"
+        log_path = str(log_path_for(self.db_path, self.run_id))
+        self.store.update_run(self.run_id, log_path=log_path)
+        ref = self._prepare()
+        if self.cfg.strategy == "bayes-ppo":
+            import_tensorflow_quietly(log_path)
+        self.space_version, self.space, self.rules = self._space_and_rules()
+        self.strategy = build_strategy(self.cfg, self.profile, self.space, self.workers)
+        self._restore_strategy(self.strategy)
+        self.store.update_run(self.run_id, planned_trials=self.strategy.planned_trials)
+        if self._executor is None:
+            threads = self.cfg.threads or threads_per_worker(self.workers)
+            settings = WorkerSettings(ref, threads, self.cfg.precision, log_path)
+            self._executor = LocalPoolExecutor(self.workers, settings)
+        self._executor.start()
+        self.store.log(self.run_id, f"{self.workers} workers started")
+
+        self._loop(search=True)
+        if self.status == "running" and self.cfg.final_validation:
+            self._final_validation()
+        return self._finish()
+
+    def _finish(self) -> str:
+        final_status = {"running": "finished", "stopping": "finished", "paused": "finished"}.get(
+            self.status, self.status
+        )
+        self.store.update_run(
+            self.run_id,
+            status=final_status,
+            phase="done" if final_status == "finished" else self._phase,
+            finished_at=time.time(),
+        )
+        self.status = final_status
+        self._beat(force=True)
+        self.store.log(self.run_id, f"run {final_status}")
+        return final_status
+
+    # --- the loop ---------------------------------------------------------------------------
+    def _loop(self, *, search: bool, final_tasks: list[Proposal] | None = None) -> None:
+        """Keep every slot busy until the strategy (or the final tasks) are done."""
+        queue = list(final_tasks or [])
+        while True:
+            if self._interrupt:
+                self._cancel_running("interrupted", "engine interrupted (signal); resumable")
+                self.status = "cancelled"
+                return
+            self._handle_commands()
+            if self.status == "cancelled":
+                return
+            if self.status == "running":
+                for slot in self._executor.free_slots():
+                    p = self.strategy.ask() if search else (queue.pop(0) if queue else None)
+                    if p is None:
+                        break
+                    self._launch(slot, p)
+            idle = not self.running
+            if idle and (
+                self.status == "stopping" or (self.strategy.done() if search else not queue)
+            ):
+                return
+            if idle and self.status == "running" and search:
+                # Nothing running and nothing proposed: a strategy bug; fail loudly, not hang.
+                raise EngineError(
+                    f"strategy {self.strategy.name} has nothing to propose and nothing is running"
+                )
+            for msg in self._executor.poll(POLL_S):
+                self._on_message(msg, search)
+            self._beat()
+            if self.on_tick:
+                self.on_tick(self)
+
+    def _phase_of(self) -> str:
+        return self.strategy.phase()
+
+    def _set_phase(self, phase: str) -> None:
+        self._phase = phase
+        self.store.update_run(self.run_id, phase=phase)
+
+    def _launch(self, slot: int, p: Proposal) -> None:
+        alpha, beta = adaptive_weights(p.progress)
+        penalty, fired = apply_rules(p.config, self.rules)
+        trial_id, number = self.store.add_trial(
+            self.run_id,
+            p.config,
+            status="running",
+            phase=p.phase,
+            strategy=self.strategy.name if p.phase != "final" else "final",
+            ppo_epoch=p.ppo_epoch,
+            trajectory=p.trajectory,
+            step=p.step,
+            space_version=self.space_version,
+            max_epochs=p.epochs,
+            alpha=alpha,
+            beta=beta,
+            penalty=penalty,
+            rules_fired=fired,
+            extra={"key": p.key, **p.extra},
+            worker=slot,
+            started_at=time.time(),
+        )
+        task = TrialTask(
+            trial_id,
+            p.config,
+            p.epochs,
+            early_stopping=p.early_stopping,
+            evaluate_test=p.phase == "final",
+            seed=trial_seed(self.cfg.seed, p.key),
+        )
+        self._executor.submit(slot, task)
+        self.running[trial_id] = (p, slot)
+        self.store.set_worker(
+            self.run_id, slot, trial_id=trial_id, epoch=0, epochs=p.epochs, batch=0, batches=None
+        )
+        if self._phase != p.phase and p.phase in ("warmup", "ppo", "search", "final"):
+            self._set_phase(p.phase)
+
+    def _on_message(self, msg: dict[str, Any], search: bool) -> None:
+        kind, tid = msg["kind"], msg.get("trial_id")
+        if kind == "ready":
+            self.store.update_run(self.run_id, device=msg["device"], precision=msg["precision"])
+            self.store.set_worker(self.run_id, msg["slot"], pid=msg["pid"])
+            return
+        if kind == "worker_restarted":
+            self.store.log(
+                self.run_id,
+                f"worker {msg['slot']} (pid {msg['old_pid']}) exited "
+                f"with code {msg['exitcode']}; started a new one",
+                "warning",
+            )
+            self.store.set_worker(self.run_id, msg["slot"], trial_id=None, pid=None)
+            return
+        if tid not in self.running:
+            return  # progress of a trial already cancelled
+        if kind == "progress":
+            self.store.set_worker(
+                self.run_id,
+                msg["slot"],
+                trial_id=tid,
+                epoch=msg["epoch"],
+                epochs=msg["epochs"],
+                batch=msg["batch"],
+                batches=msg["batches"],
+            )
+        elif kind == "epoch":
+            self.store.add_epoch(
+                self.run_id,
+                tid,
+                **{
+                    k: _finite(msg[k])
+                    for k in ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+                },
+            )
+        elif kind in ("result", "failed"):
+            self._on_done(tid, msg, search)
+
+    def _on_done(self, tid: int, msg: dict[str, Any], search: bool) -> None:
+        p, slot = self.running.pop(tid)
+        trial = self.store.trial(tid)
+        assert trial is not None
+        alpha, beta, penalty = trial["alpha"], trial["beta"], trial["penalty"]
+        if msg["kind"] == "result":
+            res = msg["result"]
+            r = reward(res["val_accuracy"], res["seconds"], penalty, alpha, beta)
+            # Commit the finished trial before anything else happens.
+            self.store.update_trial(
+                tid,
+                status="finished",
+                val_accuracy=res["val_accuracy"],
+                val_loss=res["val_loss"],
+                seconds=res["seconds"],
+                epochs_run=res["epochs_run"],
+                best_epoch=res["best_epoch"],
+                test_accuracy=res.get("test_accuracy"),
+                reward=r if search else None,  # final-validation trials are not rewarded
+                device=res["device"],
+                precision=res["precision"],
+                finished_at=time.time(),
+            )
+            outcome = Outcome(True, res["val_accuracy"], res["seconds"], r)
+            self.store.log(
+                self.run_id,
+                f"trial {trial['number']} ({p.phase}) finished: val acc "
+                f"{res['val_accuracy']:.4f}, {res['seconds']:.1f} s"
+                + (f", reward {r:.2f}" if search else f", test acc {res['test_accuracy']:.4f}"),
+            )
+        else:
+            err = msg["error"]
+            self.store.update_trial(tid, status="failed", error=err, finished_at=time.time())
+            # The policy is told a failed step scores like accuracy 0.
+            outcome = Outcome(False, 0.0, 0.0, reward(0.0, 0.0, penalty, alpha, beta), err)
+            self.store.log(
+                self.run_id, f"trial {trial['number']} ({p.phase}) failed: {err}", "error"
+            )
+        self.store.set_worker(self.run_id, slot, trial_id=None, epoch=None, batch=None)
+        if search:
+            self.strategy.tell(p, outcome)
+            for upd in self.strategy.pop_updates():
+                self.store.add_ppo_update(self.run_id, **upd)
+                self.store.log(
+                    self.run_id,
+                    f"PPO epoch {upd['ppo_epoch']} update: mean reward "
+                    f"{upd['mean_reward']:.2f}, best {upd['best_reward']:.2f},"
+                    f" KL {upd['approx_kl']:.4f}, std {upd['mean_std']:.3f}",
+                )
+            for ev in self.strategy.pop_events():
+                self.store.log(self.run_id, ev)
+            self._save_strategy()
+        self._beat(force=True)
+
+    # --- commands -------------------------------------------------------------------------------
+    def _handle_commands(self) -> None:
+        for cmd in self.store.pending_commands(self.run_id):
+            kind, payload = cmd["kind"], cmd["payload"] or {}
+            try:
+                message = self._apply_command(kind, payload)
+            except SpaceError as exc:
+                self.store.finish_command(cmd["id"], "refused", str(exc))
+                self.store.log(self.run_id, f"{kind} refused: {exc}", "warning")
+                continue
+            self.store.finish_command(cmd["id"], "done", message)
+            self.store.log(self.run_id, message)
+
+    def _apply_command(self, kind: str, payload: dict[str, Any]) -> str:
+        if kind == "pause":
+            if self.status == "running":
+                self._set_status("paused")
+                return "paused: no new trials start; running ones finish"
+            return f"pause ignored: run is {self.status}"
+        if kind == "resume":
+            if self.status == "paused":
+                self._set_status("running")
+                return "resumed"
+            return f"resume ignored: run is {self.status}"
+        if kind == "stop":
+            self._set_status("stopping")
+            return f"stopping: {len(self.running)} running trial(s) will finish, then the run ends"
+        if kind == "cancel":
+            n = len(self.running)
+            self._cancel_running("cancelled", "cancelled by the user")
+            self._set_status("cancelled")
+            return f"cancelled: {n} running trial(s) killed"
+        if kind in ("edit_space", "edit_rules"):
+            return self._edit(kind, payload)
+        raise SpaceError(f"unknown command {kind!r}")
+
+    def _edit(self, kind: str, payload: dict[str, Any]) -> str:
+        if kind == "edit_space":
+            if "space" in payload:
+                new_space = SearchSpace.from_dict(payload["space"])
+            else:
+                new_space = self.space.edited(payload.get("changes", {}))
+            rules, change = self.rules, self.space.describe_change(new_space)
+            if new_space == self.space:
+                raise SpaceError("the edit changes nothing")
+        else:
+            rules = parse_rules(payload.get("rules"))
+            new_space = self.space
+            change = "pruning rules: " + "; ".join(r.describe() for r in rules)
+        version = self.store.add_space_version(
+            self.run_id,
+            new_space.to_dict(),
+            [r.to_dict() for r in rules],
+            change,
+            payload.get("source", "user"),
+        )
+        self.space_version, self.space, self.rules = version, new_space, rules
+        note = self.strategy.on_space_change(new_space) if kind == "edit_space" else ""
+        self.store.update_run(self.run_id, planned_trials=self.strategy.planned_trials)
+        self._save_strategy()
+        return f"space version {version}: {change}" + (f" ({note})" if note else "")
+
+    def _set_status(self, status: str) -> None:
+        self.status = status
+        self.store.update_run(self.run_id, status=status)
+
+    def _cancel_running(self, status: str, why: str) -> None:
+        for tid in list(self.running):
+            self._executor.cancel(tid)
+            _, slot = self.running.pop(tid)
+            self.store.update_trial(tid, status=status, error=why, finished_at=time.time())
+            self.store.set_worker(self.run_id, slot, trial_id=None)
+        self._save_strategy()
+
+    # --- heartbeat and header numbers -----------------------------------------------------------
+    def _beat(self, force: bool = False) -> None:
+        now = time.time()
+        if not force and now - self._last_beat < HEARTBEAT_S:
+            return
+        self._last_beat = now
+        self.store.update_run(self.run_id, heartbeat=now, progress=self.progress())
+
+    def progress(self) -> dict[str, Any]:
+        row = self.store.conn.execute(
+            "SELECT count(*) FILTER (WHERE status = 'finished'), "
+            "count(*) FILTER (WHERE status = 'failed'), "
+            "avg(finished_at - started_at) FILTER (WHERE status = 'finished'), min(started_at) "
+            "FROM trials WHERE run_id = ? AND phase != 'final'",
+            [self.run_id],
+        ).fetchone()
+        finished, failed, avg_wall, first = row
+        planned = self.strategy.planned_trials if hasattr(self, "strategy") else 0
+        left = max(0, planned - finished - failed)
+        eta = None
+        if avg_wall:
+            final = 2 * avg_wall * self.profile.final_epochs / max(1, self.profile.step_epochs)
+            eta = left * avg_wall / max(1, self.workers) + (
+                final if self.cfg.final_validation else 0.0
+            )
+        out = {
+            "finished": finished,
+            "failed": failed,
+            "planned": planned,
+            "running": len(self.running),
+            "workers": self.workers,
+            "eta_s": eta,
+            "elapsed_s": time.time() - (first or self.started),
+        }
+        if hasattr(self, "strategy"):
+            out.update(self.strategy.progress())
+        return out
+
+    # --- final validation (SPEC §6) -----------------------------------------------------------
+    def _final_validation(self) -> None:
+        best = self.store.best_trial(self.run_id)
+        if best is None:
+            self.store.log(self.run_id, "no finished trial: no final validation", "warning")
+            return
+        self._set_phase("final")
+        default = dict(DEFAULT_CONFIG)
+        done = {
+            t["extra"].get("role"): t
+            for t in self.store.trials(self.run_id, phase="final", status="finished")
+        }
+        todo = []
+        for role, cfg in (("best", best["config"]), ("default", default)):
+            if role not in done:
+                todo.append(
+                    Proposal(
+                        cfg,
+                        "final",
+                        self.profile.final_epochs,
+                        early_stopping=False,
+                        key=f"final-{role}",
+                        extra={"role": role, "best_trial": best["number"]},
+                    )
+                )
+        self.store.log(
+            self.run_id,
+            f"final validation: best (trial {best['number']}) and "
+            f"default, {self.profile.final_epochs} epochs each",
+        )
+        self._loop(search=False, final_tasks=todo)
+        done = {
+            t["extra"].get("role"): t
+            for t in self.store.trials(self.run_id, phase="final", status="finished")
+        }
+        if "best" not in done or "default" not in done:
+            return
+        b, d = done["best"], done["default"]
+        summary = {
+            "best_trial": best["number"],
+            "best_config": best["config"],
+            "best_test_accuracy": b["test_accuracy"],
+            "best_seconds": b["seconds"],
+            "default_test_accuracy": d["test_accuracy"],
+            "default_seconds": d["seconds"],
+            "accuracy_gain": (b["test_accuracy"] - d["test_accuracy"]) / d["test_accuracy"],
+            "time_saving": (d["seconds"] - b["seconds"]) / d["seconds"],
+            "epochs": self.profile.final_epochs,
+        }
+        self.store.update_run(self.run_id, final=summary)
+        self.store.log(self.run_id, format_final(summary))
+
+
+def format_final(f: dict[str, Any]) -> str:
+    return (
+        f"final validation ({f['epochs']} epochs): best test acc {f['best_test_accuracy']:.4f} in "
+        f"{f['best_seconds']:.1f} s; default {f['default_test_accuracy']:.4f} in "
+        f"{f['default_seconds']:.1f} s; accuracy gain {100 * f['accuracy_gain']:+.2f}%, "
+        f"time saving {100 * f['time_saving']:+.2f}%"
+    )
+
+
+def _finite(v: Any) -> Any:
+    return v if not isinstance(v, float) or math.isfinite(v) else None

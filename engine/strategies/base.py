@@ -1,0 +1,111 @@
+"""The strategy interface: ask for a configuration, tell its outcome, follow space edits,
+save and restore state. Every strategy runs on the same event-driven loop (engine.runner)."""
+
+from __future__ import annotations
+
+import copy
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.space import Config, SearchSpace
+
+
+@dataclass
+class Proposal:
+    config: Config
+    phase: str  # warmup, ppo, search
+    epochs: int
+    early_stopping: bool = True
+    ppo_epoch: int | None = None
+    trajectory: int | None = None
+    step: int | None = None
+    progress: float = 0.0  # for the adaptive reward weights
+    key: str = ""  # unique within the strategy, matches tell() to ask()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    val_accuracy: float = 0.0
+    seconds: float = 0.0
+    reward: float = 0.0
+    error: str = ""
+
+
+class Strategy(ABC):
+    name: str = "strategy"
+
+    def __init__(self, space: SearchSpace) -> None:
+        self.space = space
+        self.pending: dict[str, Proposal] = {}  # asked, not yet told
+        self._retry: list[Proposal] = []  # interrupted proposals to hand out again
+        self._updates: list[dict[str, Any]] = []  # PPO updates for the store
+        self._events: list[str] = []  # messages for the run's log
+
+    # --- the interface ---------------------------------------------------------------
+    def ask(self) -> Proposal | None:
+        """The next proposal, or None when nothing can start now (waiting for results)."""
+        if self._retry:
+            p = self._retry.pop(0)
+        else:
+            p = self._propose()
+            if p is None:
+                return None
+        self.pending[p.key] = p
+        return p
+
+    def tell(self, proposal: Proposal, outcome: Outcome) -> None:
+        self.pending.pop(proposal.key, None)
+        self._observe(proposal, outcome)
+
+    def requeue_pending(self) -> None:
+        """After a crash: proposals that were running are handed out again, first."""
+        self._retry = list(self.pending.values()) + self._retry
+        self.pending.clear()
+
+    @abstractmethod
+    def _propose(self) -> Proposal | None: ...
+
+    @abstractmethod
+    def _observe(self, proposal: Proposal, outcome: Outcome) -> None: ...
+
+    @abstractmethod
+    def done(self) -> bool: ...
+
+    @property
+    @abstractmethod
+    def planned_trials(self) -> int: ...
+
+    def phase(self) -> str:
+        return "search"
+
+    def progress(self) -> dict[str, Any]:
+        """Counts and budgets for the header (JSON-able)."""
+        return {}
+
+    def on_space_change(self, space: SearchSpace) -> str:
+        """Continue on a new space version; returns what was done, for the log."""
+        self.space = space
+        return "continuing on the new space"
+
+    def pop_updates(self) -> list[dict[str, Any]]:
+        out, self._updates = self._updates, []
+        return out
+
+    def pop_events(self) -> list[str]:
+        out, self._events = self._events, []
+        return out
+
+    # --- state, for resume ------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the space (restored from the store). Subclasses add their own."""
+        return {
+            "pending": copy.deepcopy(list(self.pending.values())),
+            "retry": copy.deepcopy(self._retry),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.pending = {p.key: p for p in state["pending"]}
+        self._retry = list(state["retry"])

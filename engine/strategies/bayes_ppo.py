@@ -1,0 +1,240 @@
+"""Bayes + PPO (SPEC §4-5): a Gaussian-process warm-up, then PPO epochs in which a policy
+proposes configurations.
+
+Each PPO epoch runs `trajectories` trajectories side by side; a trajectory is sequential
+(step t+1 starts from step t's state: its configuration and reward), and every step is
+trained exactly once (SPEC §7: the source trained each step twice). The agent updates when
+all of an epoch's trajectories are in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.ppo import PPOAgent, PPOConfig, gae
+from engine.space import SearchSpace, state_vector
+from engine.strategies.base import Outcome, Proposal, Strategy
+from engine.strategies.bayes import BayesSearch
+
+
+@dataclass
+class PPOSchedule:
+    epochs: int = 20
+    trajectories: int = 8
+    len_early: int = 1  # while progress < 0.5
+    len_late: int = 3
+    step_epochs: int = 2  # training epochs per step, with early stopping
+
+    def traj_len(self, ppo_epoch: int) -> int:
+        return self.len_early if ppo_epoch / self.epochs < 0.5 else self.len_late
+
+
+@dataclass
+class Trajectory:
+    state: list[float]  # the state the next step starts from
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    running: bool = False
+    ended: bool = False  # a failed step ends its trajectory
+
+
+class BayesPPO(Strategy):
+    name = "bayes-ppo"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        warmup: BayesSearch,
+        schedule: PPOSchedule,
+        seed: int,
+        ppo: PPOConfig | None = None,
+    ) -> None:
+        super().__init__(space)
+        self.warmup, self.schedule, self.seed = warmup, schedule, seed
+        self.agent = PPOAgent(
+            obs_dim=len(space.dims) + 1, act_dim=len(space.dims), cfg=ppo or PPOConfig(), seed=seed
+        )
+        self.ppo_epoch = 0  # index of the PPO epoch in progress
+        self.stage = "warmup"
+        self.trajs: list[Trajectory] = []
+
+    # --- stage changes ----------------------------------------------------------------
+    def _start_ppo(self) -> None:
+        top = self.warmup.top(3)
+        if top:
+            target = np.mean([self.space.to_action(c) for c, _ in top], axis=0)
+            self.agent.init_mean(target)
+            accs = ", ".join(f"{a:.3f}" for _, a in top)
+            self._events.append(
+                f"warm-up done; policy mean set to the mean action of its top "
+                f"{len(top)} (val acc {accs})"
+            )
+        self.stage = "ppo"
+        self._start_epoch()
+
+    def _start_epoch(self) -> None:
+        s0 = state_vector(self.space, self.space.default_config(), 0.0).tolist()
+        self.trajs = [Trajectory(state=list(s0)) for _ in range(self.schedule.trajectories)]
+        self._events.append(
+            f"PPO epoch {self.ppo_epoch + 1}/{self.schedule.epochs}: "
+            f"{self.schedule.trajectories} trajectories of length "
+            f"{self.schedule.traj_len(self.ppo_epoch)}"
+        )
+
+    # --- ask / tell ---------------------------------------------------------------------
+    def _propose(self) -> Proposal | None:
+        if self.stage == "warmup":
+            p = self.warmup.ask()
+            if p is not None or not self.warmup.done():
+                return p
+            self._start_ppo()
+        if self.stage != "ppo":
+            return None
+        length = self.schedule.traj_len(self.ppo_epoch)
+        for k, tr in enumerate(self.trajs):
+            if tr.running or tr.ended or len(tr.steps) >= length:
+                continue
+            t = len(tr.steps)
+            # Noise from a generator keyed by (seed, epoch, trajectory, step): reproducible
+            # whatever order the pool finishes trials in.
+            noise = np.random.default_rng([self.seed, self.ppo_epoch, k, t]).standard_normal(
+                len(self.space.dims)
+            )
+            obs = np.asarray(tr.state, np.float32)
+            action, logp, value = self.agent.act(obs, noise)
+            config = self.space.from_action(np.clip(action, -1.0, 1.0))
+            tr.running = True
+            return Proposal(
+                config,
+                "ppo",
+                self.schedule.step_epochs,
+                early_stopping=True,
+                ppo_epoch=self.ppo_epoch + 1,
+                trajectory=k + 1,
+                step=t + 1,
+                progress=self.ppo_epoch / self.schedule.epochs,
+                key=f"p{self.ppo_epoch}.{k}.{t}",
+                extra={
+                    "state": obs.tolist(),
+                    "action": action.tolist(),
+                    "logprob": logp,
+                    "value": value,
+                },
+            )
+        return None
+
+    def _observe(self, proposal: Proposal, outcome: Outcome) -> None:
+        if proposal.phase == "warmup":
+            self.warmup.tell(proposal, outcome)
+            return
+        if proposal.ppo_epoch != self.ppo_epoch + 1:
+            return  # a stale result from an epoch already closed
+        tr = self.trajs[proposal.trajectory - 1]
+        tr.running = False
+        tr.steps.append({**proposal.extra, "reward": outcome.reward, "ok": outcome.ok})
+        tr.state = state_vector(self.space, proposal.config, outcome.reward).tolist()
+        if not outcome.ok:
+            tr.ended = True
+        length = self.schedule.traj_len(self.ppo_epoch)
+        if all(not t.running and (t.ended or len(t.steps) >= length) for t in self.trajs):
+            self._update()
+
+    def _update(self) -> None:
+        cfg = self.agent.cfg
+        obs, acts, logps, advs, rets, rewards = [], [], [], [], [], []
+        for tr in self.trajs:
+            if not tr.steps:
+                continue
+            r = np.array([s["reward"] for s in tr.steps], np.float64)
+            v = np.array([s["value"] for s in tr.steps], np.float64)
+            adv = gae(r, v, cfg.gamma, cfg.gae_lambda)  # return − V(s), not a bare return
+            obs += [s["state"] for s in tr.steps]
+            acts += [s["action"] for s in tr.steps]
+            logps += [s["logprob"] for s in tr.steps]
+            advs += adv.tolist()
+            rets += (adv + v).tolist()
+            rewards += r.tolist()
+        stats = self.agent.update(
+            np.array(obs), np.array(acts), np.array(logps), np.array(advs), np.array(rets)
+        )
+        self._updates.append(
+            {
+                "ppo_epoch": self.ppo_epoch + 1,
+                "traj_len": self.schedule.traj_len(self.ppo_epoch),
+                "n_steps": len(rewards),
+                "mean_reward": float(np.mean(rewards)),
+                "best_reward": float(np.max(rewards)),
+                **stats,
+            }
+        )
+        self.ppo_epoch += 1
+        if self.ppo_epoch >= self.schedule.epochs:
+            self.stage = "done"
+            self.trajs = []
+        else:
+            self._start_epoch()
+
+    # --- status ------------------------------------------------------------------------
+    def done(self) -> bool:
+        return self.stage == "done" and not self.pending and not self._retry
+
+    @property
+    def planned_trials(self) -> int:
+        s = self.schedule
+        ppo = sum(s.trajectories * s.traj_len(e) for e in range(s.epochs))
+        return self.warmup.planned_trials + ppo
+
+    def phase(self) -> str:
+        return {"warmup": "warmup", "ppo": "ppo"}.get(self.stage, "search")
+
+    def progress(self) -> dict[str, Any]:
+        return {
+            "warmup_done": self.warmup.told,
+            "warmup_total": self.warmup.n_calls,
+            "ppo_epoch": min(self.ppo_epoch + 1, self.schedule.epochs),
+            "ppo_epochs": self.schedule.epochs,
+            "ppo_epochs_done": self.ppo_epoch,
+            "traj_len": self.schedule.traj_len(min(self.ppo_epoch, self.schedule.epochs - 1)),
+            "len_switch_epoch": next(
+                (
+                    e + 1
+                    for e in range(self.schedule.epochs)
+                    if self.schedule.traj_len(e) != self.schedule.len_early
+                ),
+                None,
+            ),
+        }
+
+    def on_space_change(self, space: SearchSpace) -> str:
+        # Actions are positions in [-1, 1] of each range, so the same policy maps onto the new
+        # ranges; states already recorded keep their old coordinates until the next step.
+        self.space = space
+        msg = self.warmup.on_space_change(space)
+        return f"{msg}; PPO actions now map onto the new ranges"
+
+    # --- state -------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **super().state_dict(),
+            "warmup": self.warmup.state_dict(),
+            "agent": self.agent.state_dict(),
+            "ppo_epoch": self.ppo_epoch,
+            "stage": self.stage,
+            "trajs": [vars(t).copy() for t in self.trajs],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.warmup.load_state_dict(state["warmup"])
+        self.agent.load_state_dict(state["agent"])
+        self.ppo_epoch, self.stage = state["ppo_epoch"], state["stage"]
+        self.trajs = [Trajectory(**t) for t in state["trajs"]]
+
+    def requeue_pending(self) -> None:
+        # Steps that were running are sampled afresh (same keyed noise, same state).
+        for tr in self.trajs:
+            tr.running = False
+        self.pending.clear()
+        self.warmup.requeue_pending()

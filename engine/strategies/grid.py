@@ -1,0 +1,73 @@
+"""Grid search: the full factorial grid of the space, visited in a seeded random order
+(so a budget smaller than the grid still covers it evenly), capped at `max_trials`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from engine.space import Config, SearchSpace
+from engine.strategies.base import Outcome, Proposal, Strategy
+
+
+def _key(config: Config) -> str:
+    return json.dumps(config, sort_keys=True)
+
+
+class GridSearch(Strategy):
+    name = "grid"
+
+    def __init__(
+        self, space: SearchSpace, max_trials: int, epochs: int, seed: int, reals_per_dim: int = 3
+    ) -> None:
+        super().__init__(space)
+        self.max_trials, self.epochs, self.seed = max_trials, epochs, seed
+        self.reals_per_dim = reals_per_dim
+        self.visited: list[str] = []  # configs asked so far (JSON keys)
+        self.told = 0
+        self.points = self._points_left()
+
+    def _points_left(self) -> list[Config]:
+        grid = self.space.grid(self.reals_per_dim)
+        order = np.random.default_rng(self.seed).permutation(len(grid))
+        seen = set(self.visited)
+        return [grid[i] for i in order if _key(grid[i]) not in seen]
+
+    def _propose(self) -> Proposal | None:
+        if len(self.visited) >= self.max_trials or not self.points:
+            return None
+        config = self.points.pop(0)
+        self.visited.append(_key(config))
+        n = len(self.visited)
+        return Proposal(
+            config, "search", self.epochs, progress=(n - 1) / self.planned_trials, key=f"g{n}"
+        )
+
+    def _observe(self, proposal: Proposal, outcome: Outcome) -> None:
+        self.told += 1
+
+    def done(self) -> bool:
+        exhausted = len(self.visited) >= self.max_trials or not self.points
+        return exhausted and not self.pending and not self._retry
+
+    @property
+    def planned_trials(self) -> int:
+        return min(self.max_trials, len(self.visited) + len(self.points))
+
+    def progress(self) -> dict[str, Any]:
+        return {"done": self.told, "total": self.planned_trials}
+
+    def on_space_change(self, space: SearchSpace) -> str:
+        self.space = space
+        self.points = self._points_left()
+        return f"grid recomputed: {len(self.points)} points left"
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "visited": self.visited, "told": self.told}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.visited, self.told = list(state["visited"]), state["told"]
+        self.points = self._points_left()

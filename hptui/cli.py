@@ -1,0 +1,677 @@
+"""The `hptui` command line: start, watch, steer and report runs.
+
+The heavy parts (TensorFlow, the engine, the Textual app) are imported only by the
+commands that need them, so `hptui runs` or `hptui show` answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from storage.store import Store, StoreError, default_db_path
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit code 1, no traceback."""
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= v < 2**31:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2^31), got {v}")
+    return v
+
+
+def open_store(path: str | Path, *, readonly: bool) -> Store:
+    try:
+        return Store(path, readonly=readonly)
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+
+
+def get_run(store: Store, run_id: int) -> dict[str, Any]:
+    run = store.run(run_id)
+    if run is None:
+        known = ", ".join(str(r["id"]) for r in store.runs()) or "none"
+        raise CliError(f"no run {run_id} in {store.path} (runs: {known})")
+    return run
+
+
+def fmt_s(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def engine_alive(run: dict[str, Any]) -> bool:
+    from engine.runner import STALE_S
+
+    return bool(
+        run.get("engine_pid") and run.get("heartbeat") and time.time() - run["heartbeat"] < STALE_S
+    )
+
+
+# --- run / resume / engine ------------------------------------------------------------------
+
+
+def _run_config(args: argparse.Namespace) -> Any:
+    from engine.device import gpu_names
+    from engine.runner import RunConfig
+
+    profile, reason = args.profile, ""
+    if profile is None:
+        gpus = gpu_names()
+        profile = "seed" if gpus else "quick"
+        reason = (
+            f"profile seed: GPU found ({gpus[0]})"
+            if gpus
+            else "profile quick: no GPU found, so the small CPU profile (use --profile seed for "
+            "the full SPEC budgets)"
+        )
+    return RunConfig(
+        strategy=args.strategy,
+        profile=profile,
+        data=args.data,
+        workers=args.workers,
+        threads=args.threads,
+        precision=args.precision,
+        seed=args.seed,
+        final_validation=not args.no_final,
+        profile_reason=reason,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from engine.runner import EngineError, create_run
+
+    cfg = _run_config(args)
+    if cfg.data not in ("auto", "keras", "sample") and not Path(cfg.data).exists():
+        raise CliError(
+            f"--data: {cfg.data} does not exist (use auto, keras, sample, an aclImdb "
+            "folder or .tar.gz, or an imdb.npz)"
+        )
+    store = open_store(args.db, readonly=False)
+    try:
+        run_id = create_run(store, cfg)
+    except EngineError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        store.close()
+    if cfg.profile_reason:
+        console.print(f"[yellow]{cfg.profile_reason}[/]")
+    console.print(f"run [bold]{run_id}[/] in {args.db}")
+    if args.headless:
+        return run_headless(args.db, run_id)
+    spawn_engine(args.db, run_id)
+    return open_app(args.db, run_id)
+
+
+def spawn_engine(db: str | Path, run_id: int) -> int:
+    """Start the engine in its own session, so an SSH hang-up or the UI quitting does not
+    end it; its output goes to the run's log file, never the terminal."""
+    from engine.runner import log_path_for
+
+    log = open(log_path_for(db, run_id), "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hptui.cli", "engine", str(run_id), "--db", str(db)],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    return proc.pid
+
+
+def open_app(db: str | Path, run_id: int) -> int:
+    try:
+        from hptui.app import HptuiApp
+    except ImportError as exc:
+        raise CliError(f"the terminal UI is not available ({exc}); use --headless") from None
+    HptuiApp(str(db), run_id).run()
+    return 0
+
+
+def run_headless(db: str | Path, run_id: int) -> int:
+    from engine.runner import Engine, EngineError
+
+    live = HeadlessView(run_id)
+    try:
+        engine = Engine(db, run_id, on_tick=live.update)
+        with live:
+            status = engine.run()
+    except EngineError as exc:
+        raise CliError(str(exc)) from None
+    store = open_store(db, readonly=True)
+    try:
+        print_summary(store, get_run(store, run_id))
+    finally:
+        store.close()
+    return 0 if status == "finished" else 1
+
+
+def cmd_engine(args: argparse.Namespace) -> int:
+    """Internal: the detached engine process of `hptui run` / `hptui resume`."""
+    from engine.runner import Engine, EngineError
+
+    try:
+        Engine(args.db, args.run).run()
+    except EngineError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+class HeadlessView:
+    """Live progress with rich: phase, trials done of planned, best so far, elapsed, remaining."""
+
+    def __init__(self, run_id: int) -> None:
+        from rich.live import Live
+
+        self.run_id = run_id
+        self.live = Live(self._render(None), console=console, refresh_per_second=4, transient=False)
+        self._last = 0.0
+
+    def __enter__(self) -> HeadlessView:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.live.__exit__(*exc)
+
+    def update(self, engine: Any) -> None:
+        now = time.monotonic()
+        if now - self._last < 0.5:
+            return
+        self._last = now
+        self.live.update(self._render(engine))
+
+    def _render(self, engine: Any) -> Any:
+        from rich.progress_bar import ProgressBar
+
+        t = Table.grid(padding=(0, 2))
+        if engine is None:
+            t.add_row(f"run {self.run_id}", "starting ...")
+            return t
+        p = engine.progress()
+        best = engine.store.best_trial(engine.run_id)
+        phase = engine._phase
+        if phase == "warmup":
+            phase = f"warm-up {p.get('warmup_done', 0)}/{p.get('warmup_total', 0)}"
+        elif phase == "ppo":
+            phase = (
+                f"PPO epoch {p.get('ppo_epoch')}/{p.get('ppo_epochs')} "
+                f"(trajectory length {p.get('traj_len')})"
+            )
+        done = p["finished"] + p["failed"]
+        bar = ProgressBar(total=max(1, p["planned"]), completed=done, width=30)
+        t.add_row(f"run {engine.run_id}", f"[bold]{phase}[/]  [{engine.status}]")
+        t.add_row(
+            "trials",
+            bar,
+            f"{done}/{p['planned']} ({p['failed']} failed, {p['running']}/{p['workers']} running)",
+        )
+        if best:
+            t.add_row(
+                "best",
+                f"val acc {best['val_accuracy']:.4f}, reward {best['reward']:.2f} "
+                f"(trial {best['number']})",
+            )
+        t.add_row("time", f"elapsed {fmt_s(p['elapsed_s'])}, remaining ~{fmt_s(p['eta_s'])}")
+        return t
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Resume a paused run (its engine is alive), or carry on a run whose engine died."""
+    store = open_store(args.db, readonly=False)
+    try:
+        run = get_run(store, args.run)
+        if engine_alive(run):
+            store.add_command(args.run, "resume")
+            console.print(f"run {args.run}: resume sent")
+            return 0
+        if run["status"] in ("finished", "cancelled") and run.get("final"):
+            raise CliError(f"run {args.run} is {run['status']}: nothing to resume")
+    finally:
+        store.close()
+    console.print(f"run {args.run}: engine not running; resuming it from the store")
+    if args.headless:
+        return run_headless(args.db, args.run)
+    spawn_engine(args.db, args.run)
+    return open_app(args.db, args.run)
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    store = open_store(args.db, readonly=True)
+    try:
+        get_run(store, args.run)
+    finally:
+        store.close()
+    return open_app(args.db, args.run)
+
+
+def cmd_control(args: argparse.Namespace) -> int:
+    store = open_store(args.db, readonly=False)
+    try:
+        run = get_run(store, args.run)
+        if run["status"] not in ("running", "paused", "stopping"):
+            raise CliError(f"run {args.run} is {run['status']}: cannot {args.command}")
+        cid = store.add_command(args.run, args.command)
+        if not engine_alive(run):
+            console.print(
+                f"[yellow]run {args.run}: no engine is running it now; the command "
+                "waits for `hptui resume`[/]"
+            )
+            return 0
+        return _wait_command(store, cid, args.command)
+    finally:
+        store.close()
+
+
+def _wait_command(store: Store, cid: int, what: str, timeout: float = 10.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        cmd = store.command(cid)
+        if cmd and cmd["status"] != "pending":
+            if cmd["status"] == "refused":
+                raise CliError(f"{what} refused: {cmd['message']}")
+            console.print(cmd["message"])
+            return 0
+        time.sleep(0.1)
+    console.print(f"{what} sent; the engine has not answered yet")
+    return 0
+
+
+# --- space ------------------------------------------------------------------------------------
+
+
+def cmd_space(args: argparse.Namespace) -> int:
+    from engine.reward import parse_rules
+    from engine.space import SearchSpace, SpaceError, format_dimension, parse_assignment
+
+    store = open_store(args.db, readonly=not (args.set or args.file or args.rules))
+    try:
+        run = get_run(store, args.run)
+        cur = store.current_space(args.run)
+        assert cur is not None
+        space = SearchSpace.from_dict(cur["space"])
+        if not (args.set or args.file or args.rules):
+            t = Table(title=f"run {args.run}: search space version {cur['version']}")
+            t.add_column("name")
+            t.add_column("kind")
+            t.add_column("range / choices")
+            for d in space.dims:
+                t.add_row(d.name, type(d).__name__.lower(), format_dimension(d))
+            console.print(t)
+            r = Table(title="pruning rules")
+            for col in ("name", "when", "penalty"):
+                r.add_column(col)
+            for rule in parse_rules(cur["rules"]):
+                r.add_row(
+                    rule.name,
+                    rule.describe().split(": ", 1)[1].split(" then")[0],
+                    f"{rule.penalty:g}",
+                )
+            console.print(r)
+            return 0
+        if run["status"] not in ("running", "paused", "stopping"):
+            raise CliError(f"run {args.run} is {run['status']}: its space can no longer change")
+        try:
+            if args.rules:
+                rules_data = _read_json(args.rules)
+                parse_rules(rules_data)
+                cid = store.add_command(
+                    args.run, "edit_rules", {"rules": rules_data, "source": "cli"}
+                )
+                return _wait_command(store, cid, "rules edit")
+            changes: dict[str, Any] = {}
+            if args.file:
+                data = _read_json(args.file)
+                if not isinstance(data, dict):
+                    raise SpaceError(f"{args.file}: expected a JSON object of name -> dimension")
+                changes.update(data)
+            for text in args.set or []:
+                name, spec = parse_assignment(text)
+                changes[name] = spec
+            space.edited(changes)  # validate here too: a bad edit never reaches the engine
+        except SpaceError as exc:
+            raise CliError(f"space edit refused: {exc}") from None
+        cid = store.add_command(args.run, "edit_space", {"changes": changes, "source": "cli"})
+        return _wait_command(store, cid, "space edit")
+    finally:
+        store.close()
+
+
+def _read_json(path: str) -> Any:
+    from engine.space import SpaceError
+
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise SpaceError(f"{path}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise SpaceError(f"{path}: not valid JSON ({exc})") from None
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    store = open_store(args.db, readonly=True)
+    try:
+        rows = store.runs()
+    finally:
+        store.close()
+    if not rows:
+        console.print(f"no runs in {args.db}")
+        return 0
+    t = Table(title=f"runs in {args.db}")
+    for col in (
+        "id",
+        "started",
+        "strategy",
+        "profile",
+        "status",
+        "phase",
+        "trials",
+        "best val acc",
+        "best reward",
+        "data",
+    ):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            str(r["id"]),
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"])),
+            r["strategy"],
+            r["profile"],
+            r["status"],
+            r["phase"],
+            f"{r['finished_trials']}/{r['planned_trials'] or '?'}",
+            _f(r["best_val_accuracy"], 4),
+            _f(r["best_reward"], 2),
+            r["data_source"] or "-",
+        )
+    console.print(t)
+    return 0
+
+
+def _f(v: float | None, digits: int) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def print_summary(store: Store, run: dict[str, Any]) -> None:
+    from engine.runner import format_final
+
+    rid = run["id"]
+    trials = store.trials(rid)
+    search = [t for t in trials if t["phase"] != "final"]
+    t = Table(title=f"run {rid}: {run['strategy']} / {run['profile']} - {run['status']}")
+    t.add_column("phase")
+    for col in ("trials", "finished", "failed", "best val acc", "best reward", "seconds"):
+        t.add_column(col, justify="right")
+    for phase in dict.fromkeys(x["phase"] for x in trials):
+        rows = [x for x in trials if x["phase"] == phase]
+        fin = [x for x in rows if x["status"] == "finished"]
+        t.add_row(
+            phase,
+            str(len(rows)),
+            str(len(fin)),
+            str(sum(x["status"] == "failed" for x in rows)),
+            _f(max((x["val_accuracy"] for x in fin), default=None), 4),
+            _f(max((x["reward"] for x in fin if x["reward"] is not None), default=None), 2),
+            f"{sum(x['seconds'] or 0 for x in fin):.0f}",
+        )
+    console.print(t)
+    wall = (run["finished_at"] or time.time()) - run["started_at"]
+    console.print(f"data: {run['data_source']} ({run['data_reason']})")
+    console.print(
+        f"device: {run['device']}, precision {run['precision']}, "
+        f"{run['workers']} workers; wall time {fmt_s(wall)}; "
+        f"{len(search)} search trials"
+    )
+    best = store.best_trial(rid)
+    if best:
+        console.print(
+            f"best: trial {best['number']} (space v{best['space_version']}), val acc "
+            f"{best['val_accuracy']:.4f}, reward {best['reward']:.2f}: "
+            f"{json.dumps(best['config'])}"
+        )
+    if run.get("final"):
+        console.print(format_final(run["final"]))
+
+
+def reward_plot(store: Store, run: dict[str, Any], width: int = 80, height: int = 18) -> str:
+    """The reward history per PPO epoch (mean and best), or best val acc per trial."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    plt.theme("clear")
+    ups = store.ppo_updates(run["id"])
+    if ups:
+        xs = [u["ppo_epoch"] for u in ups]
+        plt.plot(xs, [u["mean_reward"] for u in ups], label="mean reward", marker="dot")
+        plt.plot(xs, [u["best_reward"] for u in ups], label="best reward", marker="dot")
+        switch = next(
+            (
+                u["ppo_epoch"]
+                for u, v in zip(ups, ups[1:], strict=False)
+                if v["traj_len"] != u["traj_len"]
+            ),
+            None,
+        )
+        if switch is not None:
+            plt.vline(switch + 0.5)
+            plt.text(
+                f"len {ups[-1]['traj_len']}", x=switch + 0.6, y=max(u["best_reward"] for u in ups)
+            )
+        plt.title("reward per PPO epoch")
+        plt.xlabel("PPO epoch")
+    else:
+        fin = [t for t in store.trials(run["id"], status="finished") if t["phase"] != "final"]
+        best, ys = 0.0, []
+        for t in fin:
+            best = max(best, t["val_accuracy"])
+            ys.append(best)
+        if not ys:
+            return "(no finished trials yet)"
+        plt.plot(list(range(1, len(ys) + 1)), ys, label="best val acc", marker="dot")
+        plt.title("best validation accuracy so far")
+        plt.xlabel("trial")
+    return plt.build()
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    store = open_store(args.db, readonly=True)
+    try:
+        run = get_run(store, args.run)
+        print_summary(store, run)
+        versions = store.space_versions(args.run)
+        if len(versions) > 1:
+            t = Table(title="search-space versions")
+            for col in ("version", "time", "source", "change"):
+                t.add_column(col)
+            for v in versions:
+                t.add_row(
+                    str(v["version"]),
+                    time.strftime("%H:%M:%S", time.localtime(v["created_at"])),
+                    v["source"],
+                    v["change"],
+                )
+            console.print(t)
+        width = min(100, console.width)
+        console.print(reward_plot(store, run, width=width), markup=False, highlight=False)
+    finally:
+        store.close()
+    return 0
+
+
+def export_payload(store: Store, run_id: int) -> dict[str, Any]:
+    run = get_run(store, run_id)
+    best = store.best_trial(run_id)
+    if best is None:
+        raise CliError(f"run {run_id} has no finished trial yet: nothing to export")
+    return {
+        "run_id": run_id,
+        "trial_id": best["id"],
+        "trial_number": best["number"],
+        "space_version": best["space_version"],
+        "hyperparameters": best["config"],
+        "val_accuracy": best["val_accuracy"],
+        "reward": best["reward"],
+        "strategy": run["strategy"],
+        "profile": run["profile"],
+        "data_source": run["data_source"],
+        "seed": run["seed"],
+    }
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    store = open_store(args.db, readonly=True)
+    try:
+        payload = export_payload(store, args.run)
+    finally:
+        store.close()
+    text = json.dumps(payload, indent=2) + "\n"
+    if args.output:
+        out = Path(args.output)
+        if out.is_dir():
+            raise CliError(f"-o {out}: is a directory; give a file name")
+        try:
+            out.write_text(text)
+        except OSError as exc:
+            raise CliError(f"-o {out}: cannot write ({exc.strerror})") from None
+        console.print(f"best hyperparameters of run {args.run} written to {out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+# --- parser -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from engine.profiles import PROFILES
+    from engine.runner import STRATEGIES
+    from engine.trainer import PRECISIONS
+
+    parser = argparse.ArgumentParser(
+        prog="hptui",
+        description="Hyperparameter search for an IMDB LSTM: Bayesian warm-up, "
+        "then PPO, watched and steered from the terminal.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--db",
+            default=str(default_db_path()),
+            help="the SQLite store (default: $HPTUI_DB or ./hptui.db)",
+        )
+        return p
+
+    def with_run(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("run", type=_positive_int, help="run id (see `hptui runs`)")
+        return with_db(p)
+
+    p = with_db(sub.add_parser("run", help="start a search"))
+    p.add_argument("--strategy", choices=STRATEGIES, default="bayes-ppo")
+    p.add_argument(
+        "--profile",
+        choices=list(PROFILES),
+        help="budgets and data size (default: seed with a GPU, quick without)",
+    )
+    p.add_argument(
+        "--data",
+        default="auto",
+        help="auto (Keras cache, download, bundled sample), keras, sample, or a path "
+        "to an aclImdb folder / .tar.gz or an imdb.npz",
+    )
+    p.add_argument("--workers", type=_positive_int, help="parallel trainers (default: by device)")
+    p.add_argument("--threads", type=_positive_int, help="TensorFlow threads per worker")
+    p.add_argument("--precision", choices=PRECISIONS, help="dtype policy (default: by device)")
+    p.add_argument("--seed", type=_seed, default=42)
+    p.add_argument("--headless", action="store_true", help="no UI: live progress in the terminal")
+    p.add_argument("--no-final", action="store_true", help="skip the final validation")
+    p.set_defaults(func=cmd_run)
+
+    with_db(sub.add_parser("runs", help="list runs")).set_defaults(func=cmd_runs)
+    with_run(
+        sub.add_parser("show", help="summary, best configuration, reward history")
+    ).set_defaults(func=cmd_show)
+    p = with_run(sub.add_parser("export", help="best hyperparameters as JSON"))
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.set_defaults(func=cmd_export)
+    with_run(sub.add_parser("attach", help="open the UI on a run")).set_defaults(func=cmd_attach)
+    p = with_run(
+        sub.add_parser("resume", help="resume a paused run, or carry on a run whose engine died")
+    )
+    p.add_argument("--headless", action="store_true")
+    p.set_defaults(func=cmd_resume)
+    for name, text in (
+        ("pause", "start no new trial; running ones finish"),
+        ("stop", "end the run once running trials finish"),
+        ("cancel", "end the run now, killing running trials"),
+    ):
+        with_run(sub.add_parser(name, help=text)).set_defaults(func=cmd_control)
+    p = with_run(sub.add_parser("space", help="print the search space, or edit it"))
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUES",
+        help="lr=1e-4:5e-3:log, dropout=0.1:0.3, batch_size=16,32 (repeatable)",
+    )
+    p.add_argument("--file", help="JSON object of name -> dimension to apply")
+    p.add_argument("--rules", help="JSON list of pruning rules replacing the current ones")
+    p.set_defaults(func=cmd_space)
+    p = with_run(sub.add_parser("engine", help=argparse.SUPPRESS))
+    p.set_defaults(func=cmd_engine)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        err_console.print(f"[bold red]hptui: error:[/] {exc}", highlight=False)
+        return 1
+    except KeyboardInterrupt:
+        err_console.print("hptui: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main())

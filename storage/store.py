@@ -1,0 +1,328 @@
+"""The SQLite experiment store: the engine writes runs, trials, epochs, PPO updates and
+events; the UI and the command line read them and write only `commands`.
+
+WAL mode with a busy timeout, so readers never block the writer and nobody sees
+"database is locked". JSON columns are decoded on the way out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from storage.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+
+JSON_COLUMNS = {"config", "progress", "final", "space", "rules", "rules_fired", "extra", "payload"}
+PARAM_COLUMNS = (
+    "lr",
+    "batch_size",
+    "lstm_units",
+    "dropout",
+    "embed_dim",
+    "lstm_layers",
+    "optimizer",
+)
+TRIAL_STATUSES = ("queued", "running", "finished", "failed", "interrupted", "cancelled")
+RUN_STATUSES = ("running", "paused", "stopping", "finished", "failed", "cancelled")
+ACTIVE_RUN_STATUSES = ("running", "paused", "stopping")
+BUSY_TIMEOUT_MS = 30_000
+
+
+class StoreError(Exception):
+    """The file cannot be used as a store; the message names the file and the reason."""
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("HPTUI_DB", "hptui.db"))
+
+
+def _encode(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: json.dumps(v) if k in JSON_COLUMNS and v is not None else v for k, v in row.items()}
+
+
+def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for k in JSON_COLUMNS & out.keys():
+        if isinstance(out[k], str):
+            out[k] = json.loads(out[k])
+    return out
+
+
+class Store:
+    """One connection to a store file. `readonly=True` for the UI and reporting commands."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        if not self.path.exists() and (readonly or not create):
+            raise StoreError(f"{self.path}: no such store file")
+        if self.path.exists() and self.path.is_dir():
+            raise StoreError(f"{self.path}: is a directory, not a store file")
+        try:
+            if readonly:
+                conn = sqlite3.connect(
+                    f"file:{self.path.resolve()}?mode=ro", uri=True, check_same_thread=False
+                )
+            else:
+                conn = sqlite3.connect(str(self.path), check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._check_and_migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable hptui store ({exc})") from None
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+
+    def _check_and_migrate(self, conn: sqlite3.Connection) -> None:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+        if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables):
+            raise StoreError(f"{self.path}: a SQLite file that is not an hptui store; refusing it")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: store schema {version} is newer than this hptui ({SCHEMA_VERSION});"
+                " upgrade hptui"
+            )
+        if self.readonly:
+            if version < SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path}: store schema {version} needs migrating; run the engine"
+                )
+            return
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(
+            "PRAGMA synchronous = NORMAL"
+        )  # durable at checkpoints; WAL keeps it consistent
+        conn.execute("PRAGMA foreign_keys = ON")
+        for v in range(version, SCHEMA_VERSION):
+            with conn:
+                conn.executescript(
+                    "BEGIN;" + MIGRATIONS[v] + f"; PRAGMA user_version = {v + 1};COMMIT;"
+                )
+        if app_id == 0:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.commit()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # --- low level ------------------------------------------------------------------
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        return [_decode(r) for r in self.db.query(sql, list(params))]
+
+    def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
+
+    def _insert(self, table: str, row: Mapping[str, Any]) -> int:
+        with self.conn:
+            return int(self.db[table].insert(_encode(row)).last_pk)
+
+    def _update(self, table: str, pk: int, fields: Mapping[str, Any]) -> None:
+        if fields:
+            with self.conn:
+                self.db[table].update(pk, _encode(fields))
+
+    # --- runs --------------------------------------------------------------------------
+    def create_run(self, **fields: Any) -> int:
+        now = time.time()
+        return self._insert("runs", {"created_at": now, "started_at": now, **fields})
+
+    def update_run(self, run_id: int, **fields: Any) -> None:
+        self._update("runs", run_id, fields)
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM runs WHERE id = ?", [run_id])
+
+    def runs(self) -> list[dict[str, Any]]:
+        return self._rows(
+            """SELECT r.*, (SELECT count(*) FROM trials t WHERE t.run_id = r.id
+                              AND t.status = 'finished' AND t.phase != 'final') AS finished_trials,
+                      (SELECT max(reward) FROM trials t WHERE t.run_id = r.id
+                              AND t.status = 'finished' AND t.phase != 'final') AS best_reward,
+                      (SELECT max(val_accuracy) FROM trials t WHERE t.run_id = r.id
+                              AND t.status = 'finished' AND t.phase != 'final') AS best_val_accuracy
+               FROM runs r ORDER BY r.id"""
+        )
+
+    # --- search-space versions -----------------------------------------------------------
+    def add_space_version(
+        self, run_id: int, space: dict, rules: list, change: str, source: str
+    ) -> int:
+        with self.conn:
+            cur = self.conn.execute(
+                "SELECT coalesce(max(version), 0) + 1 FROM space_versions WHERE run_id = ?",
+                [run_id],
+            )
+            version = int(cur.fetchone()[0])
+            self.conn.execute(
+                "INSERT INTO space_versions (run_id, version, created_at, space, rules, change,"
+                " source) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    run_id,
+                    version,
+                    time.time(),
+                    json.dumps(space),
+                    json.dumps(rules),
+                    change,
+                    source,
+                ],
+            )
+            self.conn.execute("UPDATE runs SET space_version = ? WHERE id = ?", [version, run_id])
+        return version
+
+    def space_versions(self, run_id: int) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT * FROM space_versions WHERE run_id = ? ORDER BY version", [run_id]
+        )
+
+    def current_space(self, run_id: int) -> dict[str, Any] | None:
+        return self._one(
+            "SELECT * FROM space_versions WHERE run_id = ? ORDER BY version DESC LIMIT 1", [run_id]
+        )
+
+    # --- trials ----------------------------------------------------------------------------
+    def add_trial(self, run_id: int, config: Mapping[str, Any], **fields: Any) -> tuple[int, int]:
+        """Insert a trial; returns (trial id, its number within the run)."""
+        with self.conn:
+            number = int(
+                self.conn.execute(
+                    "SELECT coalesce(max(number), 0) + 1 FROM trials WHERE run_id = ?", [run_id]
+                ).fetchone()[0]
+            )
+            row = {
+                "run_id": run_id,
+                "number": number,
+                "created_at": time.time(),
+                "config": dict(config),
+                **{k: config.get(k) for k in PARAM_COLUMNS},
+                **fields,
+            }
+            trial_id = int(self.db["trials"].insert(_encode(row)).last_pk)
+        return trial_id, number
+
+    def update_trial(self, trial_id: int, **fields: Any) -> None:
+        self._update("trials", trial_id, fields)
+
+    def trial(self, trial_id: int) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM trials WHERE id = ?", [trial_id])
+
+    def trials(
+        self, run_id: int, *, status: str | None = None, phase: str | None = None
+    ) -> list[dict[str, Any]]:
+        sql, params = "SELECT * FROM trials WHERE run_id = ?", [run_id]
+        if status:
+            sql, params = sql + " AND status = ?", params + [status]
+        if phase:
+            sql, params = sql + " AND phase = ?", params + [phase]
+        return self._rows(sql + " ORDER BY number", params)
+
+    def best_trial(self, run_id: int, by: str = "reward") -> dict[str, Any] | None:
+        """The finished search trial with the highest reward (val accuracy breaks ties and
+        ranks strategies without a reward)."""
+        assert by in ("reward", "val_accuracy")
+        other = "val_accuracy" if by == "reward" else "reward"
+        return self._one(
+            f"""SELECT * FROM trials WHERE run_id = ? AND status = 'finished' AND phase != 'final'
+                ORDER BY {by} IS NULL, {by} DESC, {other} DESC, number LIMIT 1""",
+            [run_id],
+        )
+
+    def mark_running_interrupted(self, run_id: int) -> int:
+        with self.conn:
+            cur = self.conn.execute(
+                "UPDATE trials SET status = 'interrupted', finished_at = ? "
+                "WHERE run_id = ? AND status IN ('running', 'queued')",
+                [time.time(), run_id],
+            )
+        return cur.rowcount
+
+    # --- epochs, PPO updates, workers -----------------------------------------------------
+    def add_epoch(self, run_id: int, trial_id: int, **fields: Any) -> None:
+        row = {"run_id": run_id, "trial_id": trial_id, **fields}
+        with self.conn:
+            self.db["epochs"].insert(row, replace=True)
+
+    def epochs(self, trial_id: int) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM epochs WHERE trial_id = ? ORDER BY epoch", [trial_id])
+
+    def add_ppo_update(self, run_id: int, **fields: Any) -> None:
+        self._insert("ppo_updates", {"run_id": run_id, "created_at": time.time(), **fields})
+
+    def ppo_updates(self, run_id: int) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM ppo_updates WHERE run_id = ? ORDER BY ppo_epoch", [run_id])
+
+    def set_worker(self, run_id: int, slot: int, **fields: Any) -> None:
+        row = {"run_id": run_id, "slot": slot, "updated_at": time.time(), **fields}
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        sets = ", ".join(f"{k} = excluded.{k}" for k in row if k not in ("run_id", "slot"))
+        with self.conn:
+            self.conn.execute(
+                f"INSERT INTO workers ({cols}) VALUES ({marks}) "
+                f"ON CONFLICT (run_id, slot) DO UPDATE SET {sets}",
+                list(row.values()),
+            )
+
+    def workers(self, run_id: int) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM workers WHERE run_id = ? ORDER BY slot", [run_id])
+
+    # --- commands and events ---------------------------------------------------------------
+    def add_command(self, run_id: int, kind: str, payload: Mapping[str, Any] | None = None) -> int:
+        return self._insert(
+            "commands",
+            {"run_id": run_id, "created_at": time.time(), "kind": kind, "payload": payload or {}},
+        )
+
+    def pending_commands(self, run_id: int) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT * FROM commands WHERE run_id = ? AND status = 'pending' ORDER BY id", [run_id]
+        )
+
+    def command(self, command_id: int) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM commands WHERE id = ?", [command_id])
+
+    def finish_command(self, command_id: int, status: str, message: str = "") -> None:
+        self._update(
+            "commands",
+            command_id,
+            {"status": status, "handled_at": time.time(), "message": message},
+        )
+
+    def log(self, run_id: int, message: str, level: str = "info") -> None:
+        self._insert(
+            "events",
+            {"run_id": run_id, "created_at": time.time(), "level": level, "message": message},
+        )
+
+    def events(self, run_id: int, after_id: int = 0, limit: int = 500) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT * FROM events WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
+            [run_id, after_id, limit],
+        )
+
+    # --- strategy state (for resume) ------------------------------------------------------
+    def save_strategy_state(self, run_id: int, blob: bytes) -> None:
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO strategy_state (run_id, updated_at, state) VALUES (?, ?, ?) "
+                "ON CONFLICT (run_id) DO UPDATE SET updated_at = excluded.updated_at,"
+                " state = excluded.state",
+                [run_id, time.time(), blob],
+            )
+
+    def load_strategy_state(self, run_id: int) -> bytes | None:
+        row = self.conn.execute(
+            "SELECT state FROM strategy_state WHERE run_id = ?", [run_id]
+        ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def integrity_ok(self) -> bool:
+        return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
