@@ -8,6 +8,7 @@ the trial that worker held, and `cancel` can kill one trial without touching the
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing as mp
 import os
 import signal
@@ -41,12 +42,23 @@ class Executor(Protocol):
     def shutdown(self) -> None: ...
 
 
+DEFAULT_TRAINER = "engine.trainer:train_trial"
+
+
 @dataclass
 class WorkerSettings:
     data: DataRef
     threads: int | None
     precision: str | None
     log_path: str
+    # "module:function" with train_trial's signature. Benchmarks and tests swap in a trainer
+    # that sleeps or crashes, running in the same real worker processes.
+    trainer: str = DEFAULT_TRAINER
+
+
+def resolve_trainer(spec: str) -> Any:
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _redirect_output(log_path: str) -> None:
@@ -63,9 +75,13 @@ def worker_main(slot: int, settings: WorkerSettings, tasks: Any, results: Any) -
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the engine, which stops us
     _redirect_output(settings.log_path)
     from engine.data import load_dataset
-    from engine.trainer import TrialError, configure_tensorflow, train_trial
+    from engine.trainer import TrialError, configure_tensorflow
 
-    device, policy = configure_tensorflow(settings.threads, settings.precision)
+    train_trial = resolve_trainer(settings.trainer)
+    if settings.trainer == DEFAULT_TRAINER:
+        device, policy = configure_tensorflow(settings.threads, settings.precision)
+    else:
+        device, policy = "cpu", settings.precision or "float32"
     data = load_dataset(settings.data)
     results.send(
         {"kind": "ready", "slot": slot, "pid": os.getpid(), "device": device, "precision": policy}

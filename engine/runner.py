@@ -22,7 +22,7 @@ from typing import Any
 
 from engine.data import DataRef, prepare_data
 from engine.device import default_workers, gpu_names, threads_per_worker
-from engine.executor import Executor, LocalPoolExecutor, WorkerSettings
+from engine.executor import DEFAULT_TRAINER, Executor, LocalPoolExecutor, WorkerSettings
 from engine.profiles import PROFILES, Profile
 from engine.reward import DEFAULT_RULES, Rule, adaptive_weights, apply_rules, parse_rules, reward
 from engine.space import DEFAULT_CONFIG, SearchSpace, SpaceError, default_space
@@ -176,6 +176,7 @@ class Engine:
         *,
         executor: Executor | None = None,
         on_tick: Callable[[Engine], None] | None = None,
+        trainer: str = DEFAULT_TRAINER,
     ) -> None:
         self.db_path = str(db_path)
         self.store = Store(db_path)
@@ -188,6 +189,7 @@ class Engine:
         self.workers = int(run["workers"])
         self._executor = executor
         self.on_tick = on_tick
+        self.trainer = trainer
         self.status = run["status"]
         self.started = time.time()
         self.running: dict[int, tuple[Proposal, int]] = {}  # trial id -> (proposal, slot)
@@ -312,7 +314,9 @@ class Engine:
         self.store.update_run(self.run_id, planned_trials=self.strategy.planned_trials)
         if self._executor is None:
             threads = self.cfg.threads or threads_per_worker(self.workers)
-            settings = WorkerSettings(ref, threads, self.cfg.precision, log_path)
+            settings = WorkerSettings(
+                ref, threads, self.cfg.precision, log_path, trainer=self.trainer
+            )
             self._executor = LocalPoolExecutor(self.workers, settings)
         self._executor.start()
         self.store.log(self.run_id, f"{self.workers} workers started")
