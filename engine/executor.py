@@ -12,6 +12,8 @@ import importlib
 import multiprocessing as mp
 import os
 import signal
+import threading
+import time
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any, Protocol
@@ -70,10 +72,24 @@ def _redirect_output(log_path: str) -> None:
     os.close(fd)
 
 
+def _exit_with_parent() -> None:
+    """If the engine dies (even by SIGKILL), its workers go too instead of training on for
+    nobody; a resumed engine starts fresh ones."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def worker_main(slot: int, settings: WorkerSettings, tasks: Any, results: Any) -> None:
     """Entry point of a worker process: load the data once, then train tasks until None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the engine, which stops us
     _redirect_output(settings.log_path)
+    _exit_with_parent()
     from engine.data import load_dataset
     from engine.trainer import TrialError, configure_tensorflow
 

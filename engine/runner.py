@@ -179,7 +179,8 @@ class Engine:
         trainer: str = DEFAULT_TRAINER,
     ) -> None:
         self.db_path = str(db_path)
-        self.store = Store(db_path)
+        self._full_noted = 0.0
+        self.store = Store(db_path, on_full=self._on_disk_full)
         run = self.store.run(run_id)
         if run is None:
             raise EngineError(f"no run {run_id} in {db_path}")
@@ -292,6 +293,16 @@ class Engine:
                 signal.signal(s, h)
             self.store.update_run(self.run_id, engine_pid=None)
             self.store.close()
+
+    def _on_disk_full(self, exc: Exception) -> None:
+        """The store's disk is full: wait for space and retry the write; results stay in
+        memory (and workers wait on their pipes), so nothing is lost."""
+        now = time.monotonic()
+        if now - self._full_noted > 30:
+            self._full_noted = now
+            print(f"hptui engine: {self.db_path}: {exc}; waiting for disk space, retrying every "
+                  "2 s (nothing is lost)", file=sys.stderr, flush=True)
+        time.sleep(2.0)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self._interrupt = True

@@ -193,38 +193,42 @@ def cmd_engine(args: argparse.Namespace) -> int:
 
 
 class HeadlessView:
-    """Live progress with rich: phase, trials done of planned, best so far, elapsed, remaining."""
+    """Live progress with rich: phase, trials done of planned, best so far, elapsed, remaining.
+    When the output is not a terminal (a log file, CI), a plain line every 15 s instead."""
 
     def __init__(self, run_id: int) -> None:
         from rich.live import Live
 
         self.run_id = run_id
-        self.live = Live(self._render(None), console=console, refresh_per_second=4, transient=False)
+        self.tty = console.is_terminal
+        self.live = Live(self._render(None), console=console, refresh_per_second=4)
         self._last = 0.0
+        self._last_line = ""
 
     def __enter__(self) -> HeadlessView:
-        self.live.__enter__()
+        if self.tty:
+            self.live.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.live.__exit__(*exc)
+        if self.tty:
+            self.live.__exit__(*exc)
 
     def update(self, engine: Any) -> None:
         now = time.monotonic()
-        if now - self._last < 0.5:
+        if now - self._last < (0.5 if self.tty else 15.0):
             return
         self._last = now
-        self.live.update(self._render(engine))
+        if self.tty:
+            self.live.update(self._render(engine))
+            return
+        line = " | ".join(self._fields(engine))
+        if line != self._last_line:
+            self._last_line = line
+            console.print(line, highlight=False, markup=False)
 
-    def _render(self, engine: Any) -> Any:
-        from rich.progress_bar import ProgressBar
-
-        t = Table.grid(padding=(0, 2))
-        if engine is None:
-            t.add_row(f"run {self.run_id}", "starting ...")
-            return t
+    def _fields(self, engine: Any) -> list[str]:
         p = engine.progress()
-        best = engine.store.best_trial(engine.run_id)
         phase = engine._phase
         if phase == "warmup":
             phase = f"warm-up {p.get('warmup_done', 0)}/{p.get('warmup_total', 0)}"
@@ -234,20 +238,34 @@ class HeadlessView:
                 f"(trajectory length {p.get('traj_len')})"
             )
         done = p["finished"] + p["failed"]
-        bar = ProgressBar(total=max(1, p["planned"]), completed=done, width=30)
-        t.add_row(f"run {engine.run_id}", f"[bold]{phase}[/]  [{engine.status}]")
-        t.add_row(
-            "trials",
-            bar,
-            f"{done}/{p['planned']} ({p['failed']} failed, {p['running']}/{p['workers']} running)",
+        best = engine.store.best_trial(engine.run_id)
+        return [
+            f"run {engine.run_id} {phase} [{engine.status}]",
+            f"trials {done}/{p['planned']} ({p['failed']} failed, "
+            f"{p['running']}/{p['workers']} running)",
+            f"best val acc {best['val_accuracy']:.4f}, reward {best['reward']:.2f} "
+            f"(trial {best['number']})"
+            if best
+            else "best -",
+            f"elapsed {fmt_s(p['elapsed_s'])}, remaining ~{fmt_s(p['eta_s'])}",
+        ]
+
+    def _render(self, engine: Any) -> Any:
+        from rich.progress_bar import ProgressBar
+
+        t = Table.grid(padding=(0, 2))
+        if engine is None:
+            t.add_row(f"run {self.run_id}", "starting ...")
+            return t
+        head, trials, best, times = self._fields(engine)
+        p = engine.progress()
+        bar = ProgressBar(
+            total=max(1, p["planned"]), completed=p["finished"] + p["failed"], width=30
         )
-        if best:
-            t.add_row(
-                "best",
-                f"val acc {best['val_accuracy']:.4f}, reward {best['reward']:.2f} "
-                f"(trial {best['number']})",
-            )
-        t.add_row("time", f"elapsed {fmt_s(p['elapsed_s'])}, remaining ~{fmt_s(p['eta_s'])}")
+        t.add_row("[bold]" + head + "[/]")
+        t.add_row(bar, trials)
+        t.add_row(best)
+        t.add_row(times)
         return t
 
 
@@ -670,6 +688,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("hptui: interrupted")
         return 130
+    except Exception as exc:  # a bug: one clear line for the user, the traceback in a file
+        import tempfile
+        import traceback
+
+        fd, path = tempfile.mkstemp(prefix="hptui-crash-", suffix=".txt")
+        with os.fdopen(fd, "w") as fh:
+            traceback.print_exc(file=fh)
+        err_console.print(
+            f"[bold red]hptui: internal error:[/] {type(exc).__name__}: {exc} "
+            f"(traceback in {path}; please report it)",
+            highlight=False,
+        )
+        return 70
 
 
 if __name__ == "__main__":

@@ -7,13 +7,14 @@ WAL mode with a busy timeout, so readers never block the writer and nobody sees
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
@@ -33,10 +34,32 @@ TRIAL_STATUSES = ("queued", "running", "finished", "failed", "interrupted", "can
 RUN_STATUSES = ("running", "paused", "stopping", "finished", "failed", "cancelled")
 ACTIVE_RUN_STATUSES = ("running", "paused", "stopping")
 BUSY_TIMEOUT_MS = 30_000
+T = TypeVar("T")
 
 
 class StoreError(Exception):
     """The file cannot be used as a store; the message names the file and the reason."""
+
+
+def _is_full(exc: sqlite3.OperationalError) -> bool:
+    return "full" in str(exc).lower()
+
+
+def _writes(method: Callable[..., T]) -> Callable[..., T]:
+    """Writes run in one transaction each (rolled back on error). When the disk is full the
+    whole write is retried after `on_full` (the engine waits and logs): nothing is lost."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> T:
+        while True:
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                if not _is_full(exc) or self.on_full is None:
+                    raise
+                self.on_full(exc)
+
+    return wrapper
 
 
 def default_db_path() -> Path:
@@ -58,8 +81,16 @@ def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
 class Store:
     """One connection to a store file. `readonly=True` for the UI and reporting commands."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        readonly: bool = False,
+        create: bool = True,
+        on_full: Callable[[Exception], None] | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.on_full = on_full
         self.readonly = readonly
         if not self.path.exists() and (readonly or not create):
             raise StoreError(f"{self.path}: no such store file")
@@ -121,20 +152,24 @@ class Store:
         rows = self._rows(sql, params)
         return rows[0] if rows else None
 
+    @_writes
     def _insert(self, table: str, row: Mapping[str, Any]) -> int:
         with self.conn:
             return int(self.db[table].insert(_encode(row)).last_pk)
 
+    @_writes
     def _update(self, table: str, pk: int, fields: Mapping[str, Any]) -> None:
         if fields:
             with self.conn:
                 self.db[table].update(pk, _encode(fields))
 
     # --- runs --------------------------------------------------------------------------
+    @_writes
     def create_run(self, **fields: Any) -> int:
         now = time.time()
         return self._insert("runs", {"created_at": now, "started_at": now, **fields})
 
+    @_writes
     def update_run(self, run_id: int, **fields: Any) -> None:
         self._update("runs", run_id, fields)
 
@@ -153,6 +188,7 @@ class Store:
         )
 
     # --- search-space versions -----------------------------------------------------------
+    @_writes
     def add_space_version(
         self, run_id: int, space: dict, rules: list, change: str, source: str
     ) -> int:
@@ -189,6 +225,7 @@ class Store:
         )
 
     # --- trials ----------------------------------------------------------------------------
+    @_writes
     def add_trial(self, run_id: int, config: Mapping[str, Any], **fields: Any) -> tuple[int, int]:
         """Insert a trial; returns (trial id, its number within the run)."""
         with self.conn:
@@ -208,6 +245,7 @@ class Store:
             trial_id = int(self.db["trials"].insert(_encode(row)).last_pk)
         return trial_id, number
 
+    @_writes
     def update_trial(self, trial_id: int, **fields: Any) -> None:
         self._update("trials", trial_id, fields)
 
@@ -235,6 +273,7 @@ class Store:
             [run_id],
         )
 
+    @_writes
     def mark_running_interrupted(self, run_id: int) -> int:
         with self.conn:
             cur = self.conn.execute(
@@ -245,6 +284,7 @@ class Store:
         return cur.rowcount
 
     # --- epochs, PPO updates, workers -----------------------------------------------------
+    @_writes
     def add_epoch(self, run_id: int, trial_id: int, **fields: Any) -> None:
         row = {"run_id": run_id, "trial_id": trial_id, **fields}
         with self.conn:
@@ -253,12 +293,14 @@ class Store:
     def epochs(self, trial_id: int) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM epochs WHERE trial_id = ? ORDER BY epoch", [trial_id])
 
+    @_writes
     def add_ppo_update(self, run_id: int, **fields: Any) -> None:
         self._insert("ppo_updates", {"run_id": run_id, "created_at": time.time(), **fields})
 
     def ppo_updates(self, run_id: int) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM ppo_updates WHERE run_id = ? ORDER BY ppo_epoch", [run_id])
 
+    @_writes
     def set_worker(self, run_id: int, slot: int, **fields: Any) -> None:
         row = {"run_id": run_id, "slot": slot, "updated_at": time.time(), **fields}
         cols = ", ".join(row)
@@ -275,6 +317,7 @@ class Store:
         return self._rows("SELECT * FROM workers WHERE run_id = ? ORDER BY slot", [run_id])
 
     # --- commands and events ---------------------------------------------------------------
+    @_writes
     def add_command(self, run_id: int, kind: str, payload: Mapping[str, Any] | None = None) -> int:
         return self._insert(
             "commands",
@@ -289,6 +332,7 @@ class Store:
     def command(self, command_id: int) -> dict[str, Any] | None:
         return self._one("SELECT * FROM commands WHERE id = ?", [command_id])
 
+    @_writes
     def finish_command(self, command_id: int, status: str, message: str = "") -> None:
         self._update(
             "commands",
@@ -296,6 +340,7 @@ class Store:
             {"status": status, "handled_at": time.time(), "message": message},
         )
 
+    @_writes
     def log(self, run_id: int, message: str, level: str = "info") -> None:
         self._insert(
             "events",
@@ -309,6 +354,7 @@ class Store:
         )
 
     # --- strategy state (for resume) ------------------------------------------------------
+    @_writes
     def save_strategy_state(self, run_id: int, blob: bytes) -> None:
         with self.conn:
             self.conn.execute(

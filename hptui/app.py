@@ -1,0 +1,525 @@
+"""The hptui terminal UI: watches one run in the store and steers it through commands.
+
+The engine is a separate process and the only writer of run data. This app reads the store
+through a read-only `Store` twice a second, off the UI thread, fetching only what changed
+(new trials plus the ones still running, new PPO updates and events, the worker rows), and
+redraws only the panes whose data changed. It writes nothing but rows of `commands`, each
+through a short-lived writable connection. It never imports TensorFlow or the engine's
+run loop, so it starts in well under a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from textual import events, on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, VerticalScroll
+from textual.widgets import DataTable, Footer, Tab, Tabs
+
+from hptui.widgets.event_log import EventLog
+from hptui.widgets.penalty_pane import PenaltyPane
+from hptui.widgets.reward_plot import RewardPlot
+from hptui.widgets.run_header import ACTIVE, RunHeader, engine_alive
+from hptui.widgets.trainers_pane import TrainersPane
+from hptui.widgets.trial_detail import TrialDetail
+from hptui.widgets.trials_table import TrialsTable
+from storage.store import JSON_COLUMNS, Store, StoreError
+
+POLL_S = 0.5
+NARROW_W, NARROW_H = 120, 36  # below either, one pane at a time behind tabs
+PANES = [
+    ("trials", "Trials"),
+    ("detail", "Trial"),
+    ("reward", "Reward"),
+    ("penalties", "Penalties"),
+    ("trainers", "Trainers"),
+    ("log", "Log"),
+]
+OPEN_STATUSES = ("queued", "running")
+MAIN_ACTIONS = {"pause", "edit", "export", "stop", "cancel_run", "request_quit", "help", "pane"}
+
+
+@dataclass
+class Snapshot:
+    """What changed in the store since the previous read."""
+
+    run: dict[str, Any]
+    trials: list[dict[str, Any]] = field(default_factory=list)  # new or changed
+    ppo_updates: list[dict[str, Any]] = field(default_factory=list)  # new
+    versions: list[dict[str, Any]] | None = None  # all, when the space version changed
+    workers: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)  # new
+    commands: list[dict[str, Any]] = field(default_factory=list)  # ours, newly handled
+    epochs: tuple[int, list[dict[str, Any]]] | None = None  # of the selected trial
+
+
+class StoreReader:
+    """Incremental reads of one run. Used from one thread at a time (the poll worker)."""
+
+    def __init__(self, path: str, run_id: int) -> None:
+        self.store = Store(path, readonly=True)
+        self.run_id = run_id
+        self.max_trial_id = 0
+        self.open_ids: set[int] = set()  # trials last seen queued/running: read them again
+        self.max_ppo_id = 0
+        self.max_event_id = 0
+        self.space_version = 0
+
+    def _rows(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        cur = self.store.conn.execute(sql, params)
+        cols = [d[0] for d in cur.description]
+        out = []
+        for r in cur.fetchall():
+            row = dict(zip(cols, r, strict=False))
+            for k in JSON_COLUMNS & row.keys():
+                if isinstance(row[k], str):
+                    row[k] = json.loads(row[k])
+            out.append(row)
+        return out
+
+    def fetch(self, commands: list[int], epochs_for: int | None) -> Snapshot:
+        """One consistent read (a single read transaction). The reader's bookkeeping changes
+        only when the whole read succeeded, so a failed read is simply repeated."""
+        conn = self.store.conn
+        conn.execute("BEGIN")
+        try:
+            return self._fetch(commands, epochs_for)
+        finally:
+            conn.rollback()  # read-only: ends the read transaction
+
+    def _fetch(self, commands: list[int], epochs_for: int | None) -> Snapshot:
+        rid = self.run_id
+        runs = self._rows("SELECT * FROM runs WHERE id = ?", [rid])
+        if not runs:
+            raise LookupError(f"no run {rid} in {self.store.path}")
+        run = runs[0]
+        sql, params = "SELECT * FROM trials WHERE run_id = ? AND (id > ?", [rid, self.max_trial_id]
+        if self.open_ids:
+            sql += f" OR id IN ({', '.join('?' * len(self.open_ids))})"
+            params += sorted(self.open_ids)
+        trials = self._rows(sql + ") ORDER BY id", params)
+        ppo = self._rows(
+            "SELECT * FROM ppo_updates WHERE run_id = ? AND id > ? ORDER BY id",
+            [rid, self.max_ppo_id],
+        )
+        versions = None
+        if run["space_version"] != self.space_version:
+            versions = self._rows(
+                "SELECT * FROM space_versions WHERE run_id = ? ORDER BY version", [rid]
+            )
+        workers = self._rows("SELECT * FROM workers WHERE run_id = ? ORDER BY slot", [rid])
+        evs = self._rows(
+            "SELECT * FROM events WHERE run_id = ? AND id > ? ORDER BY id LIMIT 500",
+            [rid, self.max_event_id],
+        )
+        handled: list[dict[str, Any]] = []
+        if commands:
+            handled = self._rows(
+                f"SELECT * FROM commands WHERE status != 'pending' AND id IN "
+                f"({', '.join('?' * len(commands))})",
+                list(commands),
+            )
+        epochs = None
+        if epochs_for is not None:
+            epochs = (
+                epochs_for,
+                self._rows("SELECT * FROM epochs WHERE trial_id = ? ORDER BY epoch", [epochs_for]),
+            )
+        # all read: now move the bookkeeping on
+        for t in trials:
+            self.max_trial_id = max(self.max_trial_id, t["id"])
+            if t["status"] in OPEN_STATUSES:
+                self.open_ids.add(t["id"])
+            else:
+                self.open_ids.discard(t["id"])
+        if ppo:
+            self.max_ppo_id = ppo[-1]["id"]
+        if evs:
+            self.max_event_id = evs[-1]["id"]
+        if versions is not None:
+            self.space_version = run["space_version"]
+        return Snapshot(run, trials, ppo, versions, workers, evs, handled, epochs)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def best_trial(trials: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The best finished search trial, ranked as `Store.best_trial` ranks them."""
+    fin = [t for t in trials if t["status"] == "finished" and t["phase"] != "final"]
+    if not fin:
+        return None
+    return min(
+        fin,
+        key=lambda t: (
+            t["reward"] is None,
+            -(t["reward"] or 0.0),
+            -(t["val_accuracy"] or 0.0),
+            t["number"],
+        ),
+    )
+
+
+class HptuiApp(App[None]):
+    """Header, reward plot, penalties, trials with detail, trainers and log for one run."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "hptui"
+    BINDINGS = [
+        Binding("p", "pause", "pause/resume"),
+        Binding("e", "edit", "edit space"),
+        Binding("x", "export", "export"),
+        Binding("s", "stop", "stop"),
+        Binding("c", "cancel_run", "cancel"),
+        Binding("q", "request_quit", "quit"),
+        Binding("question_mark", "help", "help"),
+        *[
+            Binding(str(i + 1), f"pane('{key}')", label, show=False)
+            for i, (key, label) in enumerate(PANES)
+        ],
+    ]
+
+    def __init__(self, db_path: str, run_id: int, *, poll_s: float = POLL_S) -> None:
+        super().__init__()
+        self.db_path = db_path
+        self.run_id = run_id
+        self.poll_s = poll_s
+        self.reader: StoreReader | None = None
+        self.run_row: dict[str, Any] | None = None
+        self.trials: dict[int, dict[str, Any]] = {}
+        self.ppo: list[dict[str, Any]] = []
+        self.versions: dict[int, dict[str, Any]] = {}
+        self.watched: dict[int, str] = {}  # command id -> kind, until the engine answers
+        self.epochs_cache: dict[int, list[dict[str, Any]]] = {}
+        self.selected: int | None = None
+        self.narrow = False
+        self.current_pane = "trials"
+        self.read_errors = 0
+        self.polls = 0
+        self._polling = False
+        self._t0 = time.perf_counter()
+        self.first_paint_s: float | None = None  # start to first screen with store data
+
+    # --- layout ---------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="header")
+        with Container(id="main"):
+            yield Tabs(
+                *[Tab(f"{i + 1} {label}", id=f"tab-{key}") for i, (key, label) in enumerate(PANES)],
+                id="pane-tabs",
+            )
+            with Container(id="panes"):
+                yield RewardPlot(id="pane-reward", classes="pane")
+                with VerticalScroll(id="pane-penalties", classes="pane"):
+                    yield PenaltyPane(id="penalties")
+                yield TrainersPane(id="pane-trainers", classes="pane")
+                yield TrialsTable(id="pane-trials", classes="pane")
+                with VerticalScroll(id="pane-detail", classes="pane"):
+                    yield TrialDetail(id="detail")
+                yield EventLog(id="pane-log", classes="pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for i, (key, label) in enumerate(PANES):
+            self.query_one(f"#pane-{key}").border_title = f"{i + 1} {label}"
+        self._layout(self.size.width, self.size.height)
+        self.query_one(TrialsTable).focus()
+        try:
+            self.reader = StoreReader(self.db_path, self.run_id)
+        except StoreError as exc:
+            self.exit(return_code=1, message=str(exc))
+            return
+        self.run_worker(self.poll(), group="poll")
+        self.set_interval(self.poll_s, self.poll)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout(event.size.width, event.size.height)
+
+    def _layout(self, width: int, height: int) -> None:
+        """Small terminals: one pane at a time behind tabs; large ones: all panes at once."""
+        self.narrow = width < NARROW_W or height < NARROW_H
+        self.query_one("#main").set_class(self.narrow, "narrow")
+        self._mark_pane()
+
+    def _mark_pane(self) -> None:
+        for key, _ in PANES:
+            self.query_one(f"#pane-{key}").set_class(key == self.current_pane, "-current")
+
+    def action_pane(self, key: str) -> None:
+        self.query_one("#pane-tabs", Tabs).active = f"tab-{key}"
+        self._show_pane(key)
+
+    @on(Tabs.TabActivated, "#pane-tabs")
+    def _tab_activated(self, event: Tabs.TabActivated) -> None:
+        if event.tab.id:
+            self._show_pane(event.tab.id.removeprefix("tab-"), focus=False)
+
+    def _show_pane(self, key: str, focus: bool = True) -> None:
+        self.current_pane = key
+        self._mark_pane()
+        if focus:
+            pane = self.query_one(f"#pane-{key}")
+            if pane.focusable:
+                pane.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The main screen's keys do nothing (and leave the Footer) while a dialog is open.
+        if action in MAIN_ACTIONS and self.screen.is_modal:
+            return False
+        return True
+
+    # --- reading the store ------------------------------------------------------------------
+    async def poll(self) -> None:
+        """Read what changed, off the UI thread, and show it. A read that fails (a locked or
+        busy file) is dropped: the next tick tries again."""
+        if self._polling or self.reader is None:
+            return
+        self._polling = True
+        try:
+            snap = await asyncio.to_thread(
+                self.reader.fetch, list(self.watched), self._epochs_wanted()
+            )
+        except (sqlite3.Error, LookupError) as exc:
+            self.read_errors += 1
+            if isinstance(exc, LookupError):
+                self.query_one(RunHeader).update(str(exc))
+            return
+        finally:
+            self._polling = False
+        self.polls += 1
+        self._apply(snap)
+
+    def _epochs_wanted(self) -> int | None:
+        tid = self.selected
+        if tid is None:
+            return None
+        t = self.trials.get(tid)
+        if tid not in self.epochs_cache or (t is not None and t["status"] in OPEN_STATUSES):
+            return tid
+        return None
+
+    def _apply(self, s: Snapshot) -> None:
+        self.run_row = s.run
+        for t in s.trials:
+            self.trials[t["id"]] = t
+        if s.versions is not None:
+            self.versions = {v["version"]: v for v in s.versions}
+        self.ppo.extend(s.ppo_updates)
+        ordered = sorted(self.trials.values(), key=lambda t: t["number"])
+        best = best_trial(ordered)
+        self.query_one(RunHeader).show(s.run, best, time.time())
+        if s.trials:
+            self.query_one(TrialsTable).upsert(s.trials)
+        if s.trials or s.versions is not None:
+            cur = self.versions.get(s.run["space_version"])
+            by_version = {
+                v: {r["name"]: float(r["penalty"]) for r in row["rules"]}
+                for v, row in self.versions.items()
+            }
+            self.query_one(PenaltyPane).show(cur["rules"] if cur else [], ordered, by_version)
+        plot = self.query_one(RewardPlot)
+        if self.ppo:
+            if s.ppo_updates:
+                plot.show_ppo(self.ppo)
+        elif s.trials:
+            plot.show_warmup(
+                [
+                    t["val_accuracy"]
+                    for t in ordered
+                    if t["status"] == "finished" and t["phase"] != "final"
+                ]
+            )
+        self.query_one(TrainersPane).show(s.workers, self.trials)
+        self.query_one(EventLog).add_events(s.events)
+        if s.epochs is not None:
+            self.epochs_cache[s.epochs[0]] = s.epochs[1]
+        if self.selected is None and ordered:
+            tid = self.query_one(TrialsTable).current_trial_id()
+            self.selected = tid
+        self._show_detail()
+        for c in s.commands:
+            kind = self.watched.pop(c["id"], c["kind"])
+            if c["status"] == "refused":
+                self.notify(f"{kind} refused: {c['message']}", severity="error", timeout=8)
+            else:
+                self.notify(c["message"] or f"{kind} done", timeout=4)
+        if self.first_paint_s is None:
+            self.call_after_refresh(self._painted)
+
+    def _painted(self) -> None:
+        if self.first_paint_s is None:
+            self.first_paint_s = time.perf_counter() - self._t0
+
+    def _show_detail(self) -> None:
+        t = self.trials.get(self.selected) if self.selected is not None else None
+        eps = self.epochs_cache.get(self.selected, []) if self.selected is not None else []
+        self.query_one(TrialDetail).show(t, eps)
+
+    # --- selecting a trial ---------------------------------------------------------------------
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None:
+            self.select_trial(int(event.row_key.value))
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.select_trial(int(event.row_key.value))
+            if self.narrow:
+                self.action_pane("detail")
+
+    def select_trial(self, trial_id: int) -> None:
+        if trial_id == self.selected:
+            return
+        self.selected = trial_id
+        self._show_detail()
+        if self._epochs_wanted() is not None:
+            self.run_worker(self.poll(), group="poll")  # fetch its epochs now, not next tick
+
+    # --- commands ---------------------------------------------------------------------------------
+    def send_command(self, kind: str, payload: dict[str, Any] | None = None) -> int | None:
+        """Write one `commands` row through a short-lived writable connection."""
+        try:
+            store = Store(self.db_path)
+            try:
+                cid = store.add_command(self.run_id, kind, payload)
+            finally:
+                store.close()
+        except (StoreError, sqlite3.Error) as exc:
+            self.notify(f"could not send {kind}: {exc}", severity="error")
+            return None
+        self.watched[cid] = kind
+        if self.run_row is not None and not engine_alive(self.run_row):
+            self.notify(
+                f"{kind} sent, but no engine runs this run now: it waits for "
+                f"`hptui resume {self.run_id}`",
+                severity="warning",
+            )
+        else:
+            self.notify(f"{kind} sent", timeout=2)
+        return cid
+
+    def _status(self) -> str:
+        return self.run_row["status"] if self.run_row else "unknown"
+
+    def _require_active(self, what: str) -> bool:
+        if self._status() in ACTIVE:
+            return True
+        self.notify(f"run {self.run_id} is {self._status()}: cannot {what}", severity="warning")
+        return False
+
+    def action_pause(self) -> None:
+        status = self._status()
+        if status == "paused":
+            self.send_command("resume")
+        elif status == "running":
+            self.send_command("pause")
+        else:
+            self.notify(
+                f"run {self.run_id} is {status}: cannot pause or resume", severity="warning"
+            )
+
+    def action_stop(self) -> None:
+        if not self._require_active("stop"):
+            return
+        from hptui.screens.confirm import ConfirmScreen
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Stop run {self.run_id}? Running trials finish, then the run ends.", "Stop"
+            ),
+            lambda yes: self.send_command("stop") if yes else None,
+        )
+
+    def action_cancel_run(self) -> None:
+        if not self._require_active("cancel"):
+            return
+        from hptui.screens.confirm import ConfirmScreen
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Cancel run {self.run_id}? Running trials are killed and the run ends.",
+                "Cancel run",
+            ),
+            lambda yes: self.send_command("cancel") if yes else None,
+        )
+
+    def action_edit(self) -> None:
+        if not self._require_active("edit its space"):
+            return
+        assert self.run_row is not None
+        cur = self.versions.get(self.run_row["space_version"])
+        if cur is None:
+            self.notify("the search space has not been read yet", severity="warning")
+            return
+        # imported here: the editor needs the engine's space parser (and numpy)
+        from hptui.screens.space_editor import SpaceEditor
+
+        self.push_screen(SpaceEditor(cur["version"], cur["space"], cur["rules"]), self._edited)
+
+    def _edited(self, commands: list[tuple[str, dict[str, Any]]] | None) -> None:
+        for kind, payload in commands or []:
+            self.send_command(kind, payload)
+
+    def action_export(self) -> None:
+        from hptui.screens.export_prompt import ExportPrompt
+
+        self.push_screen(ExportPrompt(f"hptui-run-{self.run_id}-best.json"), self.export_to)
+
+    def export_to(self, path: str | None) -> Path | None:
+        """Write exactly what `hptui export RUN` prints."""
+        if not path:
+            return None
+        from hptui.cli import CliError, export_payload
+
+        out = Path(path).expanduser()
+        try:
+            if out.is_dir():
+                raise CliError(f"{out} is a directory; give a file name")
+            store = Store(self.db_path, readonly=True)
+            try:
+                payload = export_payload(store, self.run_id)
+            finally:
+                store.close()
+            out.write_text(json.dumps(payload, indent=2) + "\n")
+        except (CliError, StoreError, sqlite3.Error) as exc:
+            self.notify(f"export: {exc}", severity="error")
+            return None
+        except OSError as exc:
+            self.notify(f"export: cannot write {out} ({exc.strerror})", severity="error")
+            return None
+        self.notify(f"best trial {payload['trial_number']} written to {out}")
+        return out
+
+    def action_help(self) -> None:
+        from hptui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_request_quit(self) -> None:
+        status = self._status()
+        if status not in ("running", "paused"):
+            self.exit()
+            return
+        from hptui.screens.quit_prompt import QuitPrompt
+
+        self.push_screen(QuitPrompt(self.run_id, status), self._quit_answer)
+
+    def _quit_answer(self, answer: str | None) -> None:
+        if answer == "stop":
+            self.send_command("stop")
+            self.exit()
+        elif answer == "detach":
+            self.exit()
+
+    def on_unmount(self) -> None:
+        if self.reader is not None:
+            self.reader.close()

@@ -1,0 +1,1 @@
+"""Modal screens: space editor, export path prompt, confirmations, help."""

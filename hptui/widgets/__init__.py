@@ -1,0 +1,1 @@
+"""The panes of the hptui screen, one widget per module."""

@@ -1,0 +1,155 @@
+"""One search-space dimension in the space editor: type, bounds or choices, log scale,
+checked as you type with the engine's own parser."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Checkbox, Input, Label, Select
+
+from engine.space import PARAM_TYPES, Dimension, SpaceError, parse_dimension
+
+
+def parse_value(name: str, what: str, text: str) -> int | float | str:
+    """A number typed in a field (whole numbers stay whole); names stay text for `optimizer`."""
+    s = text.strip()
+    if PARAM_TYPES[name] is str:
+        return s
+    if not s:
+        raise SpaceError(f"{name}: {what} is empty")
+    try:
+        return int(s)
+    except ValueError:
+        pass
+    try:
+        v = float(s)
+    except ValueError:
+        raise SpaceError(f"{name}: {what} {s!r} is not a number") from None
+    if not math.isfinite(v):
+        raise SpaceError(f"{name}: {what} {s!r} is not a finite number")
+    return v
+
+
+class DimensionField(Vertical):
+    """Edits one dimension; posts `DimensionField.Changed` whenever a field changes.
+    `dimension` is the parsed value (None while invalid), `error` the problem."""
+
+    class Changed(Message):
+        def __init__(self, field: DimensionField) -> None:
+            super().__init__()
+            self.field = field
+
+    def __init__(self, name: str, spec: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(id=f"dim-{name}", classes="dim-field", **kwargs)
+        self.dim_name = name
+        self.original = parse_dimension(name, spec)
+        self.initial = spec
+        self.dimension: Dimension | None = self.original
+        self.error = ""
+
+    def compose(self) -> ComposeResult:
+        n, spec = self.dim_name, self.initial
+        kind = spec.get("type", "categorical")
+        real_ok = PARAM_TYPES[n] is float
+        choices = ", ".join(str(c) for c in spec.get("choices", []))
+        with Horizontal(classes="dim-row"):
+            yield Label(n, classes="dim-name")
+            yield Select(
+                [("real", "real"), ("categorical", "categorical")],
+                value=kind,
+                allow_blank=False,
+                compact=True,
+                disabled=not real_ok,
+                id=f"type-{n}",
+                classes="dim-type",
+            )
+            yield Input(
+                _num_text(spec.get("low")),
+                placeholder="low",
+                compact=True,
+                id=f"low-{n}",
+                classes="dim-real dim-num",
+            )
+            yield Input(
+                _num_text(spec.get("high")),
+                placeholder="high",
+                compact=True,
+                id=f"high-{n}",
+                classes="dim-real dim-num",
+            )
+            yield Checkbox("log", bool(spec.get("log")), id=f"log-{n}", classes="dim-real")
+            yield Input(
+                choices,
+                placeholder="choices, comma separated",
+                compact=True,
+                id=f"choices-{n}",
+                classes="dim-cat",
+            )
+        yield Label("", id=f"error-{n}", classes="field-error")
+
+    def on_mount(self) -> None:
+        self._show_kind()
+
+    def _kind(self) -> str:
+        return str(self.query_one(f"#type-{self.dim_name}", Select).value)
+
+    def _show_kind(self) -> None:
+        real = self._kind() == "real"
+        for w in self.query(".dim-real"):
+            w.display = real
+        for w in self.query(".dim-cat"):
+            w.display = not real
+
+    def spec(self) -> dict[str, Any]:
+        """The dimension spec the fields describe (raises SpaceError on a non-number)."""
+        n = self.dim_name
+        if self._kind() == "real":
+            return {
+                "type": "real",
+                "low": parse_value(n, "low", self.query_one(f"#low-{n}", Input).value),
+                "high": parse_value(n, "high", self.query_one(f"#high-{n}", Input).value),
+                "log": self.query_one(f"#log-{n}", Checkbox).value,
+            }
+        text = self.query_one(f"#choices-{n}", Input).value
+        items = [s for s in (x.strip() for x in text.split(",")) if s]
+        return {"type": "categorical", "choices": [parse_value(n, "choice", s) for s in items]}
+
+    def check(self) -> None:
+        """Parse the fields; show the engine's message under the field when invalid."""
+        try:
+            self.dimension = parse_dimension(self.dim_name, self.spec())
+            self.error = ""
+        except SpaceError as exc:
+            self.dimension, self.error = None, str(exc)
+        label = self.query_one(f"#error-{self.dim_name}", Label)
+        label.update(self.error)
+        label.display = bool(self.error)
+        self.set_class(bool(self.error), "-invalid")
+        self.set_class(self.changed, "-changed")
+
+    @property
+    def changed(self) -> bool:
+        return self.dimension is not None and self.dimension != self.original
+
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    def _field_changed(self, event: Message) -> None:
+        event.stop()
+        self.check()
+        self.post_message(self.Changed(self))
+
+    @on(Select.Changed)
+    def _kind_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        self._show_kind()
+        self.check()
+        self.post_message(self.Changed(self))
+
+
+def _num_text(v: Any) -> str:
+    return "" if v is None else f"{v:g}"

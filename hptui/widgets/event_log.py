@@ -1,0 +1,30 @@
+"""The engine's log (table events), new lines appended."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+LEVEL_STYLE = {"warning": "yellow", "error": "bold red", "info": ""}
+
+
+class EventLog(RichLog):
+    """Appends events; `last_id` is the newest shown and `lines_shown` how many."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_lines=2000, wrap=True, markup=False, highlight=False, **kwargs)
+        self.last_id = 0
+        self.lines_shown = 0
+
+    def add_events(self, events: list[dict[str, Any]]) -> None:
+        for e in events:
+            if e["id"] <= self.last_id:
+                continue
+            self.last_id = e["id"]
+            t = Text(time.strftime("%H:%M:%S ", time.localtime(e["created_at"])), style="dim")
+            t.append(e["message"], style=LEVEL_STYLE.get(e.get("level", "info"), ""))
+            self.write(t)
+            self.lines_shown += 1

@@ -1,0 +1,102 @@
+"""Pruning penalties: each rule of the current space version, how often it fired and what it
+cost, the penalties of recent trials, and the reward weights now."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+
+def describe_when(when: dict[str, dict[str, Any]]) -> str:
+    """`optimizer == 'sgd' and lr > 0.005` (without importing the engine)."""
+    return " and ".join(f"{p} {op} {ref!r}" for p, c in when.items() for op, ref in c.items())
+
+
+def rule_stats(
+    trials: list[dict[str, Any]], rules_by_version: dict[int, dict[str, float]]
+) -> tuple[dict[str, int], dict[str, float]]:
+    """Firings and total penalty per rule over search trials. A rule's cost in a trial is its
+    penalty in the space version the trial was drawn under (rules can be edited)."""
+    counts: dict[str, int] = {}
+    totals: dict[str, float] = {}
+    for t in trials:
+        if t.get("phase") == "final":
+            continue
+        fired = t.get("rules_fired") or []
+        for name in fired:
+            counts[name] = counts.get(name, 0) + 1
+            pen = rules_by_version.get(t.get("space_version") or 0, {}).get(name)
+            if pen is None:  # rule unknown in that version: split the trial's total evenly
+                pen = (t.get("penalty") or 0.0) / len(fired)
+            totals[name] = totals.get(name, 0.0) + pen
+    return counts, totals
+
+
+class PenaltyPane(Static):
+    """Rules table, recent penalties and α/β; `counts` and `totals` hold the numbers shown."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("no pruning rules yet", **kwargs)
+        self.counts: dict[str, int] = {}
+        self.totals: dict[str, float] = {}
+        self.alpha: float | None = None
+        self.beta: float | None = None
+        self._key: Any = None
+
+    def show(
+        self,
+        rules: list[dict[str, Any]],
+        trials: list[dict[str, Any]],
+        rules_by_version: dict[int, dict[str, float]],
+    ) -> None:
+        """`trials` ordered by number; `rules` those of the current space version."""
+        counts, totals = rule_stats(trials, rules_by_version)
+        search = [t for t in trials if t.get("phase") != "final"]
+        latest = search[-1] if search else None
+        recent = [(t["number"], t.get("penalty") or 0.0) for t in search[-8:]]
+        alpha = latest.get("alpha") if latest else None
+        beta = latest.get("beta") if latest else None
+        key = (repr(rules), counts, totals, recent, alpha, beta)
+        if key == self._key:
+            return
+        self._key = key
+        self.counts, self.totals, self.alpha, self.beta = counts, totals, alpha, beta
+
+        table = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
+        table.add_column("rule", ratio=2, overflow="fold")
+        table.add_column("when", ratio=3, overflow="fold")
+        table.add_column("-P", justify="right")
+        table.add_column("fired", justify="right")
+        table.add_column("total", justify="right")
+        names = [r["name"] for r in rules]
+        for r in rules:
+            n = r["name"]
+            table.add_row(
+                n,
+                describe_when(r.get("when", {})),
+                f"{r.get('penalty', 0):g}",
+                str(counts.get(n, 0)),
+                f"{totals.get(n, 0.0):g}",
+                style="yellow" if counts.get(n) else None,
+            )
+        for n in sorted(set(counts) - set(names)):  # rules since removed by an edit
+            table.add_row(
+                n, "(no longer a rule)", "", str(counts[n]), f"{totals[n]:g}", style="dim"
+            )
+        foot = Text()
+        foot.append("recent: ")
+        if recent:
+            for num, pen in recent:
+                foot.append(f"#{num} ")
+                foot.append(f"{pen:g}  ", style="yellow" if pen else "dim")
+        else:
+            foot.append("-")
+        foot.append("\n")
+        if alpha is not None and beta is not None:
+            foot.append(f"α {alpha:.2f}  β {beta:.2f}", style="bold")
+            foot.append("  (reward = 100·α·acc − 0.1·β·T − P)", style="dim")
+        self.update(Group(table, foot))

@@ -1,0 +1,122 @@
+"""One trial in full: hyperparameters, per-epoch curve, reward breakdown, error."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def spark(values: list[float | None]) -> str:
+    """A one-line curve of the values (unknown ones as a space)."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return ""
+    lo, hi = min(known), max(known)
+    span = hi - lo or 1.0
+    return "".join(
+        " " if v is None else BARS[int((v - lo) / span * (len(BARS) - 1))] for v in values
+    )
+
+
+def reward_parts(t: dict[str, Any]) -> tuple[float, float, float] | None:
+    """(100·α·acc, −0.1·β·T, −P) of a finished search trial, as in engine.reward.reward."""
+    acc, sec, a, b = t.get("val_accuracy"), t.get("seconds"), t.get("alpha"), t.get("beta")
+    if None in (acc, sec, a, b):
+        return None
+    return 100.0 * a * acc, -0.1 * b * sec, -(t.get("penalty") or 0.0)
+
+
+class TrialDetail(Static):
+    """Shows the selected trial; `trial` and `epochs` hold what is shown."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("select a trial (↑/↓ in the trials table)", **kwargs)
+        self.trial: dict[str, Any] | None = None
+        self.epochs: list[dict[str, Any]] = []
+        self.text = ""
+
+    def show(self, trial: dict[str, Any] | None, epochs: list[dict[str, Any]]) -> None:
+        if trial == self.trial and epochs == self.epochs:
+            return
+        self.trial, self.epochs = trial, epochs
+        body = self.render_trial(trial, epochs) if trial else Text("no trial selected")
+        self.update(body)
+        self.text = _plain(body)
+
+    @staticmethod
+    def render_trial(t: dict[str, Any], epochs: list[dict[str, Any]]) -> RenderableType:
+        head = Text()
+        head.append(f"trial {t['number']}", style="bold")
+        head.append(f"  {t.get('status')} · {t.get('phase')}")
+        if t.get("ppo_epoch") is not None:
+            head.append(f" · PPO epoch {t['ppo_epoch']} traj {t['trajectory']} step {t['step']}")
+        head.append(f" · space v{t.get('space_version')}")
+        if t.get("worker") is not None:
+            head.append(f" · worker {t['worker']}")
+        if t.get("device"):
+            head.append(f" · {t['device']} {t.get('precision') or ''}")
+        parts: list[RenderableType] = [head]
+
+        hp = Table.grid(padding=(0, 2))
+        hp.add_column(style="dim")
+        hp.add_column()
+        for k, v in (t.get("config") or {}).items():
+            hp.add_row(k, f"{v:.3g}" if isinstance(v, float) else str(v))
+        parts.append(hp)
+
+        rp = reward_parts(t)
+        if rp is not None:
+            acc_term, time_term, pen_term = rp
+            r = Text("reward ")
+            r.append(f"{acc_term:.2f}", style="green")
+            r.append(" (100·α·acc) ")
+            r.append(f"{time_term:+.2f}", style="yellow")
+            r.append(" (−0.1·β·T) ")
+            r.append(f"{pen_term:+.2f}", style="red" if pen_term else "dim")
+            r.append(" (−P)")
+            total = t.get("reward")
+            r.append(f" = {sum(rp) if total is None else total:.2f}", style="bold")
+            r.append(f"   α {t['alpha']:.2f} β {t['beta']:.2f}", style="dim")
+            if t.get("rules_fired"):
+                r.append(f"  rules: {', '.join(t['rules_fired'])}", style="yellow")
+            parts.append(r)
+
+        if epochs:
+            et = Table(box=None, padding=(0, 1), header_style="bold")
+            for col in ("epoch", "loss", "acc", "val loss", "val acc", "sec"):
+                et.add_column(col, justify="right")
+            for e in epochs:
+                et.add_row(
+                    str(e["epoch"]),
+                    _f(e.get("loss"), 4),
+                    _f(e.get("accuracy"), 4),
+                    _f(e.get("val_loss"), 4),
+                    _f(e.get("val_accuracy"), 4),
+                    _f(e.get("seconds"), 1),
+                )
+            parts.append(et)
+            curve = spark([e.get("val_accuracy") for e in epochs])
+            parts.append(Text(f"val acc per epoch  {curve}", style="cyan"))
+        else:
+            parts.append(Text("no epochs recorded yet", style="dim"))
+        if t.get("error"):
+            parts.append(Text(f"error: {t['error']}", style="bold red"))
+        return Group(*parts)
+
+
+def _f(v: float | None, digits: int) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def _plain(r: RenderableType) -> str:
+    """Plain text of a renderable, kept for tests and change checks."""
+    console = Console(width=100, record=True, file=io.StringIO(), color_system=None)
+    console.print(r)
+    return console.export_text()

@@ -1,0 +1,73 @@
+"""One trainer slot: which trial, how far through it, and the configuration it trains."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label, ProgressBar
+
+
+def config_summary(cfg: dict[str, Any] | None) -> str:
+    if not cfg:
+        return ""
+    return (
+        f"lr {cfg.get('lr', 0):.2e} · batch {cfg.get('batch_size')} · "
+        f"{cfg.get('lstm_layers')}×{cfg.get('lstm_units')} units · drop "
+        f"{cfg.get('dropout', 0):.2f} · emb {cfg.get('embed_dim')} · {cfg.get('optimizer')}"
+    )
+
+
+def worker_fraction(w: dict[str, Any]) -> tuple[int, int]:
+    """(done, total) batches over all epochs; epochs are numbered from 1."""
+    epochs, batches = w.get("epochs") or 0, w.get("batches") or 0
+    epoch, batch = w.get("epoch") or 0, w.get("batch") or 0
+    if not epochs or not batches:
+        return 0, 1
+    return max(0, (epoch - 1) * batches + batch), epochs * batches
+
+
+class WorkerBar(Vertical):
+    """Label, progress bar and configuration of one worker slot."""
+
+    def __init__(self, slot: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.slot = slot
+        self.state: tuple[Any, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Label(f"worker {self.slot}: idle", classes="worker-title")
+        yield ProgressBar(total=1, show_eta=False, show_percentage=True)
+        yield Label("", classes="worker-config")
+
+    def show(self, w: dict[str, Any], trial: dict[str, Any] | None) -> None:
+        state = (
+            w.get("trial_id"),
+            w.get("epoch"),
+            w.get("epochs"),
+            w.get("batch"),
+            w.get("batches"),
+            trial.get("number") if trial else None,
+        )
+        if state == self.state:
+            return
+        self.state = state
+        title = self.query_one(".worker-title", Label)
+        bar = self.query_one(ProgressBar)
+        conf = self.query_one(".worker-config", Label)
+        if w.get("trial_id") is None:
+            title.update(f"worker {self.slot}: idle")
+            bar.update(total=1, progress=0)
+            conf.update("")
+            self.remove_class("-busy")
+            return
+        done, total = worker_fraction(w)
+        num = f"trial {trial['number']}" if trial else f"trial id {w['trial_id']}"
+        title.update(
+            f"worker {self.slot}: {num} · epoch {w.get('epoch') or 0}/{w.get('epochs') or '?'}"
+            f" · batch {w.get('batch') or 0}/{w.get('batches') or '?'}"
+        )
+        bar.update(total=total, progress=done)
+        conf.update(config_summary(trial.get("config") if trial else None))
+        self.add_class("-busy")

@@ -1,0 +1,85 @@
+"""Trainer doubles with `engine.trainer.train_trial`'s signature, run in real worker processes.
+
+`train` reads its behaviour from the task's configuration:
+- `sleep` (seconds, default 0.02 per epoch): how long each epoch takes;
+- `exit`: call `os._exit(code)` (a worker that dies by itself);
+- `sigkill`: SIGKILL its own process;
+- `error`: raise TrialError with this text.
+Otherwise it reports progress and one `epoch` message per epoch and returns a TrialResult whose
+validation accuracy is a smooth, deterministic function of the hyperparameters (`objective`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from typing import Any
+
+from engine.trainer import TrialError, TrialResult, TrialTask
+
+EPOCH_SECONDS = 0.02
+
+
+def objective(config: dict[str, Any]) -> float:
+    """A smooth accuracy in (0, 1): best at lr 1e-3, dropout 0.3, 64 units, adam."""
+    lr = float(config.get("lr", 1e-3))
+    dropout = float(config.get("dropout", 0.3))
+    acc = 0.9 - 0.05 * (math.log10(lr) + 3.0) ** 2 - 2.0 * (dropout - 0.3) ** 2
+    acc -= 0.01 * (config.get("lstm_units") != 64) + 0.02 * (config.get("optimizer") == "sgd")
+    return max(0.05, min(0.99, acc))
+
+
+def train(
+    task: TrialTask,
+    data: Any,
+    progress: Any = None,
+    *,
+    vocab_size: int,
+    device: str = "",
+    precision: str = "",
+) -> TrialResult:
+    cfg = task.config
+    progress = progress or (lambda _m: None)
+    if "exit" in cfg:
+        os._exit(int(cfg["exit"]))
+    if cfg.get("sigkill"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    if "error" in cfg:
+        raise TrialError(str(cfg["error"]))
+    per_epoch = float(cfg.get("sleep", EPOCH_SECONDS))
+    acc = objective(cfg)
+    history = []
+    start = time.perf_counter()
+    for e in range(1, task.epochs + 1):
+        progress(
+            dict(kind="progress", trial_id=task.trial_id, epoch=e, epochs=task.epochs,
+                 batch=0, batches=len(data.x_train))
+        )
+        time.sleep(per_epoch)
+        # Accuracy rises with the epoch; the last epoch reaches `acc`.
+        ep = {"loss": 1.0 - acc + 0.01 * (task.epochs - e), "accuracy": acc,
+              "val_loss": 1.0 - acc + 0.01 * (task.epochs - e),
+              "val_accuracy": acc - 0.01 * (task.epochs - e)}
+        history.append(ep)
+        progress(dict(kind="epoch", trial_id=task.trial_id, epoch=e, seconds=per_epoch, **ep))
+    return TrialResult(
+        trial_id=task.trial_id,
+        val_accuracy=history[-1]["val_accuracy"],
+        val_loss=history[-1]["val_loss"],
+        seconds=time.perf_counter() - start,
+        epochs_run=task.epochs,
+        best_epoch=task.epochs,
+        history=history,
+        test_accuracy=acc - 0.02 if task.evaluate_test else None,
+        precision=precision,
+        device=device,
+    )
+
+
+def train_fail_sgd(task: TrialTask, data: Any, progress: Any = None, **kw: Any) -> TrialResult:
+    """Fails every SGD configuration (as a NaN loss would), trains the others."""
+    if task.config.get("optimizer") == "sgd":
+        raise TrialError("loss became NaN or infinite at epoch 1 (fake: sgd)")
+    return train(task, data, progress, **kw)

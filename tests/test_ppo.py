@@ -1,0 +1,133 @@
+"""The PPO agent: GAE by hand, learning a toy bandit, float32 under mixed precision, state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.ppo import PPOConfig, gae
+
+tf = pytest.importorskip("tensorflow")
+
+from engine.ppo import PPOAgent  # noqa: E402
+
+
+def test_gae_hand_computed() -> None:
+    r = np.array([1.0, 2.0, 3.0])
+    v = np.array([0.5, 1.0, 1.5])
+    g, lam = 0.9, 0.8
+    # deltas: d2 = 3 - 1.5 = 1.5; d1 = 2 + 0.9*1.5 - 1 = 2.35; d0 = 1 + 0.9*1 - 0.5 = 1.4
+    # A2 = 1.5; A1 = 2.35 + 0.72*1.5 = 3.43; A0 = 1.4 + 0.72*3.43 = 3.8696
+    np.testing.assert_allclose(gae(r, v, g, lam), [3.8696, 3.43, 1.5], rtol=1e-12)
+
+
+def test_gae_special_cases() -> None:
+    # one step: advantage = r - V (no bootstrap past the end)
+    np.testing.assert_allclose(gae(np.array([70.0]), np.array([60.0]), 0.99, 0.95), [10.0])
+    # lambda 1, gamma 1: advantage = return-to-go - V
+    r, v = np.array([1.0, 1.0, 1.0]), np.array([0.5, 0.0, 2.0])
+    np.testing.assert_allclose(gae(r, v, 1.0, 1.0), [3 - 0.5, 2 - 0.0, 1 - 2.0])
+    # lambda 0: one-step TD errors
+    np.testing.assert_allclose(gae(r, v, 0.5, 0.0), [1 + 0.5 * 0.0 - 0.5, 1 + 0.5 * 2 - 0, 1 - 2])
+
+
+def bandit(agent: PPOAgent, obs: np.ndarray, target: np.ndarray, iters: int, seed: int):
+    rng = np.random.default_rng(seed)
+    means, rewards = [], []
+    for _ in range(iters):
+        acts, logps, vals, rs = [], [], [], []
+        for _ in range(16):
+            a, lp, v = agent.act(obs, rng.standard_normal(agent.act_dim))
+            acts.append(a)
+            logps.append(lp)
+            vals.append(v)
+            rs.append(-100.0 * float(np.sum((np.clip(a, -1, 1) - target) ** 2)))
+        rs_a, v_a = np.array(rs), np.array(vals)
+        adv = np.concatenate([gae(rs_a[i : i + 1], v_a[i : i + 1], 0.99, 0.95) for i in range(16)])
+        stats = agent.update(np.repeat(obs[None], 16, 0), np.array(acts), np.array(logps), adv,
+                             adv + v_a)
+        assert all(np.isfinite(list(stats.values())))
+        rewards.append(float(np.mean(rs)))
+        means.append(agent.mean_action(obs))
+    return np.array(rewards), np.array(means)
+
+
+def test_ppo_learns_a_toy_bandit() -> None:
+    cfg = PPOConfig(hidden=(32, 32), learning_rate=3e-3)
+    agent = PPOAgent(obs_dim=4, act_dim=2, cfg=cfg, seed=0)
+    obs = np.array([0.1, -0.2, 0.3, 0.0], np.float32)
+    target = np.array([0.6, -0.5])
+    start = agent.mean_action(obs)
+    rewards, means = bandit(agent, obs, target, iters=30, seed=1)
+    first, last = rewards[:5].mean(), rewards[-5:].mean()
+    assert last > first + 15.0, (first, last)
+    d0 = np.linalg.norm(start - target)
+    d1 = np.linalg.norm(means[-1] - target)
+    assert d1 < 0.5 * d0, (d0, d1)
+
+
+def test_agent_float32_under_mixed_precision() -> None:
+    try:
+        tf.keras.mixed_precision.set_global_policy("mixed_float16")
+        agent = PPOAgent(obs_dim=8, act_dim=7, cfg=PPOConfig(hidden=(16, 16)), seed=0)
+        for v in agent.params:
+            assert v.dtype == tf.float32, v.name
+        obs = np.linspace(-1, 1, 8).astype(np.float32)
+        assert agent.actor(obs[None]).dtype == tf.float32
+        assert agent.critic(obs[None]).dtype == tf.float32
+        rng = np.random.default_rng(0)
+        batch = [agent.act(obs, rng.standard_normal(7)) for _ in range(4)]
+        stats = agent.update(
+            np.repeat(obs[None], 4, 0),
+            np.array([a for a, _, _ in batch]),
+            np.array([lp for _, lp, _ in batch]),
+            np.array([1.0, -1.0, 0.5, 0.0]),
+            np.array([50.0, 40.0, 45.0, 42.0]),
+        )
+        assert all(np.isfinite(list(stats.values())))
+        assert agent.mean_action(obs).dtype == np.float32
+    finally:
+        tf.keras.mixed_precision.set_global_policy("float32")
+
+
+def test_init_mean_sets_policy_mean() -> None:
+    agent = PPOAgent(obs_dim=8, act_dim=7, cfg=PPOConfig(), seed=3)
+    target = np.array([0.5, -0.3, 0.0, 0.9, -1.0, 0.2, 1.0], np.float32)
+    assert np.all(np.abs(agent.mean_action(np.ones(8, np.float32))) < 0.1)  # starts near 0
+    agent.init_mean(target)
+    for obs in (np.zeros(8, np.float32), np.ones(8, np.float32), -np.ones(8, np.float32)):
+        np.testing.assert_allclose(agent.mean_action(obs), np.clip(target, -0.95, 0.95), atol=0.05)
+
+
+def test_act_log_prob_matches_gaussian() -> None:
+    agent = PPOAgent(obs_dim=3, act_dim=2, cfg=PPOConfig(hidden=(8, 8)), seed=0)
+    obs = np.zeros(3, np.float32)
+    noise = np.array([0.5, -1.0])
+    a, lp, v = agent.act(obs, noise)
+    mean = agent.mean_action(obs)
+    std = np.exp(np.log(0.3))
+    np.testing.assert_allclose(a, mean + std * noise, atol=1e-6)
+    expected = np.sum(-0.5 * noise**2 - np.log(std) - 0.5 * np.log(2 * np.pi))
+    assert lp == pytest.approx(expected, abs=1e-5)
+    assert v == pytest.approx(agent.value(obs), abs=1e-4)
+
+
+def test_state_dict_round_trip_identical_actions() -> None:
+    cfg = PPOConfig(hidden=(16, 16), learning_rate=1e-2)
+    a = PPOAgent(obs_dim=4, act_dim=3, cfg=cfg, seed=1)
+    obs = np.array([0.2, 0.1, -0.3, 0.5], np.float32)
+    bandit(a, obs, np.array([0.5, 0.5, -0.5]), iters=2, seed=0)  # move weights and Adam moments
+    b = PPOAgent(obs_dim=4, act_dim=3, cfg=cfg, seed=99)
+    noise = np.array([0.3, -0.2, 1.0])
+    assert not np.allclose(a.act(obs, noise)[0], b.act(obs, noise)[0])
+    b.load_state_dict(a.state_dict())
+    for x in (obs, np.zeros(4, np.float32)):
+        ra, rb = a.act(x, noise), b.act(x, noise)
+        np.testing.assert_array_equal(ra[0], rb[0])
+        assert ra[1] == rb[1] and ra[2] == rb[2]
+    # and they keep learning identically (optimizer state restored too)
+    args = (np.repeat(obs[None], 2, 0), np.array([[0.1, 0.2, 0.3], [0.0, -0.1, 0.2]]),
+            np.array([-1.0, -1.2]), np.array([1.0, -1.0]), np.array([10.0, 5.0]))
+    sa, sb = a.update(*args), b.update(*args)
+    assert sa == sb
+    np.testing.assert_array_equal(a.act(obs, noise)[0], b.act(obs, noise)[0])

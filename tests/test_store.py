@@ -1,0 +1,303 @@
+"""The SQLite experiment store, on real files in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from storage.schema import APPLICATION_ID, SCHEMA_VERSION
+from storage.store import Store, StoreError
+
+CONFIG = {"lr": 1e-3, "batch_size": 32, "lstm_units": 64, "dropout": 0.3, "embed_dim": 128,
+          "lstm_layers": 1, "optimizer": "adam"}
+
+
+def new_run(store: Store, **kw) -> int:
+    fields = dict(status="running", phase="starting", strategy="random", profile="tiny", seed=1,
+                  workers=2, config={"strategy": "random"})
+    fields.update(kw)
+    return store.create_run(**fields)
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store(tmp_path / "s.db")
+    yield s
+    s.close()
+
+
+def test_migrations_mark_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 1
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"runs", "space_versions", "trials", "epochs", "ppo_updates", "workers", "commands",
+            "events", "strategy_state"} <= tables
+    conn.close()
+    # opening again does not re-run migrations (would fail on CREATE TABLE) and keeps data
+    s = Store(path)
+    rid = new_run(s)
+    s.close()
+    s = Store(path, readonly=True)
+    assert s.run(rid)["strategy"] == "random"
+    s.close()
+
+
+def test_wal_on(store: Store) -> None:
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+
+
+def test_runs_and_space_versions(store: Store) -> None:
+    rid = new_run(store)
+    other = new_run(store)
+    for i in range(3):
+        v = store.add_space_version(rid, {"i": i}, [{"r": i}], f"change {i}", "test")
+        assert v == i + 1
+    assert store.add_space_version(other, {}, [], "other", "engine") == 1
+    assert [v["version"] for v in store.space_versions(rid)] == [1, 2, 3]
+    cur = store.current_space(rid)
+    assert cur["version"] == 3 and cur["space"] == {"i": 2} and cur["rules"] == [{"r": 2}]
+    assert store.run(rid)["space_version"] == 3
+    assert store.run(other)["space_version"] == 1
+    store.update_run(rid, status="paused", final={"a": 1.5})
+    run = store.run(rid)
+    assert run["status"] == "paused" and run["final"] == {"a": 1.5}
+    assert run["config"] == {"strategy": "random"}
+    assert store.run(999) is None
+    with pytest.raises(sqlite3.IntegrityError):
+        store.update_run(rid, status="bogus")
+
+
+def test_trials_numbering_update_epochs(store: Store) -> None:
+    r1, r2 = new_run(store), new_run(store)
+    ids = []
+    for n in range(1, 4):
+        tid, number = store.add_trial(r1, CONFIG, status="running", phase="search",
+                                      strategy="random", space_version=1, rules_fired=["x"])
+        assert number == n
+        ids.append(tid)
+    tid2, number2 = store.add_trial(r2, {**CONFIG, "optimizer": "sgd"}, status="queued",
+                                    phase="search", strategy="random", space_version=1)
+    assert number2 == 1
+    t = store.trial(ids[0])
+    assert t["config"] == CONFIG and t["lr"] == 1e-3 and t["optimizer"] == "adam"
+    assert t["rules_fired"] == ["x"]
+    store.update_trial(ids[0], status="finished", val_accuracy=0.8, reward=70.0)
+    t = store.trial(ids[0])
+    assert (t["status"], t["val_accuracy"], t["reward"]) == ("finished", 0.8, 70.0)
+    assert [x["number"] for x in store.trials(r1)] == [1, 2, 3]
+    assert [x["id"] for x in store.trials(r1, status="finished")] == [ids[0]]
+    assert store.trials(r1, phase="final") == []
+    for e in (2, 1):
+        store.add_epoch(r1, ids[0], epoch=e, loss=0.5 / e, val_accuracy=0.7 + e / 100)
+    store.add_epoch(r1, ids[0], epoch=2, loss=0.1, val_accuracy=0.9)  # replaces epoch 2
+    eps = store.epochs(ids[0])
+    assert [e["epoch"] for e in eps] == [1, 2]
+    assert eps[1]["loss"] == 0.1 and eps[1]["val_accuracy"] == 0.9
+    with pytest.raises(sqlite3.IntegrityError):
+        store.update_trial(ids[1], status="done")
+
+
+def test_ppo_updates_and_workers(store: Store) -> None:
+    rid = new_run(store)
+    for e in (2, 1):
+        store.add_ppo_update(rid, ppo_epoch=e, traj_len=1, n_steps=2, mean_reward=10.0 * e,
+                             actor_loss=0.1, critic_loss=0.2, approx_kl=0.01, mean_std=0.3)
+    ups = store.ppo_updates(rid)
+    assert [u["ppo_epoch"] for u in ups] == [1, 2]
+    assert ups[1]["mean_reward"] == 20.0
+    store.set_worker(rid, 0, pid=11, trial_id=None)
+    store.set_worker(rid, 0, trial_id=5, epoch=1)
+    store.set_worker(rid, 1, pid=12)
+    ws = store.workers(rid)
+    assert [(w["slot"], w["pid"], w["trial_id"]) for w in ws] == [(0, 11, 5), (1, 12, None)]
+
+
+def test_commands_lifecycle(store: Store) -> None:
+    rid = new_run(store)
+    c1 = store.add_command(rid, "pause")
+    c2 = store.add_command(rid, "edit_space", {"changes": {"lr": [1e-3]}})
+    c3 = store.add_command(rid, "resume")
+    assert [c["id"] for c in store.pending_commands(rid)] == [c1, c2, c3]
+    assert store.command(c2)["payload"] == {"changes": {"lr": [1e-3]}}
+    assert store.command(c1)["status"] == "pending"
+    store.finish_command(c1, "done", "paused")
+    store.finish_command(c2, "refused", "lr: bad")
+    assert [c["id"] for c in store.pending_commands(rid)] == [c3]
+    c = store.command(c2)
+    assert (c["status"], c["message"]) == ("refused", "lr: bad") and c["handled_at"] > 0
+    with pytest.raises(sqlite3.IntegrityError):
+        store.finish_command(c3, "exploded")
+
+
+def test_events_after_id(store: Store) -> None:
+    r1, r2 = new_run(store), new_run(store)
+    for i in range(5):
+        store.log(r1, f"m{i}", "warning" if i == 3 else "info")
+    store.log(r2, "other")
+    ev = store.events(r1)
+    assert [e["message"] for e in ev] == ["m0", "m1", "m2", "m3", "m4"]
+    assert ev[3]["level"] == "warning"
+    assert [e["message"] for e in store.events(r1, after_id=ev[2]["id"])] == ["m3", "m4"]
+    assert store.events(r1, after_id=ev[-1]["id"]) == []
+    assert [e["message"] for e in store.events(r1, limit=2)] == ["m0", "m1"]
+
+
+def add(store: Store, rid: int, status="finished", phase="search", **kw) -> int:
+    tid, _ = store.add_trial(rid, CONFIG, status=status, phase=phase, strategy="x",
+                             space_version=1, **kw)
+    return tid
+
+
+def test_best_trial_ordering(store: Store) -> None:
+    rid = new_run(store)
+    assert store.best_trial(rid) is None
+    add(store, rid, reward=50.0, val_accuracy=0.9)
+    t_b = add(store, rid, reward=60.0, val_accuracy=0.6)
+    t_c = add(store, rid, reward=60.0, val_accuracy=0.7)  # same reward, better accuracy
+    add(store, rid, phase="final", reward=99.0, val_accuracy=0.99)
+    add(store, rid, status="failed", reward=98.0, val_accuracy=0.98)
+    add(store, rid, status="running", reward=97.0, val_accuracy=0.97)
+    add(store, rid, status="interrupted", reward=96.0, val_accuracy=0.96)
+    add(store, rid, reward=None, val_accuracy=0.95)
+    assert store.best_trial(rid)["id"] == t_c
+    assert store.best_trial(rid, by="val_accuracy")["val_accuracy"] == 0.95
+    assert t_b != t_c
+    other = new_run(store)
+    assert store.best_trial(other) is None
+    runs = {r["id"]: r for r in store.runs()}
+    assert runs[rid]["finished_trials"] == 4
+    assert runs[rid]["best_reward"] == 60.0
+    assert runs[rid]["best_val_accuracy"] == 0.95
+
+
+def test_mark_running_interrupted(store: Store) -> None:
+    rid, other = new_run(store), new_run(store)
+    a = add(store, rid, status="running")
+    b = add(store, rid, status="queued")
+    c = add(store, rid, status="finished")
+    d = add(store, other, status="running")
+    assert store.mark_running_interrupted(rid) == 2
+    assert [store.trial(t)["status"] for t in (a, b, c, d)] == [
+        "interrupted", "interrupted", "finished", "running"]
+    assert store.trial(a)["finished_at"] is not None
+    assert store.mark_running_interrupted(rid) == 0
+
+
+def test_foreign_sqlite_file_refused(tmp_path: Path) -> None:
+    path = tmp_path / "foreign.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.commit()
+    conn.close()
+    for ro in (False, True):
+        with pytest.raises(StoreError) as exc:
+            Store(path, readonly=ro)
+        assert str(path) in str(exc.value) and "not an hptui store" in str(exc.value)
+    conn = sqlite3.connect(path)  # untouched
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == 0
+    conn.close()
+
+
+def test_random_bytes_refused(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    data = os.urandom(8192)
+    path.write_bytes(data)
+    for ro in (False, True):
+        with pytest.raises(StoreError) as exc:
+            Store(path, readonly=ro)
+        assert str(path) in str(exc.value)
+    assert path.read_bytes() == data
+
+
+def test_missing_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no such store file"):
+        Store(tmp_path / "nope.db", readonly=True)
+    with pytest.raises(StoreError, match="is a directory"):
+        Store(tmp_path)
+
+
+def test_newer_schema_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this hptui"):
+        Store(path)
+
+
+def test_readonly_reads_while_writer_writes(tmp_path: Path) -> None:
+    path = tmp_path / "rw.db"
+    writer = Store(path)
+    rid = new_run(writer)
+    reader = Store(path, readonly=True)
+    errors: list[BaseException] = []
+    counts: list[int] = []
+
+    def read() -> None:
+        try:
+            for _ in range(40):
+                counts.append(len(reader.trials(rid)))
+                time.sleep(0.002)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    th = threading.Thread(target=read)
+    th.start()
+    # the writer holds an open transaction while the reader reads
+    with writer.conn:
+        add(writer, rid)
+        time.sleep(0.05)
+    for _ in range(30):
+        add(writer, rid)
+    th.join()
+    assert not errors
+    assert counts == sorted(counts)  # monotone snapshots
+    assert len(reader.trials(rid)) == 31
+    assert reader.run(rid)["id"] == rid
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader.log(rid, "from the reader")
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader.add_command(rid, "pause")
+    reader.close()
+    writer.close()
+
+
+def test_strategy_state_blob(store: Store) -> None:
+    rid = new_run(store)
+    assert store.load_strategy_state(rid) is None
+    blob = bytes(range(256)) * 10
+    store.save_strategy_state(rid, blob)
+    assert store.load_strategy_state(rid) == blob
+    store.save_strategy_state(rid, b"\x00second")
+    assert store.load_strategy_state(rid) == b"\x00second"
+    assert store.integrity_ok()
+
+
+def test_one_query_answers_finished_trials_of_run(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    s = Store(path)
+    r1, r2 = new_run(s), new_run(s)
+    want = [add(s, r1), add(s, r1)]
+    add(s, r1, status="failed")
+    add(s, r2)
+    s.close()
+    conn = sqlite3.connect(path)  # what anyone with sqlite3 would do
+    rows = conn.execute(
+        "SELECT id, number, lr, optimizer FROM trials WHERE run_id = ? AND status = 'finished' "
+        "ORDER BY number", [r1]).fetchall()
+    assert [r[0] for r in rows] == want
+    assert rows[0][2:] == (1e-3, "adam")
+    conn.close()
