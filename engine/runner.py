@@ -158,6 +158,14 @@ def import_tensorflow_quietly(log_path: str) -> None:
         os.close(fd)
 
 
+def engine_alive(run: dict[str, Any]) -> bool:
+    """Is an engine running this run now? A fresh heartbeat, and on this host a live pid."""
+    pid, beat = run.get("engine_pid"), run.get("heartbeat")
+    if not pid or not beat or time.time() - beat >= STALE_S:
+        return False
+    return run.get("engine_host") != socket.gethostname() or _pid_alive(pid)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -204,31 +212,18 @@ class Engine:
         run = self.store.run(self.run_id)
         assert run is not None
         other = run.get("engine_pid")
-        fresh = run.get("heartbeat") and now - run["heartbeat"] < STALE_S
-        if other and other != me and fresh and run["status"] in ("running", "paused", "stopping"):
-            same_host = run.get("engine_host") == host
-            if not same_host or _pid_alive(other):
-                raise EngineError(
-                    f"run {self.run_id} is already being run by engine pid {other} on "
-                    f"{run.get('engine_host')} (heartbeat {now - run['heartbeat']:.0f} s ago); "
-                    f"use `hptui attach {self.run_id}` to watch it"
-                )
+        if other and other != me and engine_alive(run):
+            raise EngineError(
+                f"run {self.run_id} is already being run by engine pid {other} on "
+                f"{run.get('engine_host')} (heartbeat {now - run['heartbeat']:.0f} s ago); "
+                f"use `hptui attach {self.run_id}` to watch it"
+            )
+        # Take the lock only if nobody took it since we looked (compare-and-set).
         with self.store.conn:
             cur = self.store.conn.execute(
                 "UPDATE runs SET engine_pid = ?, engine_host = ?, heartbeat = ? "
-                "WHERE id = ? AND (engine_pid IS NULL OR engine_pid = ? OR heartbeat IS NULL "
-                "OR heartbeat < ? OR engine_host != ? OR status NOT IN "
-                "('running', 'paused', 'stopping') OR ?)",
-                [
-                    me,
-                    host,
-                    now,
-                    self.run_id,
-                    other or 0,
-                    now - STALE_S,
-                    host,
-                    int(bool(other) and not _pid_alive(other)),
-                ],
+                "WHERE id = ? AND engine_pid IS ? AND heartbeat IS ?",
+                [me, host, now, self.run_id, other, run.get("heartbeat")],
             )
         if cur.rowcount != 1:
             raise EngineError(f"run {self.run_id} was taken by another engine just now")

@@ -65,15 +65,20 @@ class Real:
         """Value -> [-1, 1], linear in log space for log-uniform dimensions."""
         lo, hi, v = self.low, self.high, float(value)
         if self.log:
-            lo, hi, v = math.log(lo), math.log(hi), math.log(max(v, 1e-300))
+            # log10: decades map exactly (1e-3 in 1e-4..1e-2 is action 0.0, not -2e-16)
+            lo, hi, v = math.log10(lo), math.log10(hi), math.log10(max(v, 1e-300))
         return float(np.clip(2.0 * (v - lo) / (hi - lo) - 1.0, -1.0, 1.0))
 
     def from_unit(self, a: float) -> float:
         a = float(np.clip(a, -1.0, 1.0))
         lo, hi = self.low, self.high
         if self.log:
-            return float(math.exp(math.log(lo) + (a + 1.0) / 2.0 * (math.log(hi) - math.log(lo))))
-        return float(lo + (a + 1.0) / 2.0 * (hi - lo))
+            v = 10 ** (math.log10(lo) + (a + 1.0) / 2.0 * (math.log10(hi) - math.log10(lo)))
+        else:
+            v = lo + (a + 1.0) / 2.0 * (hi - lo)
+        # 4 significant digits: readable values, and the same proposals for the same seed even
+        # though measured seconds (in the reward) jitter the policy in the 7th digit.
+        return float(min(hi, max(lo, float(f"{v:.4g}"))))
 
     def contains(self, value: Value) -> bool:
         return isinstance(value, int | float) and self.low <= float(value) <= self.high

@@ -206,7 +206,14 @@ class HptuiApp(App[None]):
         self.polls = 0
         self._polling = False
         self._t0 = time.perf_counter()
-        self.first_paint_s: float | None = None  # start to first screen with store data
+        self.first_paint_s: float | None = None
+        self.notices: list[tuple[str, str]] = []  # start to first screen with store data
+
+    def notify(self, message: str, **kwargs: Any) -> None:  # type: ignore[override]
+        """Notifications are also kept in `notices` (severity, text): a record of what the
+        user was told, e.g. that the engine refused an edit."""
+        self.notices.append((str(kwargs.get("severity", "information")), str(message)))
+        super().notify(message, **kwargs)
 
     # --- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -228,10 +235,22 @@ class HptuiApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # References, not queries, from here on: `App.query_one` searches the screen on top,
+        # which is a dialog while one is open.
+        self.header = self.query_one(RunHeader)
+        self.table = self.query_one(TrialsTable)
+        self.plot = self.query_one(RewardPlot)
+        self.penalties = self.query_one(PenaltyPane)
+        self.trainers = self.query_one(TrainersPane)
+        self.event_log = self.query_one(EventLog)
+        self.detail = self.query_one(TrialDetail)
+        self.tabs = self.query_one("#pane-tabs", Tabs)
+        self.body = self.query_one("#main")
+        self.panes = {key: self.query_one(f"#pane-{key}") for key, _ in PANES}
         for i, (key, label) in enumerate(PANES):
-            self.query_one(f"#pane-{key}").border_title = f"{i + 1} {label}"
+            self.panes[key].border_title = f"{i + 1} {label}"
         self._layout(self.size.width, self.size.height)
-        self.query_one(TrialsTable).focus()
+        self.table.focus()
         try:
             self.reader = StoreReader(self.db_path, self.run_id)
         except StoreError as exc:
@@ -241,20 +260,21 @@ class HptuiApp(App[None]):
         self.set_interval(self.poll_s, self.poll)
 
     def on_resize(self, event: events.Resize) -> None:
-        self._layout(event.size.width, event.size.height)
+        if hasattr(self, "body"):  # a resize can come before on_mount
+            self._layout(event.size.width, event.size.height)
 
     def _layout(self, width: int, height: int) -> None:
         """Small terminals: one pane at a time behind tabs; large ones: all panes at once."""
         self.narrow = width < NARROW_W or height < NARROW_H
-        self.query_one("#main").set_class(self.narrow, "narrow")
+        self.body.set_class(self.narrow, "narrow")
         self._mark_pane()
 
     def _mark_pane(self) -> None:
         for key, _ in PANES:
-            self.query_one(f"#pane-{key}").set_class(key == self.current_pane, "-current")
+            self.panes[key].set_class(key == self.current_pane, "-current")
 
     def action_pane(self, key: str) -> None:
-        self.query_one("#pane-tabs", Tabs).active = f"tab-{key}"
+        self.tabs.active = f"tab-{key}"
         self._show_pane(key)
 
     @on(Tabs.TabActivated, "#pane-tabs")
@@ -266,7 +286,7 @@ class HptuiApp(App[None]):
         self.current_pane = key
         self._mark_pane()
         if focus:
-            pane = self.query_one(f"#pane-{key}")
+            pane = self.panes[key]
             if pane.focusable:
                 pane.focus()
 
@@ -290,10 +310,12 @@ class HptuiApp(App[None]):
         except (sqlite3.Error, LookupError) as exc:
             self.read_errors += 1
             if isinstance(exc, LookupError):
-                self.query_one(RunHeader).update(str(exc))
+                self.header.update(str(exc))
             return
         finally:
             self._polling = False
+        if not self.is_running or not self.header.is_attached:
+            return  # the app closed while reading
         self.polls += 1
         self._apply(snap)
 
@@ -315,17 +337,17 @@ class HptuiApp(App[None]):
         self.ppo.extend(s.ppo_updates)
         ordered = sorted(self.trials.values(), key=lambda t: t["number"])
         best = best_trial(ordered)
-        self.query_one(RunHeader).show(s.run, best, time.time())
+        self.header.show(s.run, best, time.time())
         if s.trials:
-            self.query_one(TrialsTable).upsert(s.trials)
+            self.table.upsert(s.trials)
         if s.trials or s.versions is not None:
             cur = self.versions.get(s.run["space_version"])
             by_version = {
                 v: {r["name"]: float(r["penalty"]) for r in row["rules"]}
                 for v, row in self.versions.items()
             }
-            self.query_one(PenaltyPane).show(cur["rules"] if cur else [], ordered, by_version)
-        plot = self.query_one(RewardPlot)
+            self.penalties.show(cur["rules"] if cur else [], ordered, by_version)
+        plot = self.plot
         if self.ppo:
             if s.ppo_updates:
                 plot.show_ppo(self.ppo)
@@ -337,12 +359,12 @@ class HptuiApp(App[None]):
                     if t["status"] == "finished" and t["phase"] != "final"
                 ]
             )
-        self.query_one(TrainersPane).show(s.workers, self.trials)
-        self.query_one(EventLog).add_events(s.events)
+        self.trainers.show(s.workers, self.trials)
+        self.event_log.add_events(s.events)
         if s.epochs is not None:
             self.epochs_cache[s.epochs[0]] = s.epochs[1]
         if self.selected is None and ordered:
-            tid = self.query_one(TrialsTable).current_trial_id()
+            tid = self.table.current_trial_id()
             self.selected = tid
         self._show_detail()
         for c in s.commands:
@@ -361,7 +383,7 @@ class HptuiApp(App[None]):
     def _show_detail(self) -> None:
         t = self.trials.get(self.selected) if self.selected is not None else None
         eps = self.epochs_cache.get(self.selected, []) if self.selected is not None else []
-        self.query_one(TrialDetail).show(t, eps)
+        self.detail.show(t, eps)
 
     # --- selecting a trial ---------------------------------------------------------------------
     @on(DataTable.RowHighlighted)

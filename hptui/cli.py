@@ -76,11 +76,9 @@ def fmt_s(seconds: float | None) -> str:
 
 
 def engine_alive(run: dict[str, Any]) -> bool:
-    from engine.runner import STALE_S
+    from engine.runner import engine_alive as alive
 
-    return bool(
-        run.get("engine_pid") and run.get("heartbeat") and time.time() - run["heartbeat"] < STALE_S
-    )
+    return alive(run)
 
 
 # --- run / resume / engine ------------------------------------------------------------------

@@ -58,7 +58,7 @@ def test_ppo_learns_a_toy_bandit() -> None:
     obs = np.array([0.1, -0.2, 0.3, 0.0], np.float32)
     target = np.array([0.6, -0.5])
     start = agent.mean_action(obs)
-    rewards, means = bandit(agent, obs, target, iters=30, seed=1)
+    rewards, means = bandit(agent, obs, target, iters=20, seed=1)
     first, last = rewards[:5].mean(), rewards[-5:].mean()
     assert last > first + 15.0, (first, last)
     d0 = np.linalg.norm(start - target)

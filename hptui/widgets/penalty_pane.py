@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
@@ -66,27 +65,23 @@ class PenaltyPane(Static):
         self._key = key
         self.counts, self.totals, self.alpha, self.beta = counts, totals, alpha, beta
 
-        table = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
-        table.add_column("rule", ratio=2, overflow="fold")
-        table.add_column("when", ratio=3, overflow="fold")
-        table.add_column("-P", justify="right")
-        table.add_column("fired", justify="right")
-        table.add_column("total", justify="right")
+        # one rule = a stats line and a dim condition line: readable from 30 columns up
+        body = Text()
         names = [r["name"] for r in rules]
         for r in rules:
             n = r["name"]
-            table.add_row(
-                n,
-                describe_when(r.get("when", {})),
-                f"{r.get('penalty', 0):g}",
-                str(counts.get(n, 0)),
-                f"{totals.get(n, 0.0):g}",
-                style="yellow" if counts.get(n) else None,
+            fired = counts.get(n, 0)
+            body.append(n, style="bold yellow" if fired else "bold")
+            body.append(
+                f"  −{r.get('penalty', 0):g}  fired {fired}  total {totals.get(n, 0.0):g}\n"
             )
+            body.append(f"  if {describe_when(r.get('when', {}))}\n", style="dim")
         for n in sorted(set(counts) - set(names)):  # rules since removed by an edit
-            table.add_row(
-                n, "(no longer a rule)", "", str(counts[n]), f"{totals[n]:g}", style="dim"
+            body.append(
+                f"{n}  (no longer a rule)  fired {counts[n]}  total {totals[n]:g}\n", style="dim"
             )
+        if not rules and not counts:
+            body.append("no pruning rules\n", style="dim")
         foot = Text()
         foot.append("recent: ")
         if recent:
@@ -99,4 +94,4 @@ class PenaltyPane(Static):
         if alpha is not None and beta is not None:
             foot.append(f"α {alpha:.2f}  β {beta:.2f}", style="bold")
             foot.append("  (reward = 100·α·acc − 0.1·β·T − P)", style="dim")
-        self.update(Group(table, foot))
+        self.update(Group(body, foot))

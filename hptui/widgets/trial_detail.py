@@ -28,7 +28,7 @@ def spark(values: list[float | None]) -> str:
 def reward_parts(t: dict[str, Any]) -> tuple[float, float, float] | None:
     """(100·α·acc, −0.1·β·T, −P) of a finished search trial, as in engine.reward.reward."""
     acc, sec, a, b = t.get("val_accuracy"), t.get("seconds"), t.get("alpha"), t.get("beta")
-    if None in (acc, sec, a, b):
+    if t.get("reward") is None or None in (acc, sec, a, b):  # final validation: no reward
         return None
     return 100.0 * a * acc, -0.1 * b * sec, -(t.get("penalty") or 0.0)
 
@@ -90,14 +90,14 @@ class TrialDetail(Static):
 
         if epochs:
             et = Table(box=None, padding=(0, 1), header_style="bold")
-            for col in ("epoch", "loss", "acc", "val loss", "val acc", "sec"):
+            for col in ("ep", "loss", "acc", "v.loss", "val acc", "sec"):
                 et.add_column(col, justify="right")
             for e in epochs:
                 et.add_row(
                     str(e["epoch"]),
-                    _f(e.get("loss"), 4),
-                    _f(e.get("accuracy"), 4),
-                    _f(e.get("val_loss"), 4),
+                    _f(e.get("loss"), 3),
+                    _f(e.get("accuracy"), 3),
+                    _f(e.get("val_loss"), 3),
                     _f(e.get("val_accuracy"), 4),
                     _f(e.get("seconds"), 1),
                 )

@@ -66,15 +66,17 @@ def trial_cells(t: dict[str, Any]) -> list[Any]:
     ]
 
 
-def sort_key(cell: Any) -> tuple[int, float, str]:
-    """Numbers by value, words alphabetically, '-' (unknown) last."""
+def sort_key(cell: Any, reverse: bool = False) -> tuple[int, float, tuple[int, ...]]:
+    """Numbers by value, words alphabetically, '-' (unknown) last in either direction
+    (so the order is reversed here, not by the table)."""
     s = cell.plain if isinstance(cell, Text) else str(cell)
+    sign = -1 if reverse else 1
     if s in ("", "-"):
-        return (2, 0.0, "")
+        return (2, 0.0, ())
     try:
-        return (0, float(s), "")
+        return (0, sign * float(s), ())
     except ValueError:
-        return (1, 0.0, s)
+        return (1, 0.0, tuple(sign * ord(c) for c in s))
 
 
 class TrialsTable(DataTable):
@@ -127,7 +129,7 @@ class TrialsTable(DataTable):
         return int(key.value) if key.value is not None else None
 
     def _resort(self, keep: int | None) -> None:
-        self.sort(self.sort_column, key=sort_key, reverse=self.sort_reverse)
+        self.sort(self.sort_column, key=lambda c: sort_key(c, self.sort_reverse))
         if keep is not None:
             try:
                 self.move_cursor(row=self.get_row_index(str(keep)), animate=False)
