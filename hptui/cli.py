@@ -184,7 +184,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
     from engine.runner import Engine, EngineError
 
     try:
-        Engine(args.db, args.run).run()
+        Engine(args.db, args.run, trainer=args.trainer).run()
     except EngineError as exc:
         raise CliError(str(exc)) from None
     return 0
@@ -598,6 +598,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from engine.executor import DEFAULT_TRAINER
     from engine.profiles import PROFILES
     from engine.runner import STRATEGIES
     from engine.trainer import PRECISIONS
@@ -672,6 +673,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", help="JSON list of pruning rules replacing the current ones")
     p.set_defaults(func=cmd_space)
     p = with_run(sub.add_parser("engine", help=argparse.SUPPRESS))
+    # For tests and benchmarks: a "module:function" trainer run by the same real workers.
+    p.add_argument("--trainer", default=DEFAULT_TRAINER, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_engine)
     return parser
 
