@@ -1,0 +1,214 @@
+"""Faults done for real, then the store checked: integrity ok, no finished trial lost or
+repeated, and the run carries on."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.runner import Engine, RunConfig, create_run
+from storage.store import Store
+from tests.faults.conftest import DOUBLE, Engines, query, wait_until
+
+SEARCH = "phase != 'final'"
+
+
+def new_run(db: Path, strategy: str = "bayes-ppo", seed: int = 5) -> int:
+    store = Store(db)
+    try:
+        return create_run(store, RunConfig(strategy=strategy, profile="tiny", data="sample",
+                                           workers=2, seed=seed))
+    finally:
+        store.close()
+
+
+def finished(db: Path) -> set[tuple]:
+    return set(query(db, f"SELECT id, json_extract(extra, '$.key'), val_accuracy FROM trials "
+                         f"WHERE status = 'finished' AND {SEARCH}"))
+
+
+@pytest.mark.slow
+def test_sigkill_engine_three_times_then_resume_loses_and_repeats_nothing(
+    tmp_path: Path, fault_env: None, engines: Engines
+) -> None:
+    db = tmp_path / "kill.db"
+    run_id = new_run(db)
+    kept: set[tuple] = set()
+    for kill_after in (2, 5, 8):
+        proc = engines.start(db, run_id)
+        wait_until(lambda n=kill_after: len(finished(db)) >= n, 120, f"{kill_after} trials")
+        # Kill while a trial is running, so there is something to interrupt.
+        wait_until(lambda: query(db, "SELECT count(*) FROM trials WHERE status = 'running'")[0][0]
+                   > 0, 30, "a running trial")
+        before = finished(db)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert before >= kept, "a finished trial vanished"
+        kept = before
+    final = engines.start(db, run_id)
+    out, _ = final.communicate(timeout=180)
+    assert final.returncode == 0, out.decode()[-2000:]
+
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+    after = finished(db)
+    assert kept <= after, "finished trials lost across kills"
+    keys = query(db, f"SELECT json_extract(extra, '$.key'), count(*) FROM trials "
+                     f"WHERE status = 'finished' AND {SEARCH} GROUP BY 1 HAVING count(*) > 1")
+    assert keys == [], f"proposals trained to the end twice: {keys}"
+    # tiny bayes-ppo plans 3 warm-up + 2x1 + 2x2 PPO steps: all done exactly once
+    assert len(after) == 9
+    assert query(db, "SELECT count(*) FROM trials WHERE status = 'interrupted'")[0][0] >= 3
+    assert query(db, "SELECT status, phase FROM runs WHERE id = ?", (run_id,)) == [
+        ("finished", "done")]
+    assert query(db, "SELECT count(*) FROM ppo_updates")[0][0] == 2
+    assert query(db, "SELECT count(*) FROM trials WHERE phase = 'final' AND status = 'finished'"
+                 )[0][0] == 2
+    events = [m for (m,) in query(db, "SELECT message FROM events")]
+    assert sum("resumed: strategy state restored" in m for m in events) == 3
+
+
+def test_second_engine_is_refused_and_a_dead_ones_lock_is_taken_over(
+    tmp_path: Path, fault_env: None, engines: Engines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HPTUI_FAULT_SLEEP", "1.0")
+    db = tmp_path / "lock.db"
+    run_id = new_run(db, strategy="random")
+    first = engines.start(db, run_id)
+    wait_until(lambda: query(db, "SELECT count(*) FROM trials")[0][0] > 0, 60, "a trial")
+    second = engines.start(db, run_id)
+    out, _ = second.communicate(timeout=60)
+    assert second.returncode == 1
+    assert f"run {run_id} is already being run by engine pid {first.pid}" in out.decode()
+
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    # The heartbeat is still fresh, but the pid is dead on this host: taken over at once.
+    third = engines.start(db, run_id)
+    out, _ = third.communicate(timeout=120)
+    assert third.returncode == 0, out.decode()[-2000:]
+    assert query(db, "SELECT status FROM runs")[0][0] == "finished"
+
+
+@pytest.mark.parametrize(
+    ("mode", "error"),
+    [("exit", "died with exit code 3"), ("oom", "MemoryError: cannot allocate"),
+     ("nan", "loss became NaN")],
+)
+def test_failing_trials_fail_alone_and_the_run_finishes(
+    tmp_path: Path, fault_env: None, monkeypatch: pytest.MonkeyPatch, mode: str, error: str
+) -> None:
+    monkeypatch.setenv("HPTUI_FAULT_MODE", mode)
+    monkeypatch.setenv("HPTUI_FAULT_SLEEP", "0.05")
+    db = tmp_path / f"{mode}.db"
+    run_id = new_run(db, strategy="random", seed=11)
+    assert Engine(db, run_id, trainer=DOUBLE).run() == "finished"
+    rows = query(db, f"SELECT optimizer, status, error FROM trials WHERE {SEARCH}")
+    assert len(rows) == 4
+    assert {r[0] for r in rows} == {"adam", "sgd"}, "seed 11 should draw both optimizers"
+    for optimizer, status, err in rows:
+        if optimizer == "sgd":
+            assert status == "failed" and error in err
+        else:
+            assert status == "finished" and err is None
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 2 MB filesystem (tmpfs) to fill up; needs root, as on our CI machines."""
+    mnt = tmp_path / "small-disk"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_full_disk_under_the_store_waits_and_loses_nothing(
+    small_disk: Path, fault_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HPTUI_FAULT_SLEEP", "0.2")
+    db = small_disk / "full.db"
+    junk = small_disk / "junk"
+    run_id = new_run(db, strategy="random", seed=3)
+    engine = Engine(db, run_id, trainer=DOUBLE)
+    calls: list[str] = []
+    real_hook = engine.store.on_full
+    assert real_hook is not None
+
+    def on_full(exc: Exception) -> None:
+        calls.append(str(exc))
+        if len(calls) >= 3:  # someone frees space
+            junk.unlink()
+        real_hook(exc)
+
+    engine.store.on_full = on_full
+
+    def fill_disk(e: Engine) -> None:
+        # After the first result, something else fills the disk to the last byte.
+        if calls or junk.exists() or not e.store.trials(run_id, status="finished"):
+            return
+        with open(junk, "wb", buffering=0) as fh:
+            try:
+                while True:
+                    fh.write(b"\0" * 4096)
+            except OSError:
+                pass
+
+    engine.on_tick = fill_disk
+    assert engine.run() == "finished"
+    assert len(calls) >= 3 and "full" in calls[0]
+    rows = query(db, f"SELECT status FROM trials WHERE {SEARCH}")
+    assert [s for (s,) in rows] == ["finished"] * 4
+    assert query(db, "SELECT count(*) FROM epochs WHERE trial_id IN (SELECT id FROM trials "
+                     f"WHERE {SEARCH})")[0][0] == 4
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_readers_never_see_database_is_locked(tmp_path: Path) -> None:
+    """A writer process inserting as fast as it can; a read-only reader polling like the UI."""
+    db = tmp_path / "busy.db"
+    run_id = new_run(db, strategy="random")
+    writer = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys, time\n"
+            "from storage.store import Store\n"
+            "s = Store(sys.argv[1]); end = time.time() + 4\n"
+            "while time.time() < end:\n"
+            "    tid, _ = s.add_trial(1, {'lr': 1e-3}, status='running', phase='search',\n"
+            "                         strategy='random', space_version=1)\n"
+            "    s.add_epoch(1, tid, epoch=1, loss=0.5)\n"
+            "    s.update_trial(tid, status='finished', val_accuracy=0.5)\n"
+            "    s.log(1, 'x')\n"
+        ), str(db)],
+        cwd=Path(__file__).resolve().parents[2], env={**os.environ, "PYTHONPATH": "."},
+    )
+    errors: list[str] = []
+    reads = 0
+    reader = Store(db, readonly=True)
+    try:
+        while writer.poll() is None:
+            try:
+                reader.run(run_id)
+                reader.trials(run_id)
+                reader.events(run_id, after_id=max(0, reads - 50))
+                reads += 1
+            except Exception as exc:  # any failure to read counts
+                errors.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        reader.close()
+    assert writer.returncode == 0
+    assert errors == []
+    assert reads > 20
+    written = query(db, "SELECT count(*) FROM trials")[0][0]
+    assert written > 100, f"the writer managed only {written} trials"
