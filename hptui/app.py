@@ -11,6 +11,7 @@ run loop, so it starts in well under a second.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sqlite3
 import time
@@ -379,6 +380,10 @@ class HptuiApp(App[None]):
     def _painted(self) -> None:
         if self.first_paint_s is None:
             self.first_paint_s = time.perf_counter() - self._t0
+            # Everything alive now (Textual, the widgets, the first rows) lives as long as the
+            # app: keep it out of the collector's full passes, which otherwise stall the event
+            # loop for 50-100 ms now and then while rows stream in (bench/ui_stall.py).
+            gc.freeze()
 
     def _show_detail(self) -> None:
         t = self.trials.get(self.selected) if self.selected is not None else None

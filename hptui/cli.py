@@ -273,9 +273,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     try:
         run = get_run(store, args.run)
         if engine_alive(run):
-            store.add_command(args.run, "resume")
-            console.print(f"run {args.run}: resume sent")
-            return 0
+            return _wait_command(store, store.add_command(args.run, "resume"), "resume")
         if run["status"] in ("finished", "cancelled") and run.get("final"):
             raise CliError(f"run {args.run} is {run['status']}: nothing to resume")
     finally:

@@ -20,11 +20,18 @@ class EventLog(RichLog):
         self.lines_shown = 0
 
     def add_events(self, events: list[dict[str, Any]]) -> None:
+        # One write for the whole batch: each write costs a layout pass of the screen.
+        batch = Text()
         for e in events:
             if e["id"] <= self.last_id:
                 continue
             self.last_id = e["id"]
-            t = Text(time.strftime("%H:%M:%S ", time.localtime(e["created_at"])), style="dim")
-            t.append(e["message"], style=LEVEL_STYLE.get(e.get("level", "info"), ""))
-            self.write(t)
+            if batch:
+                batch.append("\n")
+            batch.append(
+                time.strftime("%H:%M:%S ", time.localtime(e["created_at"])), style="dim"
+            )
+            batch.append(e["message"], style=LEVEL_STYLE.get(e.get("level", "info"), ""))
             self.lines_shown += 1
+        if batch:
+            self.write(batch)

@@ -47,6 +47,12 @@ def phase_text(run: dict[str, Any]) -> str:
     return str(phase or "starting")
 
 
+def display_rows(text: str, width: int) -> int:
+    """Rows a text takes when wrapped at `width` (to tell whether an update changes height)."""
+    width = max(1, width)
+    return sum(max(1, -(-len(line) // width)) for line in text.split("\n"))
+
+
 def engine_alive(run: dict[str, Any], now: float | None = None) -> bool:
     """Whether an engine is beating for this run (the same test as `hptui.cli.engine_alive`,
     without importing the engine)."""
@@ -64,8 +70,11 @@ class RunHeader(Static):
     def show(self, run: dict[str, Any], best: dict[str, Any] | None, now: float) -> None:
         text = self.render_run(run, best, now)
         if text.plain != self.text:
+            # a full layout pass only when the height changes: a repaint is much cheaper
+            width = self.content_region.width or 80
+            layout = display_rows(text.plain, width) != display_rows(self.text, width)
             self.text = text.plain
-            self.update(text)
+            self.update(text, layout=layout)
 
     @staticmethod
     def render_run(run: dict[str, Any], best: dict[str, Any] | None, now: float) -> Text:

@@ -57,17 +57,18 @@ class WorkerBar(Vertical):
         bar = self.query_one(ProgressBar)
         conf = self.query_one(".worker-config", Label)
         if w.get("trial_id") is None:
-            title.update(f"worker {self.slot}: idle")
+            title.update(f"worker {self.slot}: idle", layout=False)
             bar.update(total=1, progress=0)
-            conf.update("")
+            conf.update("", layout=False)
             self.remove_class("-busy")
             return
         done, total = worker_fraction(w)
         num = f"trial {trial['number']}" if trial else f"trial id {w['trial_id']}"
         title.update(
             f"worker {self.slot}: {num} · epoch {w.get('epoch') or 0}/{w.get('epochs') or '?'}"
-            f" · batch {w.get('batch') or 0}/{w.get('batches') or '?'}"
+            f" · batch {w.get('batch') or 0}/{w.get('batches') or '?'}",
+            layout=False,  # fixed one-line labels (app.tcss): repaint only
         )
         bar.update(total=total, progress=done)
-        conf.update(config_summary(trial.get("config") if trial else None))
+        conf.update(config_summary(trial.get("config") if trial else None), layout=False)
         self.add_class("-busy")
