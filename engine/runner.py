@@ -205,6 +205,7 @@ class Engine:
         self._interrupt = False
         self._last_beat = 0.0
         self._phase = run["phase"]
+        self.data_ref: DataRef | None = None
 
     # --- lock ---------------------------------------------------------------------------
     def _take_lock(self) -> None:
@@ -311,7 +312,7 @@ class Engine:
         self.status = "running"
         log_path = str(log_path_for(self.db_path, self.run_id))
         self.store.update_run(self.run_id, log_path=log_path)
-        ref = self._prepare()
+        ref = self.data_ref = self._prepare()
         if self.cfg.strategy == "bayes-ppo":
             import_tensorflow_quietly(log_path)
         self.space_version, self.space, self.rules = self._space_and_rules()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -202,6 +203,7 @@ class HeadlessView:
         self.live = Live(self._render(None), console=console, refresh_per_second=4)
         self._last = 0.0
         self._last_line = ""
+        self._data_shown = False
 
     def __enter__(self) -> HeadlessView:
         if self.tty:
@@ -220,10 +222,14 @@ class HeadlessView:
         if self.tty:
             self.live.update(self._render(engine))
             return
-        line = " | ".join(self._fields(engine))
+        fields = self._fields(engine)
+        if engine.data_ref and not self._data_shown:
+            self._data_shown = True
+            console.print(fields[-1], highlight=False, markup=False, soft_wrap=True)
+        line = " | ".join(fields[:-1])
         if line != self._last_line:
             self._last_line = line
-            console.print(line, highlight=False, markup=False)
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
 
     def _fields(self, engine: Any) -> list[str]:
         p = engine.progress()
@@ -246,6 +252,7 @@ class HeadlessView:
             if best
             else "best -",
             f"elapsed {fmt_s(p['elapsed_s'])}, remaining ~{fmt_s(p['eta_s'])}",
+            f"data {ref.source}: {ref.reason}" if (ref := engine.data_ref) else "data -",
         ]
 
     def _render(self, engine: Any) -> Any:
@@ -255,7 +262,7 @@ class HeadlessView:
         if engine is None:
             t.add_row(f"run {self.run_id}", "starting ...")
             return t
-        head, trials, best, times = self._fields(engine)
+        head, trials, best, times, data = self._fields(engine)
         p = engine.progress()
         bar = ProgressBar(
             total=max(1, p["planned"]), completed=p["finished"] + p["failed"], width=30
@@ -264,6 +271,7 @@ class HeadlessView:
         t.add_row(bar, trials)
         t.add_row(best)
         t.add_row(times)
+        t.add_row(data)
         return t
 
 
@@ -492,11 +500,12 @@ def reward_plot(store: Store, run: dict[str, Any], width: int = 80, height: int 
     plt.clear_figure()
     plt.plotsize(width, height)
     plt.theme("clear")
+    plt.clear_color()  # plain text: the plot is printed as-is, also into files and pipes
     ups = store.ppo_updates(run["id"])
     if ups:
         xs = [u["ppo_epoch"] for u in ups]
         plt.plot(xs, [u["mean_reward"] for u in ups], label="mean reward", marker="dot")
-        plt.plot(xs, [u["best_reward"] for u in ups], label="best reward", marker="dot")
+        plt.plot(xs, [u["best_reward"] for u in ups], label="best reward", marker="x")
         switch = next(
             (
                 u["ppo_epoch"]
@@ -523,7 +532,7 @@ def reward_plot(store: Store, run: dict[str, Any], width: int = 80, height: int 
         plt.plot(list(range(1, len(ys) + 1)), ys, label="best val acc", marker="dot")
         plt.title("best validation accuracy so far")
         plt.xlabel("trial")
-    return plt.build()
+    return re.sub(r"\x1b\[[0-9;]*m", "", plt.build())  # no colour codes left over
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -545,7 +554,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                 )
             console.print(t)
         width = min(100, console.width)
-        console.print(reward_plot(store, run, width=width), markup=False, highlight=False)
+        sys.stdout.write(reward_plot(store, run, width=width) + "\n")
     finally:
         store.close()
     return 0

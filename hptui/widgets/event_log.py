@@ -8,6 +8,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import RichLog
 
+# Each line is kept as a rendered Strip; the full log stays in the store (`hptui show`).
+MAX_LINES = 400
 LEVEL_STYLE = {"warning": "yellow", "error": "bold red", "info": ""}
 
 
@@ -15,7 +17,7 @@ class EventLog(RichLog):
     """Appends events; `last_id` is the newest shown and `lines_shown` how many."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_lines=2000, wrap=True, markup=False, highlight=False, **kwargs)
+        super().__init__(max_lines=MAX_LINES, wrap=True, markup=False, highlight=False, **kwargs)
         self.last_id = 0
         self.lines_shown = 0
 
@@ -28,9 +30,7 @@ class EventLog(RichLog):
             self.last_id = e["id"]
             if batch:
                 batch.append("\n")
-            batch.append(
-                time.strftime("%H:%M:%S ", time.localtime(e["created_at"])), style="dim"
-            )
+            batch.append(time.strftime("%H:%M:%S ", time.localtime(e["created_at"])), style="dim")
             batch.append(e["message"], style=LEVEL_STYLE.get(e.get("level", "info"), ""))
             self.lines_shown += 1
         if batch:

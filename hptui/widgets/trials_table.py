@@ -94,10 +94,13 @@ class TrialsTable(DataTable):
         self.sort_column = "n"
         self.sort_reverse = True
         self.rows_by_id: dict[int, list[Any]] = {}
-        # Every re-sort makes the rendered cells stale; Textual's default cache keeps 10,000 of
-        # them, a heap the garbage collector then walks in 50-100 ms pauses while rows stream
-        # in. A screenful of cells is a few hundred, so a smaller cache costs nothing.
+        # Every re-sort makes the rendered cells and lines stale; Textual's default caches keep
+        # 10,000 cells and 1,000 lines (each a Strip with its own caches), a heap the garbage
+        # collector then walks in 50-100 ms pauses while rows stream in. A screenful is a few
+        # hundred cells and at most a few dozen lines, so smaller caches cost nothing.
         self._cell_render_cache = LRUCache(2000)
+        self._line_cache = LRUCache(200)
+        self._row_render_cache = LRUCache(200)
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
