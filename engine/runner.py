@@ -55,6 +55,11 @@ class RunConfig:
     seed: int = 42
     final_validation: bool = True
     profile_reason: str = ""
+    executor: str = "local"  # local process pool, or "ray"
+    ray_address: str | None = None  # None: start a local Ray instance
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    trial_retries: int = 1  # Ray: a trial whose worker or node is lost runs again
 
 
 def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers: int) -> Strategy:
@@ -119,6 +124,27 @@ def create_run(store: Store, cfg: RunConfig) -> int:
     if cfg.profile_reason:
         store.log(run_id, cfg.profile_reason)
     return run_id
+
+
+def make_executor(cfg: RunConfig, workers: int, settings: WorkerSettings) -> Executor:
+    if cfg.executor == "local":
+        return LocalPoolExecutor(workers, settings)
+    if cfg.executor == "ray":
+        try:
+            from engine.ray_executor import RayExecutor
+        except ImportError as exc:
+            raise EngineError(
+                f"the Ray executor needs Ray: pip install 'hptui[ray]' ({exc})"
+            ) from None
+        return RayExecutor(
+            workers,
+            settings,
+            address=cfg.ray_address,
+            cpus_per_trial=cfg.cpus_per_trial,
+            gpus_per_trial=cfg.gpus_per_trial,
+            retries=cfg.trial_retries,
+        )
+    raise EngineError(f"unknown executor {cfg.executor!r} (known: local, ray)")
 
 
 def log_path_for(db_path: str | Path, run_id: int) -> Path:
@@ -296,8 +322,12 @@ class Engine:
         now = time.monotonic()
         if now - self._full_noted > 30:
             self._full_noted = now
-            print(f"hptui engine: {self.db_path}: {exc}; waiting for disk space, retrying every "
-                  "2 s (nothing is lost)", file=sys.stderr, flush=True)
+            print(
+                f"hptui engine: {self.db_path}: {exc}; waiting for disk space, retrying every "
+                "2 s (nothing is lost)",
+                file=sys.stderr,
+                flush=True,
+            )
         time.sleep(2.0)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -324,7 +354,7 @@ class Engine:
             settings = WorkerSettings(
                 ref, threads, self.cfg.precision, log_path, trainer=self.trainer
             )
-            self._executor = LocalPoolExecutor(self.workers, settings)
+            self._executor = make_executor(self.cfg, self.workers, settings)
         self._executor.start()
         self.store.log(self.run_id, f"{self.workers} workers started")
 
@@ -432,6 +462,13 @@ class Engine:
         if kind == "ready":
             self.store.update_run(self.run_id, device=msg["device"], precision=msg["precision"])
             self.store.set_worker(self.run_id, msg["slot"], pid=msg["pid"])
+            return
+        if kind == "retry":
+            self.store.log(
+                self.run_id,
+                f"trial {tid}: {msg['error']}; running it again (retry {msg['attempt']})",
+                "warning",
+            )
             return
         if kind == "worker_restarted":
             self.store.log(

@@ -42,6 +42,26 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < v <= 1024:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return v
+
+
+def _count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= v <= 100:
+        raise argparse.ArgumentTypeError(f"must be in [0, 100], got {v}")
+    return v
+
+
 def _seed(text: str) -> int:
     try:
         v = int(text)
@@ -648,6 +668,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=42)
     p.add_argument("--headless", action="store_true", help="no UI: live progress in the terminal")
     p.add_argument("--no-final", action="store_true", help="skip the final validation")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where trainers run: a local process pool, or Ray tasks")
+    p.add_argument("--ray-address", help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--gpus-per-trial", type=_fraction, help="Ray: GPUs per trial, e.g. 0.25")
+    p.add_argument("--cpus-per-trial", type=_fraction, help="Ray: CPUs per trial (default 1)")
+    p.add_argument("--retries", type=_count, default=1,
+                   help="Ray: times a trial whose worker or node was lost runs again")
     p.set_defaults(func=cmd_run)
 
     with_db(sub.add_parser("runs", help="list runs")).set_defaults(func=cmd_runs)
