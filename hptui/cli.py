@@ -32,44 +32,27 @@ class CliError(Exception):
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
-    return v
+def _bounded(kind: type, low: float, high: float, what: str) -> Any:
+    """An argparse type: a `kind` number in [low, high], with a message naming the problem."""
+
+    def parse(text: str) -> Any:
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if v < low and high >= 2**31 - 1:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {text}")
+        if not low <= v <= high:
+            raise argparse.ArgumentTypeError(f"must be in [{low}, {high}], got {text}")
+        return v
+
+    return parse
 
 
-def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < v <= 1024:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return v
-
-
-def _count(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= v <= 100:
-        raise argparse.ArgumentTypeError(f"must be in [0, 100], got {v}")
-    return v
-
-
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= v < 2**31:
-        raise argparse.ArgumentTypeError(f"must be in [0, 2^31), got {v}")
-    return v
+_positive_int = _bounded(int, 1, 2**31 - 1, "a whole number")
+_seed = _bounded(int, 0, 2**31 - 1, "a whole number")
+_count = _bounded(int, 0, 100, "a whole number")
+_fraction = _bounded(float, 1e-3, 1024, "a number")
 
 
 def open_store(path: str | Path, *, readonly: bool) -> Store:
