@@ -237,6 +237,10 @@ def _plain(v: Any) -> Value:
 def _number(name: str, field: str, v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise SpaceError(f"{name}: {field} must be a number, got {v!r}")
+    try:
+        v = float(v)
+    except OverflowError:  # an integer too large for a float
+        raise SpaceError(f"{name}: {field} is far too large") from None
     if not math.isfinite(v):
         raise SpaceError(f"{name}: {field} must be finite, got {v!r}")
     return float(v)

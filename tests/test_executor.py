@@ -27,12 +27,10 @@ class Pool:
 
     def wait_for(self, pred, timeout: float = 60.0) -> dict:
         deadline = time.monotonic() + timeout
-        seen = len(self.msgs)
         while True:
-            for m in self.msgs[seen:]:
+            for m in self.msgs:
                 if pred(m):
                     return m
-            seen = len(self.msgs)
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out; messages: {self.msgs[-20:]}")
             self.msgs += self.ex.poll(0.1)
@@ -43,8 +41,13 @@ class Pool:
 
 @pytest.fixture
 def pool(tmp_path: Path, tiny_data):
-    settings = WorkerSettings(tiny_data, threads=1, precision=None,
-                              log_path=str(tmp_path / "workers.log"), trainer=FAKE_TRAINER)
+    settings = WorkerSettings(
+        tiny_data,
+        threads=1,
+        precision=None,
+        log_path=str(tmp_path / "workers.log"),
+        trainer=FAKE_TRAINER,
+    )
     ex = LocalPoolExecutor(2, settings)
     ex.start()
     p = Pool(ex)
@@ -117,7 +120,7 @@ def test_killed_worker_fails_only_its_trial(pool: Pool) -> None:
 def test_worker_dying_by_itself(pool: Pool, cfg: dict, exitcode: int) -> None:
     pool.ex.submit(1, task(20, **cfg))
     failed = pool.wait_for(kind("failed", 20))
-    assert f"worker 1 (pid" in failed["error"] and f"exit code {exitcode}" in failed["error"]
+    assert "worker 1 (pid" in failed["error"] and f"exit code {exitcode}" in failed["error"]
     pool.wait_for(lambda m: m["kind"] == "worker_restarted" and m["slot"] == 1)
     pool.wait_for(lambda m: m["kind"] == "ready" and m["slot"] == 1 and m["pid"] == pool.ex.pid(1))
     pool.ex.submit(1, task(21))
@@ -178,21 +181,36 @@ def data(tiny_data):
     return load_dataset(tiny_data)
 
 
-TINY = {"lr": 1e-2, "batch_size": 32, "lstm_units": 8, "dropout": 0.2, "embed_dim": 8,
-        "lstm_layers": 1, "optimizer": "adam"}
+TINY = {
+    "lr": 1e-2,
+    "batch_size": 32,
+    "lstm_units": 8,
+    "dropout": 0.2,
+    "embed_dim": 8,
+    "lstm_layers": 1,
+    "optimizer": "adam",
+}
 
 
 def test_real_trainer_reports_kept_weights_accuracy(data, tiny_data) -> None:
     from engine.trainer import train_trial
 
     msgs: list[dict] = []
-    res = train_trial(TrialTask(1, TINY, epochs=3, seed=1), data, msgs.append,
-                      vocab_size=tiny_data.vocab_size, device="cpu", precision="float32")
+    # lr 0.05 with seed 1: val loss is lowest at epoch 2 of 3, so kept != last weights
+    res = train_trial(
+        TrialTask(1, {**TINY, "lr": 0.05}, epochs=3, seed=1),
+        data,
+        msgs.append,
+        vocab_size=tiny_data.vocab_size,
+        device="cpu",
+        precision="float32",
+    )
     h = res.history
     assert 1 <= res.epochs_run == len(h) <= 3
     assert all(math.isfinite(e[k]) for e in h for k in ("loss", "val_loss", "val_accuracy"))
     best = int(np.argmin([e["val_loss"] for e in h]))
     assert res.best_epoch == best + 1
+    assert res.best_epoch < res.epochs_run, "this config/seed should stop past its best epoch"
     assert res.val_accuracy == h[best]["val_accuracy"] and res.val_loss == h[best]["val_loss"]
     assert 0.0 <= res.val_accuracy <= 1.0 and res.seconds > 0
     assert res.precision == "float32" and res.device == "cpu" and res.test_accuracy is None
@@ -203,7 +221,7 @@ def test_real_trainer_reports_kept_weights_accuracy(data, tiny_data) -> None:
 def test_real_trainer_nan_raises(data, tiny_data) -> None:
     from engine.trainer import train_trial
 
-    bad = {**TINY, "lr": 1e12, "optimizer": "sgd"}
+    bad = {**TINY, "lr": 1e38, "optimizer": "sgd"}  # overflows float32 in one step
     with pytest.raises(TrialError, match="NaN"):
         train_trial(TrialTask(2, bad, epochs=1), data, vocab_size=tiny_data.vocab_size)
 
@@ -211,8 +229,11 @@ def test_real_trainer_nan_raises(data, tiny_data) -> None:
 def test_real_trainer_test_accuracy(data, tiny_data) -> None:
     from engine.trainer import train_trial
 
-    res = train_trial(TrialTask(3, TINY, epochs=1, early_stopping=False, evaluate_test=True),
-                      data, vocab_size=tiny_data.vocab_size)
+    res = train_trial(
+        TrialTask(3, TINY, epochs=1, early_stopping=False, evaluate_test=True),
+        data,
+        vocab_size=tiny_data.vocab_size,
+    )
     assert res.best_epoch == 1 and 0.0 <= res.test_accuracy <= 1.0
 
 
@@ -221,8 +242,15 @@ def test_build_model_structure() -> None:
 
     from engine.trainer import build_model
 
-    cfg = {**TINY, "lstm_layers": 2, "lstm_units": 12, "embed_dim": 6, "dropout": 0.25,
-           "optimizer": "sgd", "lr": 0.05}
+    cfg = {
+        **TINY,
+        "lstm_layers": 2,
+        "lstm_units": 12,
+        "embed_dim": 6,
+        "dropout": 0.25,
+        "optimizer": "sgd",
+        "lr": 0.05,
+    }
     model = build_model(cfg, vocab_size=300, max_len=20)
     L = tf.keras.layers
     types = [type(layer) for layer in model.layers]

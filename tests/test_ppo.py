@@ -44,8 +44,9 @@ def bandit(agent: PPOAgent, obs: np.ndarray, target: np.ndarray, iters: int, see
             rs.append(-100.0 * float(np.sum((np.clip(a, -1, 1) - target) ** 2)))
         rs_a, v_a = np.array(rs), np.array(vals)
         adv = np.concatenate([gae(rs_a[i : i + 1], v_a[i : i + 1], 0.99, 0.95) for i in range(16)])
-        stats = agent.update(np.repeat(obs[None], 16, 0), np.array(acts), np.array(logps), adv,
-                             adv + v_a)
+        stats = agent.update(
+            np.repeat(obs[None], 16, 0), np.array(acts), np.array(logps), adv, adv + v_a
+        )
         assert all(np.isfinite(list(stats.values())))
         rewards.append(float(np.mean(rs)))
         means.append(agent.mean_action(obs))
@@ -126,8 +127,13 @@ def test_state_dict_round_trip_identical_actions() -> None:
         np.testing.assert_array_equal(ra[0], rb[0])
         assert ra[1] == rb[1] and ra[2] == rb[2]
     # and they keep learning identically (optimizer state restored too)
-    args = (np.repeat(obs[None], 2, 0), np.array([[0.1, 0.2, 0.3], [0.0, -0.1, 0.2]]),
-            np.array([-1.0, -1.2]), np.array([1.0, -1.0]), np.array([10.0, 5.0]))
+    args = (
+        np.repeat(obs[None], 2, 0),
+        np.array([[0.1, 0.2, 0.3], [0.0, -0.1, 0.2]]),
+        np.array([-1.0, -1.2]),
+        np.array([1.0, -1.0]),
+        np.array([10.0, 5.0]),
+    )
     sa, sb = a.update(*args), b.update(*args)
     assert sa == sb
     np.testing.assert_array_equal(a.act(obs, noise)[0], b.act(obs, noise)[0])

@@ -88,7 +88,13 @@ def test_rules_round_trip_through_data() -> None:
 
 def test_parse_rules_custom_in_operator() -> None:
     rules = parse_rules(
-        [{"name": "big", "when": {"lstm_units": {"in": [128]}, "dropout": {"<": 0.25}}, "penalty": 2}]
+        [
+            {
+                "name": "big",
+                "when": {"lstm_units": {"in": [128]}, "dropout": {"<": 0.25}},
+                "penalty": 2,
+            }
+        ]
     )
     assert apply_rules(cfg(lstm_units=128, dropout=0.2), rules) == (2.0, ["big"])
     assert apply_rules(cfg(lstm_units=128, dropout=0.3), rules) == (0.0, [])

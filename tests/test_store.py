@@ -13,13 +13,27 @@ import pytest
 from storage.schema import APPLICATION_ID, SCHEMA_VERSION
 from storage.store import Store, StoreError
 
-CONFIG = {"lr": 1e-3, "batch_size": 32, "lstm_units": 64, "dropout": 0.3, "embed_dim": 128,
-          "lstm_layers": 1, "optimizer": "adam"}
+CONFIG = {
+    "lr": 1e-3,
+    "batch_size": 32,
+    "lstm_units": 64,
+    "dropout": 0.3,
+    "embed_dim": 128,
+    "lstm_layers": 1,
+    "optimizer": "adam",
+}
 
 
 def new_run(store: Store, **kw) -> int:
-    fields = dict(status="running", phase="starting", strategy="random", profile="tiny", seed=1,
-                  workers=2, config={"strategy": "random"})
+    fields = dict(
+        status="running",
+        phase="starting",
+        strategy="random",
+        profile="tiny",
+        seed=1,
+        workers=2,
+        config={"strategy": "random"},
+    )
     fields.update(kw)
     return store.create_run(**fields)
 
@@ -39,8 +53,17 @@ def test_migrations_mark_the_file(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"runs", "space_versions", "trials", "epochs", "ppo_updates", "workers", "commands",
-            "events", "strategy_state"} <= tables
+    assert {
+        "runs",
+        "space_versions",
+        "trials",
+        "epochs",
+        "ppo_updates",
+        "workers",
+        "commands",
+        "events",
+        "strategy_state",
+    } <= tables
     conn.close()
     # opening again does not re-run migrations (would fail on CREATE TABLE) and keeps data
     s = Store(path)
@@ -81,12 +104,25 @@ def test_trials_numbering_update_epochs(store: Store) -> None:
     r1, r2 = new_run(store), new_run(store)
     ids = []
     for n in range(1, 4):
-        tid, number = store.add_trial(r1, CONFIG, status="running", phase="search",
-                                      strategy="random", space_version=1, rules_fired=["x"])
+        tid, number = store.add_trial(
+            r1,
+            CONFIG,
+            status="running",
+            phase="search",
+            strategy="random",
+            space_version=1,
+            rules_fired=["x"],
+        )
         assert number == n
         ids.append(tid)
-    tid2, number2 = store.add_trial(r2, {**CONFIG, "optimizer": "sgd"}, status="queued",
-                                    phase="search", strategy="random", space_version=1)
+    tid2, number2 = store.add_trial(
+        r2,
+        {**CONFIG, "optimizer": "sgd"},
+        status="queued",
+        phase="search",
+        strategy="random",
+        space_version=1,
+    )
     assert number2 == 1
     t = store.trial(ids[0])
     assert t["config"] == CONFIG and t["lr"] == 1e-3 and t["optimizer"] == "adam"
@@ -110,8 +146,17 @@ def test_trials_numbering_update_epochs(store: Store) -> None:
 def test_ppo_updates_and_workers(store: Store) -> None:
     rid = new_run(store)
     for e in (2, 1):
-        store.add_ppo_update(rid, ppo_epoch=e, traj_len=1, n_steps=2, mean_reward=10.0 * e,
-                             actor_loss=0.1, critic_loss=0.2, approx_kl=0.01, mean_std=0.3)
+        store.add_ppo_update(
+            rid,
+            ppo_epoch=e,
+            traj_len=1,
+            n_steps=2,
+            mean_reward=10.0 * e,
+            actor_loss=0.1,
+            critic_loss=0.2,
+            approx_kl=0.01,
+            mean_std=0.3,
+        )
     ups = store.ppo_updates(rid)
     assert [u["ppo_epoch"] for u in ups] == [1, 2]
     assert ups[1]["mean_reward"] == 20.0
@@ -153,8 +198,9 @@ def test_events_after_id(store: Store) -> None:
 
 
 def add(store: Store, rid: int, status="finished", phase="search", **kw) -> int:
-    tid, _ = store.add_trial(rid, CONFIG, status=status, phase=phase, strategy="x",
-                             space_version=1, **kw)
+    tid, _ = store.add_trial(
+        rid, CONFIG, status=status, phase=phase, strategy="x", space_version=1, **kw
+    )
     return tid
 
 
@@ -188,7 +234,11 @@ def test_mark_running_interrupted(store: Store) -> None:
     d = add(store, other, status="running")
     assert store.mark_running_interrupted(rid) == 2
     assert [store.trial(t)["status"] for t in (a, b, c, d)] == [
-        "interrupted", "interrupted", "finished", "running"]
+        "interrupted",
+        "interrupted",
+        "finished",
+        "running",
+    ]
     assert store.trial(a)["finished_at"] is not None
     assert store.mark_running_interrupted(rid) == 0
 
@@ -297,7 +347,9 @@ def test_one_query_answers_finished_trials_of_run(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)  # what anyone with sqlite3 would do
     rows = conn.execute(
         "SELECT id, number, lr, optimizer FROM trials WHERE run_id = ? AND status = 'finished' "
-        "ORDER BY number", [r1]).fetchall()
+        "ORDER BY number",
+        [r1],
+    ).fetchall()
     assert [r[0] for r in rows] == want
     assert rows[0][2:] == (1e-3, "adam")
     conn.close()

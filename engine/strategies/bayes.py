@@ -157,6 +157,9 @@ class BayesSearch(Strategy):
             "buffer": self._buffer,
             "queue": self._queue,
             "asked": self.asked,
+            # The optimizer itself (fitted surrogate and random state): a resumed run proposes
+            # what the uninterrupted one would have.
+            "optimizer": self.opt,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -164,4 +167,4 @@ class BayesSearch(Strategy):
         self.observations = [tuple(o) for o in state["observations"]]  # type: ignore[misc]
         self._buffer, self._queue = dict(state["buffer"]), list(state["queue"])
         self.asked = state["asked"]
-        self._rebuild()
+        self.opt = state["optimizer"]

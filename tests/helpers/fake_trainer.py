@@ -54,14 +54,23 @@ def train(
     start = time.perf_counter()
     for e in range(1, task.epochs + 1):
         progress(
-            dict(kind="progress", trial_id=task.trial_id, epoch=e, epochs=task.epochs,
-                 batch=0, batches=len(data.x_train))
+            dict(
+                kind="progress",
+                trial_id=task.trial_id,
+                epoch=e,
+                epochs=task.epochs,
+                batch=0,
+                batches=len(data.x_train),
+            )
         )
         time.sleep(per_epoch)
         # Accuracy rises with the epoch; the last epoch reaches `acc`.
-        ep = {"loss": 1.0 - acc + 0.01 * (task.epochs - e), "accuracy": acc,
-              "val_loss": 1.0 - acc + 0.01 * (task.epochs - e),
-              "val_accuracy": acc - 0.01 * (task.epochs - e)}
+        ep = {
+            "loss": 1.0 - acc + 0.01 * (task.epochs - e),
+            "accuracy": acc,
+            "val_loss": 1.0 - acc + 0.01 * (task.epochs - e),
+            "val_accuracy": acc - 0.01 * (task.epochs - e),
+        }
         history.append(ep)
         progress(dict(kind="epoch", trial_id=task.trial_id, epoch=e, seconds=per_epoch, **ep))
     return TrialResult(
