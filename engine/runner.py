@@ -464,6 +464,7 @@ class Engine:
             self.store.set_worker(self.run_id, msg["slot"], pid=msg["pid"])
             return
         if kind == "retry":
+            self.store.clear_epochs(tid)
             self.store.log(
                 self.run_id,
                 f"trial {tid}: {msg['error']}; running it again (retry {msg['attempt']})",

@@ -102,6 +102,15 @@ def _run_config(args: argparse.Namespace) -> Any:
             else "profile quick: no GPU found, so the small CPU profile (use --profile seed for "
             "the full SPEC budgets)"
         )
+    if args.executor == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise CliError(
+                "--executor ray needs Ray, which is not installed: pip install 'hptui[ray]'"
+            )
+    elif args.ray_address or args.gpus_per_trial or args.cpus_per_trial:
+        raise CliError("--ray-address, --gpus-per-trial and --cpus-per-trial need --executor ray")
     return RunConfig(
         strategy=args.strategy,
         profile=profile,
@@ -112,6 +121,11 @@ def _run_config(args: argparse.Namespace) -> Any:
         seed=args.seed,
         final_validation=not args.no_final,
         profile_reason=reason,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        cpus_per_trial=args.cpus_per_trial or 1.0,
+        gpus_per_trial=args.gpus_per_trial or 0.0,
+        trial_retries=args.retries,
     )
 
 
@@ -651,13 +665,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=42)
     p.add_argument("--headless", action="store_true", help="no UI: live progress in the terminal")
     p.add_argument("--no-final", action="store_true", help="skip the final validation")
-    p.add_argument("--executor", choices=("local", "ray"), default="local",
-                   help="where trainers run: a local process pool, or Ray tasks")
+    p.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="where trainers run: a local process pool, or Ray tasks",
+    )
     p.add_argument("--ray-address", help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--gpus-per-trial", type=_fraction, help="Ray: GPUs per trial, e.g. 0.25")
     p.add_argument("--cpus-per-trial", type=_fraction, help="Ray: CPUs per trial (default 1)")
-    p.add_argument("--retries", type=_count, default=1,
-                   help="Ray: times a trial whose worker or node was lost runs again")
+    p.add_argument(
+        "--retries",
+        type=_count,
+        default=1,
+        help="Ray: times a trial whose worker or node was lost runs again",
+    )
     p.set_defaults(func=cmd_run)
 
     with_db(sub.add_parser("runs", help="list runs")).set_defaults(func=cmd_runs)

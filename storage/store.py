@@ -290,6 +290,12 @@ class Store:
         with self.conn:
             self.db["epochs"].insert(row, replace=True)
 
+    @_writes
+    def clear_epochs(self, trial_id: int) -> None:
+        """Forget a trial's epochs (its attempt was lost and it runs again)."""
+        with self.conn:
+            self.conn.execute("DELETE FROM epochs WHERE trial_id = ?", [trial_id])
+
     def epochs(self, trial_id: int) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM epochs WHERE trial_id = ? ORDER BY epoch", [trial_id])
 
