@@ -32,11 +32,10 @@ from engine.strategies.bayes_ppo import BayesPPO, PPOSchedule
 from engine.strategies.grid import GridSearch
 from engine.strategies.random_search import RandomSearch
 from engine.trainer import TrialTask
-from storage.store import Store
+from storage.store import Store, engine_alive
 
 STRATEGIES = ("bayes-ppo", "bayes", "random", "grid")
 HEARTBEAT_S = 1.0
-STALE_S = 15.0  # a lock whose heartbeat is older than this is taken over
 POLL_S = 0.2  # commands are looked at at least this often
 
 
@@ -182,24 +181,6 @@ def import_tensorflow_quietly(log_path: str) -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(fd)
-
-
-def engine_alive(run: dict[str, Any]) -> bool:
-    """Is an engine running this run now? A fresh heartbeat, and on this host a live pid."""
-    pid, beat = run.get("engine_pid"), run.get("heartbeat")
-    if not pid or not beat or time.time() - beat >= STALE_S:
-        return False
-    return run.get("engine_host") != socket.gethostname() or _pid_alive(pid)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Engine:

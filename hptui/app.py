@@ -14,8 +14,10 @@ import asyncio
 import gc
 import json
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +30,11 @@ from textual.widgets import DataTable, Footer, Tab, Tabs
 from hptui.widgets.event_log import EventLog
 from hptui.widgets.penalty_pane import PenaltyPane
 from hptui.widgets.reward_plot import RewardPlot
-from hptui.widgets.run_header import ACTIVE, RunHeader, engine_alive
+from hptui.widgets.run_header import ACTIVE, RunHeader
 from hptui.widgets.trainers_pane import TrainersPane
 from hptui.widgets.trial_detail import TrialDetail
 from hptui.widgets.trials_table import TrialsTable
-from storage.store import JSON_COLUMNS, Store, StoreError
+from storage.store import JSON_COLUMNS, Store, StoreError, engine_alive
 
 POLL_S = 0.5
 NARROW_W, NARROW_H = 120, 36  # below either, one pane at a time behind tabs
@@ -73,6 +75,10 @@ class StoreReader:
         self.max_ppo_id = 0
         self.max_event_id = 0
         self.space_version = 0
+        # A read runs in a worker thread; closing the connection under it is undefined
+        # behaviour in SQLite (it can crash the process), so reads and close take this lock.
+        self.lock = threading.Lock()
+        self.closed = False
 
     def _rows(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         cur = self.store.conn.execute(sql, params)
@@ -89,12 +95,15 @@ class StoreReader:
     def fetch(self, commands: list[int], epochs_for: int | None) -> Snapshot:
         """One consistent read (a single read transaction). The reader's bookkeeping changes
         only when the whole read succeeded, so a failed read is simply repeated."""
-        conn = self.store.conn
-        conn.execute("BEGIN")
-        try:
-            return self._fetch(commands, epochs_for)
-        finally:
-            conn.rollback()  # read-only: ends the read transaction
+        with self.lock:
+            if self.closed:
+                raise sqlite3.ProgrammingError("the store reader is closed")
+            conn = self.store.conn
+            conn.execute("BEGIN")
+            try:
+                return self._fetch(commands, epochs_for)
+            finally:
+                conn.rollback()  # read-only: ends the read transaction
 
     def _fetch(self, commands: list[int], epochs_for: int | None) -> Snapshot:
         rid = self.run_id
@@ -149,8 +158,18 @@ class StoreReader:
             self.space_version = run["space_version"]
         return Snapshot(run, trials, ppo, versions, workers, evs, handled, epochs)
 
+    def epochs(self, trial_id: int) -> list[dict[str, Any]]:
+        """One trial's epochs: the light read done at once when a trial is selected."""
+        with self.lock:
+            if self.closed:
+                raise sqlite3.ProgrammingError("the store reader is closed")
+            return self._rows("SELECT * FROM epochs WHERE trial_id = ? ORDER BY epoch", [trial_id])
+
     def close(self) -> None:
-        self.store.close()
+        """Waits for a read in flight (milliseconds), then closes."""
+        with self.lock:
+            self.closed = True
+            self.store.close()
 
 
 def best_trial(trials: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -172,7 +191,7 @@ def best_trial(trials: list[dict[str, Any]]) -> dict[str, Any] | None:
 class HptuiApp(App[None]):
     """Header, reward plot, penalties, trials with detail, trainers and log for one run."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses elsewhere too
     TITLE = "hptui"
     BINDINGS = [
         Binding("p", "pause", "pause/resume"),
@@ -257,7 +276,7 @@ class HptuiApp(App[None]):
         except StoreError as exc:
             self.exit(return_code=1, message=str(exc))
             return
-        self.run_worker(self.poll(), group="poll")
+        self.run_worker(self.poll, group="poll")
         self.set_interval(self.poll_s, self.poll)
 
     def on_resize(self, event: events.Resize) -> None:
@@ -409,7 +428,19 @@ class HptuiApp(App[None]):
         self.selected = trial_id
         self._show_detail()
         if self._epochs_wanted() is not None:
-            self.run_worker(self.poll(), group="poll")  # fetch its epochs now, not next tick
+            # its epochs now, not at the next tick; a light read, not a whole poll
+            self.run_worker(partial(self._load_epochs, trial_id), group="epochs")
+
+    async def _load_epochs(self, trial_id: int) -> None:
+        if self.reader is None:
+            return
+        try:
+            eps = await asyncio.to_thread(self.reader.epochs, trial_id)
+        except sqlite3.Error:
+            return  # the next poll reads them
+        if self.is_running and self.detail.is_attached:
+            self.epochs_cache[trial_id] = eps
+            self._show_detail()
 
     # --- commands ---------------------------------------------------------------------------------
     def send_command(self, kind: str, payload: dict[str, Any] | None = None) -> int | None:

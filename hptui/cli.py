@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from storage.store import Store, StoreError, default_db_path
+from storage.store import Store, StoreError, default_db_path, engine_alive
 
 console = Console()
 err_console = Console(stderr=True)
@@ -77,12 +77,6 @@ def fmt_s(seconds: float | None) -> str:
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def engine_alive(run: dict[str, Any]) -> bool:
-    from engine.runner import engine_alive as alive
-
-    return alive(run)
 
 
 # --- run / resume / engine ------------------------------------------------------------------

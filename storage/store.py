@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -34,6 +35,7 @@ TRIAL_STATUSES = ("queued", "running", "finished", "failed", "interrupted", "can
 RUN_STATUSES = ("running", "paused", "stopping", "finished", "failed", "cancelled")
 ACTIVE_RUN_STATUSES = ("running", "paused", "stopping")
 BUSY_TIMEOUT_MS = 30_000
+STALE_S = 15.0  # an engine whose heartbeat is older than this is gone; its lock is taken over
 T = TypeVar("T")
 
 
@@ -76,6 +78,24 @@ def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(out[k], str):
             out[k] = json.loads(out[k])
     return out
+
+
+def engine_alive(run: Mapping[str, Any], now: float | None = None) -> bool:
+    """Is an engine running this run now? A fresh heartbeat, and on this host a live pid."""
+    pid, beat = run.get("engine_pid"), run.get("heartbeat")
+    if not pid or not beat or (now or time.time()) - beat >= STALE_S:
+        return False
+    return run.get("engine_host") != socket.gethostname() or _pid_alive(pid)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Store:

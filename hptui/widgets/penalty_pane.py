@@ -9,8 +9,6 @@ from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
-from hptui.widgets.run_header import display_rows
-
 
 def describe_when(when: dict[str, dict[str, Any]]) -> str:
     """`optimizer == 'sgd' and lr > 0.005` (without importing the engine)."""
@@ -97,8 +95,5 @@ class PenaltyPane(Static):
         if alpha is not None and beta is not None:
             foot.append(f"α {alpha:.2f}  β {beta:.2f}", style="bold")
             foot.append("  (reward = 100·α·acc − 0.1·β·T − P)", style="dim")
-        plain = body.plain + foot.plain
-        width = self.content_region.width or 40
-        layout = display_rows(plain, width) != display_rows(self.text, width)
-        self.text = plain
-        self.update(Group(body, foot), layout=layout)
+        self.text = body.plain + foot.plain
+        self.update(Group(body, foot))  # height follows the rules: a layout pass

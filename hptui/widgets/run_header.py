@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
 
+from storage.store import engine_alive
+
 ACTIVE = ("running", "paused", "stopping")
-STALE_S = 15.0  # the engine's heartbeat is older than this: it is not running (as engine.runner)
 
 
 def fmt_s(seconds: float | None) -> str:
@@ -35,7 +35,7 @@ def phase_text(run: dict[str, Any]) -> str:
     if phase == "ppo":
         return (
             f"PPO epoch {p.get('ppo_epoch', '?')}/{p.get('ppo_epochs', '?')}"
-            f" (trajectory length {p.get('traj_len', '?')})"
+            f" (traj len {p.get('traj_len', '?')})"
         )
     if phase == "search":
         done = p.get("finished", 0) + p.get("failed", 0)
@@ -45,19 +45,6 @@ def phase_text(run: dict[str, Any]) -> str:
     if phase == "data":
         return "preparing data"
     return str(phase or "starting")
-
-
-def display_rows(text: str, width: int) -> int:
-    """Rows a text takes when wrapped at `width` (to tell whether an update changes height)."""
-    width = max(1, width)
-    return sum(max(1, -(-len(line) // width)) for line in text.split("\n"))
-
-
-def engine_alive(run: dict[str, Any], now: float | None = None) -> bool:
-    """Whether an engine is beating for this run (the same test as `hptui.cli.engine_alive`,
-    without importing the engine)."""
-    now = time.time() if now is None else now
-    return bool(run.get("engine_pid") and run.get("heartbeat") and now - run["heartbeat"] < STALE_S)
 
 
 class RunHeader(Static):
@@ -70,11 +57,9 @@ class RunHeader(Static):
     def show(self, run: dict[str, Any], best: dict[str, Any] | None, now: float) -> None:
         text = self.render_run(run, best, now)
         if text.plain != self.text:
-            # a full layout pass only when the height changes: a repaint is much cheaper
-            width = self.content_region.width or 80
-            layout = display_rows(text.plain, width) != display_rows(self.text, width)
             self.text = text.plain
-            self.update(text, layout=layout)
+            # three lines, fixed height (app.tcss): a repaint, never a layout pass of the screen
+            self.update(text, layout=False)
 
     @staticmethod
     def render_run(run: dict[str, Any], best: dict[str, Any] | None, now: float) -> Text:
@@ -82,7 +67,7 @@ class RunHeader(Static):
         status = run.get("status", "?")
         active = status in ACTIVE
         alive = engine_alive(run, now)
-        t = Text(no_wrap=False, overflow="ellipsis")
+        t = Text(no_wrap=True, overflow="ellipsis")  # long lines end in … at 80 columns
         t.append(f"run {run['id']}", style="bold")
         t.append(f" · {run.get('strategy')} · {run.get('profile')} · ")
         t.append(phase_text(run), style="bold cyan")

@@ -18,24 +18,25 @@ STATUS_STYLE = {
     "interrupted": "yellow",
     "cancelled": "magenta",
 }
-# (key, label): the most telling columns first, so they fit at 80 columns
+# (key, label, width): the most telling columns first, so they fit at 80 columns. Fixed
+# widths: cells change as trials run (running -> finished) and are never measured again.
 COLUMNS = [
-    ("n", "#"),
-    ("status", "status"),
-    ("phase", "phase"),
-    ("acc", "val acc"),
-    ("reward", "reward"),
-    ("pen", "pen"),
-    ("sec", "sec"),
-    ("lr", "lr"),
-    ("bs", "batch"),
-    ("units", "units"),
-    ("layers", "lay"),
-    ("drop", "drop"),
-    ("emb", "emb"),
-    ("opt", "opt"),
-    ("ppo", "ep/tr/st"),
-    ("v", "v"),
+    ("n", "#", 3),
+    ("status", "status", 11),
+    ("phase", "phase", 6),
+    ("acc", "val acc", 7),
+    ("reward", "reward", 6),
+    ("pen", "pen", 3),
+    ("sec", "sec", 5),
+    ("lr", "lr", 8),
+    ("bs", "batch", 5),
+    ("units", "units", 5),
+    ("layers", "lay", 3),
+    ("drop", "drop", 4),
+    ("emb", "emb", 4),
+    ("opt", "opt", 4),
+    ("ppo", "ep/tr/st", 8),
+    ("v", "v", 2),
 ]
 
 
@@ -103,14 +104,15 @@ class TrialsTable(DataTable):
         self._row_render_cache = LRUCache(200)
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
 
     def upsert(self, trials: list[dict[str, Any]]) -> None:
-        """Add new trials and update changed ones, then re-sort; the cursor stays on its row."""
+        """Add new trials and update changed ones, then re-sort. A cursor on the top row stays
+        there (following the newest trial); one moved down stays on its trial."""
         if not trials:
             return
-        current = self.current_trial_id()
+        current = self.current_trial_id() if self.cursor_row > 0 else None
         resort = False
         for t in trials:
             cells = trial_cells(t)
@@ -119,7 +121,7 @@ class TrialsTable(DataTable):
                 self.add_row(*cells, key=str(t["id"]))
                 resort = True
             else:
-                for (key, _), a, b in zip(COLUMNS, old, cells, strict=False):
+                for (key, _, _), a, b in zip(COLUMNS, old, cells, strict=False):
                     if str(a) != str(b) or (isinstance(b, Text) and a.style != b.style):
                         self.update_cell(str(t["id"]), key, b)
                         resort = resort or key == self.sort_column
@@ -151,11 +153,11 @@ class TrialsTable(DataTable):
     def set_sort(self, column: str, reverse: bool) -> None:
         self.sort_column, self.sort_reverse = column, reverse
         self._resort(self.current_trial_id())
-        label = dict(COLUMNS)[column]
+        label = {k: lab for k, lab, _ in COLUMNS}[column]
         self.border_subtitle = f"sorted by {label} {'↓' if reverse else '↑'}"
 
     def action_next_sort(self) -> None:
-        keys = [k for k, _ in COLUMNS]
+        keys = [k for k, _, _ in COLUMNS]
         nxt = keys[(keys.index(self.sort_column) + 1) % len(keys)]
         self.set_sort(nxt, self.sort_reverse)
 

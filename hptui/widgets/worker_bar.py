@@ -13,8 +13,8 @@ def config_summary(cfg: dict[str, Any] | None) -> str:
     if not cfg:
         return ""
     return (
-        f"lr {cfg.get('lr', 0):.2e} · batch {cfg.get('batch_size')} · "
-        f"{cfg.get('lstm_layers')}×{cfg.get('lstm_units')} units · drop "
+        f"lr {cfg.get('lr', 0):.1e} · batch {cfg.get('batch_size')} · "
+        f"{cfg.get('lstm_layers')}×{cfg.get('lstm_units')} LSTM · drop "
         f"{cfg.get('dropout', 0):.2f} · emb {cfg.get('embed_dim')} · {cfg.get('optimizer')}"
     )
 

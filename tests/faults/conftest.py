@@ -33,9 +33,21 @@ class Engines:
 
     def start(self, db: Path, run_id: int) -> subprocess.Popen:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hptui.cli", "engine", str(run_id), "--db", str(db),
-             "--trainer", DOUBLE],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "hptui.cli",
+                "engine",
+                str(run_id),
+                "--db",
+                str(db),
+                "--trainer",
+                DOUBLE,
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.procs.append(proc)
         return proc

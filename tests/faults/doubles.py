@@ -22,7 +22,12 @@ def accuracy(config: dict[str, Any]) -> float:
 
 
 def train(
-    task: TrialTask, data: Any, progress: Any = None, *, vocab_size: int, device: str = "",
+    task: TrialTask,
+    data: Any,
+    progress: Any = None,
+    *,
+    vocab_size: int,
+    device: str = "",
     precision: str = "",
 ) -> TrialResult:
     progress = progress or (lambda _m: None)
@@ -38,16 +43,31 @@ def train(
     acc = accuracy(task.config)
     history = []
     for e in range(1, task.epochs + 1):
-        progress({"kind": "progress", "trial_id": task.trial_id, "epoch": e,
-                  "epochs": task.epochs, "batch": 0, "batches": 10})
+        progress(
+            {
+                "kind": "progress",
+                "trial_id": task.trial_id,
+                "epoch": e,
+                "epochs": task.epochs,
+                "batch": 0,
+                "batches": 10,
+            }
+        )
         time.sleep(per_epoch)
         m = {"loss": 1 - acc, "accuracy": acc, "val_loss": 1 - acc, "val_accuracy": acc}
         history.append(m)
-        progress({"kind": "epoch", "trial_id": task.trial_id, "epoch": e, **m,
-                  "seconds": per_epoch})
+        progress(
+            {"kind": "epoch", "trial_id": task.trial_id, "epoch": e, **m, "seconds": per_epoch}
+        )
     return TrialResult(
-        trial_id=task.trial_id, val_accuracy=acc, val_loss=1 - acc,
-        seconds=per_epoch * task.epochs, epochs_run=task.epochs, best_epoch=task.epochs,
-        history=history, test_accuracy=acc if task.evaluate_test else None,
-        precision="float32", device="cpu",
+        trial_id=task.trial_id,
+        val_accuracy=acc,
+        val_loss=1 - acc,
+        seconds=per_epoch * task.epochs,
+        epochs_run=task.epochs,
+        best_epoch=task.epochs,
+        history=history,
+        test_accuracy=acc if task.evaluate_test else None,
+        precision="float32",
+        device="cpu",
     )

@@ -16,20 +16,31 @@ from tests.faults.test_faults import new_run
 
 def started_engine(db: Path, engines: Engines, run_id: int) -> None:
     engines.start(db, run_id)
-    wait_until(lambda: query(db, "SELECT count(*) FROM trials WHERE status = 'running'")[0][0]
-               > 0, 90, "a running trial")
+    wait_until(
+        lambda: query(db, "SELECT count(*) FROM trials WHERE status = 'running'")[0][0] > 0,
+        90,
+        "a running trial",
+    )
 
 
 def handled_within(db: Path, kind: str) -> float:
-    (created, handled, status), = query(
-        db, "SELECT created_at, handled_at, status FROM commands WHERE kind = ? "
-            "ORDER BY id DESC LIMIT 1", (kind,))
+    ((created, handled, status),) = query(
+        db,
+        "SELECT created_at, handled_at, status FROM commands WHERE kind = ? "
+        "ORDER BY id DESC LIMIT 1",
+        (kind,),
+    )
     assert status == "done"
     return handled - created
 
 
-def test_pause_resume_stop(tmp_path: Path, fault_env: None, engines: Engines,
-                           monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_pause_resume_stop(
+    tmp_path: Path,
+    fault_env: None,
+    engines: Engines,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
     monkeypatch.setenv("HPTUI_FAULT_SLEEP", "0.6")
     db = tmp_path / "ctl.db"
     run_id = new_run(db)
@@ -41,16 +52,24 @@ def test_pause_resume_stop(tmp_path: Path, fault_env: None, engines: Engines,
     assert query(db, "SELECT status FROM runs")[0][0] == "paused"
     paused_at = query(db, "SELECT handled_at FROM commands WHERE kind = 'pause'")[0][0]
     # Running trials finish; none starts while paused.
-    wait_until(lambda: query(db, "SELECT count(*) FROM trials WHERE status = 'running'")[0][0]
-               == 0, 30, "running trials to finish")
+    wait_until(
+        lambda: query(db, "SELECT count(*) FROM trials WHERE status = 'running'")[0][0] == 0,
+        30,
+        "running trials to finish",
+    )
     time.sleep(1.5)
     assert query(db, "SELECT count(*) FROM trials WHERE started_at > ?", (paused_at,))[0][0] == 0
 
     assert main(["resume", str(run_id), "--db", str(db)]) == 0
     assert handled_within(db, "resume") < 1.0
     resumed_at = query(db, "SELECT handled_at FROM commands WHERE kind = 'resume'")[0][0]
-    wait_until(lambda: query(db, "SELECT count(*) FROM trials WHERE started_at > ?",
-                             (resumed_at,))[0][0] > 0, 30, "a trial after resume")
+    wait_until(
+        lambda: (
+            query(db, "SELECT count(*) FROM trials WHERE started_at > ?", (resumed_at,))[0][0] > 0
+        ),
+        30,
+        "a trial after resume",
+    )
 
     assert main(["stop", str(run_id), "--db", str(db)]) == 0
     assert handled_within(db, "stop") < 1.0
@@ -62,8 +81,9 @@ def test_pause_resume_stop(tmp_path: Path, fault_env: None, engines: Engines,
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
 
 
-def test_cancel_kills_running_trials(tmp_path: Path, fault_env: None, engines: Engines,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cancel_kills_running_trials(
+    tmp_path: Path, fault_env: None, engines: Engines, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HPTUI_FAULT_SLEEP", "3.0")
     db = tmp_path / "cancel.db"
     run_id = new_run(db, strategy="random")
@@ -76,7 +96,10 @@ def test_cancel_kills_running_trials(tmp_path: Path, fault_env: None, engines: E
 
 
 def test_space_and_rule_edits_make_versions_and_bad_edits_change_nothing(
-    tmp_path: Path, fault_env: None, engines: Engines, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    fault_env: None,
+    engines: Engines,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture,
 ) -> None:
     monkeypatch.setenv("HPTUI_FAULT_SLEEP", "0.4")
@@ -96,8 +119,9 @@ def test_space_and_rule_edits_make_versions_and_bad_edits_change_nothing(
     edited_at = query(db, "SELECT handled_at FROM commands WHERE kind = 'edit_space'")[0][0]
 
     rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps([{"name": "wide", "when": {"lstm_units": {">=": 64}},
-                                  "penalty": 1.5}]))
+    rules.write_text(
+        json.dumps([{"name": "wide", "when": {"lstm_units": {">=": 64}}, "penalty": 1.5}])
+    )
     assert main([*args, "--rules", str(rules)]) == 0
     assert "space version 3" in capsys.readouterr().out
     bad = tmp_path / "bad.json"
@@ -106,8 +130,12 @@ def test_space_and_rule_edits_make_versions_and_bad_edits_change_nothing(
     assert "unknown operator '~'" in capsys.readouterr().err
 
     wait_until(lambda: query(db, "SELECT status FROM runs")[0][0] == "finished", 120, "the end")
-    later = query(db, "SELECT space_version, lr, optimizer, lstm_units, penalty, rules_fired "
-                      "FROM trials WHERE phase != 'final' AND started_at > ?", (edited_at,))
+    later = query(
+        db,
+        "SELECT space_version, lr, optimizer, lstm_units, penalty, rules_fired "
+        "FROM trials WHERE phase != 'final' AND started_at > ?",
+        (edited_at,),
+    )
     assert later, "no trial ran after the edit"
     for version, lr, optimizer, units, penalty, fired in later:
         assert version in (2, 3)

@@ -22,15 +22,21 @@ SEARCH = "phase != 'final'"
 def new_run(db: Path, strategy: str = "bayes-ppo", seed: int = 5) -> int:
     store = Store(db)
     try:
-        return create_run(store, RunConfig(strategy=strategy, profile="tiny", data="sample",
-                                           workers=2, seed=seed))
+        return create_run(
+            store, RunConfig(strategy=strategy, profile="tiny", data="sample", workers=2, seed=seed)
+        )
     finally:
         store.close()
 
 
 def finished(db: Path) -> set[tuple]:
-    return set(query(db, f"SELECT id, json_extract(extra, '$.key'), val_accuracy FROM trials "
-                         f"WHERE status = 'finished' AND {SEARCH}"))
+    return set(
+        query(
+            db,
+            f"SELECT id, json_extract(extra, '$.key'), val_accuracy FROM trials "
+            f"WHERE status = 'finished' AND {SEARCH}",
+        )
+    )
 
 
 @pytest.mark.slow
@@ -44,8 +50,11 @@ def test_sigkill_engine_three_times_then_resume_loses_and_repeats_nothing(
         proc = engines.start(db, run_id)
         wait_until(lambda n=kill_after: len(finished(db)) >= n, 120, f"{kill_after} trials")
         # Kill while a trial is running, so there is something to interrupt.
-        wait_until(lambda: query(db, "SELECT count(*) FROM trials WHERE status = 'running'")[0][0]
-                   > 0, 30, "a running trial")
+        wait_until(
+            lambda: query(db, "SELECT count(*) FROM trials WHERE status = 'running'")[0][0] > 0,
+            30,
+            "a running trial",
+        )
         before = finished(db)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
@@ -58,17 +67,23 @@ def test_sigkill_engine_three_times_then_resume_loses_and_repeats_nothing(
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
     after = finished(db)
     assert kept <= after, "finished trials lost across kills"
-    keys = query(db, f"SELECT json_extract(extra, '$.key'), count(*) FROM trials "
-                     f"WHERE status = 'finished' AND {SEARCH} GROUP BY 1 HAVING count(*) > 1")
+    keys = query(
+        db,
+        f"SELECT json_extract(extra, '$.key'), count(*) FROM trials "
+        f"WHERE status = 'finished' AND {SEARCH} GROUP BY 1 HAVING count(*) > 1",
+    )
     assert keys == [], f"proposals trained to the end twice: {keys}"
     # tiny bayes-ppo plans 3 warm-up + 2x1 + 2x2 PPO steps: all done exactly once
     assert len(after) == 9
     assert query(db, "SELECT count(*) FROM trials WHERE status = 'interrupted'")[0][0] >= 3
     assert query(db, "SELECT status, phase FROM runs WHERE id = ?", (run_id,)) == [
-        ("finished", "done")]
+        ("finished", "done")
+    ]
     assert query(db, "SELECT count(*) FROM ppo_updates")[0][0] == 2
-    assert query(db, "SELECT count(*) FROM trials WHERE phase = 'final' AND status = 'finished'"
-                 )[0][0] == 2
+    assert (
+        query(db, "SELECT count(*) FROM trials WHERE phase = 'final' AND status = 'finished'")[0][0]
+        == 2
+    )
     events = [m for (m,) in query(db, "SELECT message FROM events")]
     assert sum("resumed: strategy state restored" in m for m in events) == 3
 
@@ -97,8 +112,11 @@ def test_second_engine_is_refused_and_a_dead_ones_lock_is_taken_over(
 
 @pytest.mark.parametrize(
     ("mode", "error"),
-    [("exit", "died with exit code 3"), ("oom", "MemoryError: cannot allocate"),
-     ("nan", "loss became NaN")],
+    [
+        ("exit", "died with exit code 3"),
+        ("oom", "MemoryError: cannot allocate"),
+        ("nan", "loss became NaN"),
+    ],
 )
 def test_failing_trials_fail_alone_and_the_run_finishes(
     tmp_path: Path, fault_env: None, monkeypatch: pytest.MonkeyPatch, mode: str, error: str
@@ -124,8 +142,9 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 2 MB filesystem (tmpfs) to fill up; needs root, as on our CI machines."""
     mnt = tmp_path / "small-disk"
     mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
     try:
@@ -170,8 +189,13 @@ def test_full_disk_under_the_store_waits_and_loses_nothing(
     assert len(calls) >= 3 and "full" in calls[0]
     rows = query(db, f"SELECT status FROM trials WHERE {SEARCH}")
     assert [s for (s,) in rows] == ["finished"] * 4
-    assert query(db, "SELECT count(*) FROM epochs WHERE trial_id IN (SELECT id FROM trials "
-                     f"WHERE {SEARCH})")[0][0] == 4
+    assert (
+        query(
+            db,
+            f"SELECT count(*) FROM epochs WHERE trial_id IN (SELECT id FROM trials WHERE {SEARCH})",
+        )[0][0]
+        == 4
+    )
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
 
 
@@ -180,18 +204,24 @@ def test_readers_never_see_database_is_locked(tmp_path: Path) -> None:
     db = tmp_path / "busy.db"
     run_id = new_run(db, strategy="random")
     writer = subprocess.Popen(
-        [sys.executable, "-c", (
-            "import sys, time\n"
-            "from storage.store import Store\n"
-            "s = Store(sys.argv[1]); end = time.time() + 4\n"
-            "while time.time() < end:\n"
-            "    tid, _ = s.add_trial(1, {'lr': 1e-3}, status='running', phase='search',\n"
-            "                         strategy='random', space_version=1)\n"
-            "    s.add_epoch(1, tid, epoch=1, loss=0.5)\n"
-            "    s.update_trial(tid, status='finished', val_accuracy=0.5)\n"
-            "    s.log(1, 'x')\n"
-        ), str(db)],
-        cwd=Path(__file__).resolve().parents[2], env={**os.environ, "PYTHONPATH": "."},
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time\n"
+                "from storage.store import Store\n"
+                "s = Store(sys.argv[1]); end = time.time() + 4\n"
+                "while time.time() < end:\n"
+                "    tid, _ = s.add_trial(1, {'lr': 1e-3}, status='running', phase='search',\n"
+                "                         strategy='random', space_version=1)\n"
+                "    s.add_epoch(1, tid, epoch=1, loss=0.5)\n"
+                "    s.update_trial(tid, status='finished', val_accuracy=0.5)\n"
+                "    s.log(1, 'x')\n"
+            ),
+            str(db),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PYTHONPATH": "."},
     )
     errors: list[str] = []
     reads = 0

@@ -127,8 +127,14 @@ def filled(tmp_path: Path) -> Filled:
             s.update_trial(tid, status="failed", error=err, finished_at=now)
     for epoch, va in ((1, 0.6543), (2, 0.7012)):
         s.add_epoch(
-            run_id, ids[2], epoch=epoch, loss=0.69, accuracy=0.6, val_loss=0.68,
-            val_accuracy=va, seconds=1.5,
+            run_id,
+            ids[2],
+            epoch=epoch,
+            loss=0.69,
+            accuracy=0.6,
+            val_loss=0.68,
+            val_accuracy=va,
+            seconds=1.5,
         )
     ppo_rows = [
         dict(ppo_epoch=1, traj_len=1, n_steps=2, mean_reward=55.5, best_reward=60.25),

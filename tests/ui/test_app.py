@@ -35,7 +35,7 @@ def test_panes_show_the_store(filled: Filled, size: tuple[int, int]) -> None:
             await refresh(app, pilot)
             assert app.first_paint_s is not None and app.first_paint_s < 5
             header = app.query_one(RunHeader).text
-            assert "run 1" in header and "PPO epoch 2/2 (trajectory length 2)" in header
+            assert "run 1" in header and "PPO epoch 2/2 (traj len 2)" in header
             assert "cpu float32" in header and "data sample" in header
             assert "best #4 val acc 0.7345" in header
 
@@ -75,8 +75,16 @@ def test_panes_show_the_store(filled: Filled, size: tuple[int, int]) -> None:
             # new rows land on the next read, and only they are read
             s = filled.store()
             s.update_trial(filled.trial_ids[6], status="finished", val_accuracy=0.8, reward=71.9)
-            s.add_trial(filled.run_id, {}, status="running", phase="ppo", strategy="bayes-ppo",
-                        space_version=1, rules_fired=["sgd_high_lr"], penalty=10.0)
+            s.add_trial(
+                filled.run_id,
+                {},
+                status="running",
+                phase="ppo",
+                strategy="bayes-ppo",
+                space_version=1,
+                rules_fired=["sgd_high_lr"],
+                penalty=10.0,
+            )
             s.close()
             await refresh(app, pilot)
             assert table.row_count == 7
