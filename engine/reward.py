@@ -68,6 +68,16 @@ def reward(acc: float, seconds: float, penalty: float, alpha: float, beta: float
     return 100.0 * alpha * acc - 0.1 * beta * seconds - penalty
 
 
+RANKING_PROGRESS = 1.0  # the weights every trial is ranked under: the run's final ones
+
+
+def score(acc: float, seconds: float, penalty: float) -> float:
+    """The reward under one set of weights for every trial, so that trials from early and
+    late in a run compare fairly (each trial's `reward` uses its own moment's weights, which
+    shrink α as the run goes on, and would favour early trials)."""
+    return reward(acc, seconds, penalty, *adaptive_weights(RANKING_PROGRESS))
+
+
 def apply_rules(config: Mapping[str, Value], rules: Sequence[Rule]) -> tuple[float, list[str]]:
     """Total penalty and the names of the rules that fired."""
     fired = [r for r in rules if r.fires(config)]

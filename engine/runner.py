@@ -24,7 +24,15 @@ from engine.data import DataRef, prepare_data
 from engine.device import default_workers, gpu_names, threads_per_worker
 from engine.executor import DEFAULT_TRAINER, Executor, LocalPoolExecutor, WorkerSettings
 from engine.profiles import PROFILES, Profile
-from engine.reward import DEFAULT_RULES, Rule, adaptive_weights, apply_rules, parse_rules, reward
+from engine.reward import (
+    DEFAULT_RULES,
+    Rule,
+    adaptive_weights,
+    apply_rules,
+    parse_rules,
+    reward,
+    score,
+)
 from engine.space import DEFAULT_CONFIG, SearchSpace, SpaceError, default_space
 from engine.strategies.base import Outcome, Proposal, Strategy
 from engine.strategies.bayes import BayesSearch
@@ -463,6 +471,9 @@ class Engine:
             return
         if tid not in self.running:
             return  # progress of a trial already cancelled
+        if kind == "started":  # the worker took it (submit time includes a worker's start-up)
+            self.store.update_trial(tid, started_at=time.time())
+            return
         if kind == "progress":
             self.store.set_worker(
                 self.run_id,
@@ -504,6 +515,7 @@ class Engine:
                 best_epoch=res["best_epoch"],
                 test_accuracy=res.get("test_accuracy"),
                 reward=r if search else None,  # final-validation trials are not rewarded
+                score=score(res["val_accuracy"], res["seconds"], penalty) if search else None,
                 device=res["device"],
                 precision=res["precision"],
                 finished_at=time.time(),

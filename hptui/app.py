@@ -180,8 +180,8 @@ def best_trial(trials: list[dict[str, Any]]) -> dict[str, Any] | None:
     return min(
         fin,
         key=lambda t: (
-            t["reward"] is None,
-            -(t["reward"] or 0.0),
+            t.get("score") is None,
+            -(t.get("score") or 0.0),
             -(t["val_accuracy"] or 0.0),
             t["number"],
         ),

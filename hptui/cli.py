@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from storage.store import Store, StoreError, default_db_path, engine_alive
+from storage.store import Store, StoreError, StoreNeedsMigration, default_db_path, engine_alive
 
 console = Console()
 err_console = Console(stderr=True)
@@ -57,7 +57,11 @@ _fraction = _bounded(float, 1e-3, 1024, "a number")
 
 def open_store(path: str | Path, *, readonly: bool) -> Store:
     try:
-        return Store(path, readonly=readonly)
+        try:
+            return Store(path, readonly=readonly)
+        except StoreNeedsMigration:
+            Store(path).close()  # a store from an older hptui: migrate it once, then read
+            return Store(path, readonly=readonly)
     except StoreError as exc:
         raise CliError(str(exc)) from None
 
@@ -452,7 +456,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             r["phase"],
             f"{r['finished_trials']}/{r['planned_trials'] or '?'}",
             _f(r["best_val_accuracy"], 4),
-            _f(r["best_reward"], 2),
+            _f(r["best_score"], 2),
             r["data_source"] or "-",
         )
     console.print(t)
@@ -497,8 +501,8 @@ def print_summary(store: Store, run: dict[str, Any]) -> None:
     if best:
         console.print(
             f"best: trial {best['number']} (space v{best['space_version']}), val acc "
-            f"{best['val_accuracy']:.4f}, reward {best['reward']:.2f}: "
-            f"{json.dumps(best['config'])}"
+            f"{best['val_accuracy']:.4f}, reward {best['reward']:.2f}, score "
+            f"{best['score']:.2f}: {json.dumps(best['config'])}"
         )
     if run.get("final"):
         console.print(format_final(run["final"]))
@@ -584,6 +588,7 @@ def export_payload(store: Store, run_id: int) -> dict[str, Any]:
         "hyperparameters": best["config"],
         "val_accuracy": best["val_accuracy"],
         "reward": best["reward"],
+        "score": best["score"],
         "strategy": run["strategy"],
         "profile": run["profile"],
         "data_source": run["data_source"],

@@ -145,4 +145,16 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+MIGRATIONS.append(
+    # 1 -> 2: a score that ranks trials from early and late in a run alike. `reward` uses the
+    # adaptive weights of the trial's own moment (PPO learns from it); `score` is the reward
+    # under one set of weights for every trial, the run's final ones (α 0.6, β 0.4).
+    """
+    ALTER TABLE trials ADD COLUMN score REAL;
+    UPDATE trials SET score = 60.0 * val_accuracy - 0.04 * seconds - coalesce(penalty, 0)
+        WHERE status = 'finished' AND phase != 'final';
+    CREATE INDEX trials_run_score ON trials (run_id, score);
+    """
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -43,6 +43,10 @@ class StoreError(Exception):
     """The file cannot be used as a store; the message names the file and the reason."""
 
 
+class StoreNeedsMigration(StoreError):
+    """A read-only open of a store with an older schema: open it writable once to migrate."""
+
+
 def _is_full(exc: sqlite3.OperationalError) -> bool:
     return "full" in str(exc).lower()
 
@@ -200,8 +204,8 @@ class Store:
         return self._rows(
             """SELECT r.*, (SELECT count(*) FROM trials t WHERE t.run_id = r.id
                               AND t.status = 'finished' AND t.phase != 'final') AS finished_trials,
-                      (SELECT max(reward) FROM trials t WHERE t.run_id = r.id
-                              AND t.status = 'finished' AND t.phase != 'final') AS best_reward,
+                      (SELECT max(score) FROM trials t WHERE t.run_id = r.id
+                              AND t.status = 'finished' AND t.phase != 'final') AS best_score,
                       (SELECT max(val_accuracy) FROM trials t WHERE t.run_id = r.id
                               AND t.status = 'finished' AND t.phase != 'final') AS best_val_accuracy
                FROM runs r ORDER BY r.id"""
@@ -282,14 +286,12 @@ class Store:
             sql, params = sql + " AND phase = ?", params + [phase]
         return self._rows(sql + " ORDER BY number", params)
 
-    def best_trial(self, run_id: int, by: str = "reward") -> dict[str, Any] | None:
-        """The finished search trial with the highest reward (val accuracy breaks ties and
-        ranks strategies without a reward)."""
-        assert by in ("reward", "val_accuracy")
-        other = "val_accuracy" if by == "reward" else "reward"
+    def best_trial(self, run_id: int) -> dict[str, Any] | None:
+        """The finished search trial with the highest score (the reward under one set of
+        weights for all trials); validation accuracy breaks ties."""
         return self._one(
-            f"""SELECT * FROM trials WHERE run_id = ? AND status = 'finished' AND phase != 'final'
-                ORDER BY {by} IS NULL, {by} DESC, {other} DESC, number LIMIT 1""",
+            """SELECT * FROM trials WHERE run_id = ? AND status = 'finished' AND phase != 'final'
+                ORDER BY score IS NULL, score DESC, val_accuracy DESC, number LIMIT 1""",
             [run_id],
         )
 

@@ -127,3 +127,16 @@ def test_parse_rules_errors(data, needle) -> None:
     with pytest.raises(SpaceError) as exc:
         parse_rules(data)
     assert needle in str(exc.value)
+
+
+def test_score_ranks_every_trial_under_the_final_weights() -> None:
+    from engine.reward import score
+
+    # α 0.6, β 0.4 whatever the trial's moment: 100·0.6·0.8 − 0.1·0.4·10 − 3 = 44.6
+    assert score(0.8, 10.0, 3.0) == pytest.approx(44.6)
+    # the same accuracy early (α 0.9) has a larger reward, but the same score as late
+    early, late = (
+        reward(0.8, 10.0, 0.0, *adaptive_weights(0.0)),
+        reward(0.8, 10.0, 0.0, *adaptive_weights(1.0)),
+    )
+    assert early > late and score(0.8, 10.0, 0.0) == pytest.approx(late)

@@ -207,22 +207,21 @@ def add(store: Store, rid: int, status="finished", phase="search", **kw) -> int:
 def test_best_trial_ordering(store: Store) -> None:
     rid = new_run(store)
     assert store.best_trial(rid) is None
-    add(store, rid, reward=50.0, val_accuracy=0.9)
-    t_b = add(store, rid, reward=60.0, val_accuracy=0.6)
-    t_c = add(store, rid, reward=60.0, val_accuracy=0.7)  # same reward, better accuracy
-    add(store, rid, phase="final", reward=99.0, val_accuracy=0.99)
-    add(store, rid, status="failed", reward=98.0, val_accuracy=0.98)
-    add(store, rid, status="running", reward=97.0, val_accuracy=0.97)
-    add(store, rid, status="interrupted", reward=96.0, val_accuracy=0.96)
-    add(store, rid, reward=None, val_accuracy=0.95)
+    add(store, rid, score=50.0, reward=70.0, val_accuracy=0.9)  # ranked by score, not reward
+    t_b = add(store, rid, score=60.0, reward=40.0, val_accuracy=0.6)
+    t_c = add(store, rid, score=60.0, reward=40.0, val_accuracy=0.7)  # same score, better acc
+    add(store, rid, phase="final", score=99.0, val_accuracy=0.99)
+    add(store, rid, status="failed", score=98.0, val_accuracy=0.98)
+    add(store, rid, status="running", score=97.0, val_accuracy=0.97)
+    add(store, rid, status="interrupted", score=96.0, val_accuracy=0.96)
+    add(store, rid, score=None, val_accuracy=0.95)
     assert store.best_trial(rid)["id"] == t_c
-    assert store.best_trial(rid, by="val_accuracy")["val_accuracy"] == 0.95
     assert t_b != t_c
     other = new_run(store)
     assert store.best_trial(other) is None
     runs = {r["id"]: r for r in store.runs()}
     assert runs[rid]["finished_trials"] == 4
-    assert runs[rid]["best_reward"] == 60.0
+    assert runs[rid]["best_score"] == 60.0
     assert runs[rid]["best_val_accuracy"] == 0.95
 
 
@@ -353,3 +352,27 @@ def test_one_query_answers_finished_trials_of_run(tmp_path: Path) -> None:
     assert [r[0] for r in rows] == want
     assert rows[0][2:] == (1e-3, "adam")
     conn.close()
+
+
+def test_migration_from_schema_1_fills_the_score(tmp_path: Path) -> None:
+    """A store written by the first schema is migrated in place, data kept, score computed."""
+    from storage.schema import MIGRATIONS
+
+    db = tmp_path / "v1.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("INSERT INTO runs (id, created_at, strategy, profile, seed, workers, config) "
+                 "VALUES (1, 0, 'random', 'tiny', 1, 2, '{}')")
+    conn.execute("INSERT INTO trials (run_id, number, status, phase, strategy, space_version, "
+                 "config, val_accuracy, seconds, penalty, created_at) "
+                 "VALUES (1, 1, 'finished', 'search', 'random', 1, '{}', 0.8, 10.0, 5.0, 0)")
+    conn.commit()
+    conn.close()
+    store = Store(db)
+    try:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        # 100·0.6·0.8 − 0.1·0.4·10 − 5 = 42.6
+        assert store.best_trial(1)["score"] == pytest.approx(42.6)
+    finally:
+        store.close()

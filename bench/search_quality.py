@@ -1,0 +1,313 @@
+"""Search quality at an equal training budget: bayes-ppo, bayes, random, grid (the real engine:
+`create_run` + `Engine(...).run()`, real TensorFlow trainers on a 2-worker pool) and Optuna's
+TPE driving the same trainer function (`engine.trainer.train_trial`) on the same 2-worker
+`LocalPoolExecutor`, 2 trials in flight like the engine.
+
+Every method trains the same number of epochs: the `bench` profile below gives bayes-ppo
+4 one-epoch warm-up trials + 3 PPO epochs x 4 trajectories (length 1, 1, 2) x 2 epochs =
+36 epochs, and the single-stage methods (and Optuna) 18 trials x 2 epochs = 36; the epochs
+actually run are counted from the store (`sum(epochs_run)`) and printed. Each run ends with the
+engine's final validation (best by reward, and the default configuration, 2 epochs, test
+accuracy); Optuna's best trial (by validation accuracy, its objective) is trained the same way
+with the same seed key as the engine's `final-best`.
+
+    python bench/search_quality.py [--seeds 1 2 3] [--methods bayes-ppo bayes random grid optuna]
+                                   [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# Light imports only: spawned workers re-import this module as __mp_main__.
+from bench._common import data_label, data_spec, machine, mean_sd, quiet_tensorflow, table  # noqa: E402
+from engine.data import DataSettings  # noqa: E402
+from engine.profiles import PROFILES, Profile  # noqa: E402
+
+METHODS = ("bayes-ppo", "bayes", "random", "grid", "optuna")
+
+BENCH = Profile(
+    name="bench",
+    data=DataSettings(vocab_size=5_000, max_len=80, n_train=1_000, n_val=300, n_test=500),
+    warmup_calls=4,
+    warmup_initial=2,
+    warmup_epochs=1,
+    ppo_epochs=3,
+    trajectories=4,
+    len_early=1,
+    len_late=2,
+    step_epochs=2,
+    final_epochs=2,
+    search_trials=18,
+    search_epochs=2,
+    description="search-quality bench: 1,000 train / 300 val / 500 test, 80 tokens",
+)
+QUICK = Profile(
+    name="bench-quick",
+    data=DataSettings(vocab_size=2_000, max_len=40, n_train=240, n_val=80, n_test=80),
+    warmup_calls=2,
+    warmup_initial=2,
+    warmup_epochs=1,
+    ppo_epochs=2,
+    trajectories=2,
+    len_early=1,
+    len_late=1,
+    step_epochs=1,
+    final_epochs=1,
+    search_trials=6,
+    search_epochs=1,
+    description="smoke run of the search-quality bench",
+)
+
+
+@dataclass
+class Result:
+    method: str
+    seed: int
+    search_epochs: int  # sum(epochs_run) of the search trials
+    trials: int
+    failed: int
+    best_val: float  # highest validation accuracy of any search trial
+    chosen_val: float  # validation accuracy of the trial taken to final validation
+    test_best: float | None  # final model's test accuracy
+    test_default: float | None
+    wall_s: float
+    chosen: dict[str, Any] = field(default_factory=dict)
+    busy: float | None = None  # share of worker time spent in search trials
+
+
+def ppo_epochs_of(p: Profile) -> int:
+    traj = [p.len_early if e / p.ppo_epochs < 0.5 else p.len_late for e in range(p.ppo_epochs)]
+    return p.warmup_calls * p.warmup_epochs + p.trajectories * sum(traj) * p.step_epochs
+
+
+def run_engine(method: str, seed: int, profile: Profile, spec: str, tmp: Path) -> Result:
+    """One run of the real engine (headless, in this process)."""
+    from engine.runner import Engine, RunConfig, create_run
+    from storage.store import Store
+
+    db = tmp / f"{method}-{seed}.db"
+    store = Store(db)
+    cfg = RunConfig(
+        strategy=method, profile=profile.name, data=spec, workers=2, threads=1, seed=seed
+    )
+    run_id = create_run(store, cfg)
+    store.close()
+    t0 = time.perf_counter()
+    status = Engine(db, run_id).run()
+    wall = time.perf_counter() - t0
+    store = Store(db)
+    run = store.run(run_id)
+    trials = [t for t in store.trials(run_id) if t["phase"] != "final"]
+    chosen = store.best_trial(run_id)
+    store.close()
+    assert run is not None and status == "finished", (status, run and run.get("error"))
+    ok = [t for t in trials if t["status"] == "finished"]
+    final = run.get("final") or {}
+    span = max(t["finished_at"] for t in trials) - min(t["started_at"] for t in trials)
+    busy = sum(t["finished_at"] - t["started_at"] for t in trials) / (2 * span)
+    return Result(
+        method=method,
+        seed=seed,
+        search_epochs=sum(t["epochs_run"] or 0 for t in ok),
+        trials=len(trials),
+        failed=len(trials) - len(ok),
+        best_val=max((t["val_accuracy"] for t in ok), default=0.0),
+        chosen_val=chosen["val_accuracy"] if chosen else 0.0,
+        test_best=final.get("best_test_accuracy"),
+        test_default=final.get("default_test_accuracy"),
+        wall_s=wall,
+        chosen=chosen["config"] if chosen else {},
+        busy=busy,
+    )
+
+
+def run_optuna(seed: int, profile: Profile, spec: str, tmp: Path) -> Result:
+    """Optuna TPE (ask/tell) on the engine's 2-worker pool and trainer function: the same
+    trials x epochs as the single-stage strategies, then the engine's final-validation task."""
+    import optuna
+
+    from engine.data import prepare_data
+    from engine.executor import LocalPoolExecutor, WorkerSettings
+    from engine.runner import trial_seed
+    from engine.space import Real, default_space
+    from engine.trainer import TrialTask
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = default_space()
+    t0 = time.perf_counter()
+    ref = prepare_data(spec, profile.data)
+    pool = LocalPoolExecutor(2, WorkerSettings(ref, 1, None, str(tmp / f"optuna-{seed}.log")))
+    pool.start()
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    n, epochs = profile.search_trials, profile.search_epochs
+    running: dict[int, Any] = {}
+    done: list[tuple[dict[str, Any], float, int]] = []  # (config, val acc, epochs run)
+    failed = asked = 0
+
+    def suggest(trial: Any) -> dict[str, Any]:
+        cfg: dict[str, Any] = {}
+        for d in space.dims:
+            if isinstance(d, Real):
+                cfg[d.name] = trial.suggest_float(d.name, d.low, d.high, log=d.log)
+            else:
+                cfg[d.name] = trial.suggest_categorical(d.name, list(d.choices))
+        return cfg
+
+    final_result: dict[str, Any] | None = None
+    try:
+        while len(done) + failed < n:
+            for slot in pool.free_slots():
+                if asked >= n:
+                    break
+                trial = study.ask()
+                cfg = suggest(trial)
+                task = TrialTask(asked + 1, cfg, epochs, seed=trial_seed(seed, f"o{asked}"))
+                pool.submit(slot, task)
+                running[task.trial_id] = (trial, cfg)
+                asked += 1
+            for msg in pool.poll(0.2):
+                if msg.get("trial_id") not in running or msg["kind"] not in ("result", "failed"):
+                    continue
+                trial, cfg = running.pop(msg["trial_id"])
+                if msg["kind"] == "result":
+                    res = msg["result"]
+                    study.tell(trial, res["val_accuracy"])
+                    done.append((cfg, res["val_accuracy"], res["epochs_run"]))
+                else:  # like the engine's bayes: a failed trial scores accuracy 0
+                    study.tell(trial, 0.0)
+                    failed += 1
+        best_cfg, best_val, _ = max(done, key=lambda d: d[1])
+        task = TrialTask(
+            10_000,
+            best_cfg,
+            profile.final_epochs,
+            early_stopping=False,
+            evaluate_test=True,
+            seed=trial_seed(seed, "final-best"),
+        )
+        pool.submit(pool.free_slots()[0], task)
+        while final_result is None:
+            for msg in pool.poll(0.5):
+                if msg.get("trial_id") == task.trial_id and msg["kind"] in ("result", "failed"):
+                    final_result = msg.get("result") or {"test_accuracy": None}
+    finally:
+        pool.shutdown()
+    return Result(
+        method="optuna",
+        seed=seed,
+        search_epochs=sum(e for _, _, e in done),
+        trials=asked,
+        failed=failed,
+        best_val=best_val,
+        chosen_val=best_val,
+        test_best=final_result.get("test_accuracy"),
+        test_default=None,
+        wall_s=time.perf_counter() - t0,
+        chosen=best_cfg,
+    )
+
+
+def fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    ap.add_argument("--quick", action="store_true", help="tiny profile, 1 seed: a smoke run")
+    args = ap.parse_args()
+    quiet_tensorflow()
+    profile = QUICK if args.quick else BENCH
+    if args.quick:
+        args.seeds = args.seeds[:1]
+    PROFILES[profile.name] = profile  # the engine runs in this process and reads PROFILES
+    spec = data_spec()
+    print(f"machine: {machine()}")
+    print(f"data: {data_label(spec)}; profile {profile.name}: {profile.description}")
+    print(
+        f"budget: {ppo_epochs_of(profile)} epochs for bayes-ppo, "
+        f"{profile.search_trials} x {profile.search_epochs} = "
+        f"{profile.search_trials * profile.search_epochs} for the others; "
+        f"final validation {profile.final_epochs} epochs; seeds {args.seeds}\n",
+        flush=True,
+    )
+    results: list[Result] = []
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="hptui-bench-quality-") as d:
+        tmp = Path(d)
+        for seed in args.seeds:  # methods interleaved within each seed: load hits all alike
+            for method in args.methods:
+                if method == "optuna":
+                    r = run_optuna(seed, profile, spec, tmp)
+                else:
+                    r = run_engine(method, seed, profile, spec, tmp)
+                results.append(r)
+                print(
+                    f"{method:9s} seed {seed}: {r.trials} trials ({r.failed} failed), "
+                    f"{r.search_epochs} epochs, best val {r.best_val:.4f}, chosen val "
+                    f"{r.chosen_val:.4f}, test {fmt(r.test_best)} (default "
+                    f"{fmt(r.test_default)}), {r.wall_s:.0f} s, workers busy {fmt(r.busy)}; "
+                    f"load {os.getloadavg()[0]:.2f}; "
+                    f"chosen {r.chosen}",
+                    flush=True,
+                )
+    rows = []
+    for m in args.methods:
+        rs = [r for r in results if r.method == m]
+        tests = [r.test_best for r in rs if r.test_best is not None]
+        rows.append(
+            [
+                m,
+                len(rs),
+                "/".join(str(r.search_epochs) for r in rs),
+                mean_sd([r.best_val for r in rs]),
+                f"{min(r.best_val for r in rs):.4f}..{max(r.best_val for r in rs):.4f}",
+                mean_sd([r.chosen_val for r in rs]),
+                mean_sd(tests),
+                f"{min(tests):.4f}..{max(tests):.4f}" if tests else "n/a",
+                f"{statistics.mean(r.wall_s for r in rs):.0f}",
+            ]
+        )
+    print()
+    print(
+        table(
+            [
+                "method",
+                "runs",
+                "epochs per run",
+                "best val acc (mean ± sd)",
+                "best val range",
+                "chosen trial val acc",
+                "final test acc (mean ± sd)",
+                "test range",
+                "wall s/run",
+            ],
+            rows,
+        )
+    )
+    defaults = {r.seed: r.test_default for r in results if r.test_default is not None}
+    if defaults:
+        print(
+            "\ndefault configuration, same final validation: test acc "
+            + ", ".join(f"seed {s}: {v:.4f}" for s, v in sorted(defaults.items()))
+        )
+    print(
+        f"\ntotal wall {time.perf_counter() - t_start:.0f} s; load average now "
+        f"{machine().rsplit('load average ', 1)[1]}"
+    )
+
+
+if __name__ == "__main__":
+    main()
