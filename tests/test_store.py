@@ -362,11 +362,15 @@ def test_migration_from_schema_1_fills_the_score(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     conn.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    conn.execute("INSERT INTO runs (id, created_at, strategy, profile, seed, workers, config) "
-                 "VALUES (1, 0, 'random', 'tiny', 1, 2, '{}')")
-    conn.execute("INSERT INTO trials (run_id, number, status, phase, strategy, space_version, "
-                 "config, val_accuracy, seconds, penalty, created_at) "
-                 "VALUES (1, 1, 'finished', 'search', 'random', 1, '{}', 0.8, 10.0, 5.0, 0)")
+    conn.execute(
+        "INSERT INTO runs (id, created_at, strategy, profile, seed, workers, config) "
+        "VALUES (1, 0, 'random', 'tiny', 1, 2, '{}')"
+    )
+    conn.execute(
+        "INSERT INTO trials (run_id, number, status, phase, strategy, space_version, "
+        "config, val_accuracy, seconds, penalty, created_at) "
+        "VALUES (1, 1, 'finished', 'search', 'random', 1, '{}', 0.8, 10.0, 5.0, 0)"
+    )
     conn.commit()
     conn.close()
     store = Store(db)
