@@ -150,7 +150,7 @@ def store_micro(tmp: Path, trials: int) -> dict[str, float]:
     """Mean seconds of each Store call the engine makes per trial, on a fresh store file,
     the calls made in the engine's order for `trials` trials."""
     from engine.reward import DEFAULT_RULES
-    from engine.runner import RunConfig, build_strategy
+    from engine.setup import RunConfig, build_strategy
     from engine.space import default_space
     from engine.strategies.base import Outcome
 

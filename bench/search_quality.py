@@ -139,7 +139,7 @@ def run_optuna(seed: int, profile: Profile, spec: str, tmp: Path) -> Result:
 
     from engine.data import prepare_data
     from engine.executor import LocalPoolExecutor, WorkerSettings
-    from engine.runner import trial_seed
+    from engine.setup import trial_seed
     from engine.space import Real, default_space
     from engine.trainer import TrialTask
 

@@ -14,18 +14,16 @@ import signal
 import socket
 import sys
 import time
-import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.data import DataRef, prepare_data
-from engine.device import default_workers, gpu_names, threads_per_worker
-from engine.executor import DEFAULT_TRAINER, Executor, LocalPoolExecutor, WorkerSettings
-from engine.profiles import PROFILES, Profile
+from engine.device import threads_per_worker
+from engine.executor import DEFAULT_TRAINER, Executor, WorkerSettings
+from engine.final import final_summary, format_final
+from engine.profiles import PROFILES
 from engine.reward import (
-    DEFAULT_RULES,
     Rule,
     adaptive_weights,
     apply_rules,
@@ -33,162 +31,27 @@ from engine.reward import (
     reward,
     score,
 )
-from engine.space import DEFAULT_CONFIG, SearchSpace, SpaceError, default_space
+from engine.setup import (
+    STRATEGIES,
+    EngineError,
+    RunConfig,
+    build_strategy,
+    create_run,
+    import_tensorflow_quietly,
+    log_path_for,
+    make_executor,
+    trial_seed,
+)
+from engine.space import DEFAULT_CONFIG, SearchSpace, SpaceError
 from engine.strategies.base import Outcome, Proposal, Strategy
-from engine.strategies.bayes import BayesSearch
-from engine.strategies.bayes_ppo import BayesPPO, PPOSchedule
-from engine.strategies.grid import GridSearch
-from engine.strategies.random_search import RandomSearch
 from engine.trainer import TrialTask
 from storage.store import Store, engine_alive
 
-STRATEGIES = ("bayes-ppo", "bayes", "random", "grid")
+# The set-up names callers reach through the runner, the engine's entry point.
+__all__ = ["STRATEGIES", "Engine", "EngineError", "RunConfig", "create_run", "log_path_for"]
+
 HEARTBEAT_S = 1.0
 POLL_S = 0.2  # commands are looked at at least this often
-
-
-class EngineError(RuntimeError):
-    """The run cannot go on; the message says why."""
-
-
-@dataclass
-class RunConfig:
-    strategy: str = "bayes-ppo"
-    profile: str = "quick"
-    data: str = "auto"
-    workers: int | None = None
-    threads: int | None = None
-    precision: str | None = None
-    seed: int = 42
-    final_validation: bool = True
-    profile_reason: str = ""
-    executor: str = "local"  # local process pool, or "ray"
-    ray_address: str | None = None  # None: start a local Ray instance
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    trial_retries: int = 1  # Ray: a trial whose worker or node is lost runs again
-
-
-def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers: int) -> Strategy:
-    p = profile
-    if cfg.strategy == "random":
-        return RandomSearch(space, p.search_trials, p.search_epochs, cfg.seed)
-    if cfg.strategy == "grid":
-        return GridSearch(space, p.search_trials, p.search_epochs, cfg.seed)
-    if cfg.strategy == "bayes":
-        return BayesSearch(
-            space,
-            p.search_trials,
-            max(2, p.search_trials // 4),
-            p.search_epochs,
-            cfg.seed,
-            batch=workers,
-        )
-    if cfg.strategy == "bayes-ppo":
-        warmup = BayesSearch(
-            space,
-            p.warmup_calls,
-            p.warmup_initial,
-            p.warmup_epochs,
-            cfg.seed,
-            batch=workers,
-            phase="warmup",
-            early_stopping=False,
-        )
-        schedule = PPOSchedule(p.ppo_epochs, p.trajectories, p.len_early, p.len_late, p.step_epochs)
-        return BayesPPO(space, warmup, schedule, cfg.seed)
-    raise EngineError(f"unknown strategy {cfg.strategy!r} (known: {', '.join(STRATEGIES)})")
-
-
-def create_run(store: Store, cfg: RunConfig) -> int:
-    """A new run row with space version 1; the engine fills in the rest when it starts."""
-    if cfg.strategy not in STRATEGIES:
-        raise EngineError(f"unknown strategy {cfg.strategy!r} (known: {', '.join(STRATEGIES)})")
-    if cfg.profile not in PROFILES:
-        raise EngineError(f"unknown profile {cfg.profile!r} (known: {', '.join(PROFILES)})")
-    workers = cfg.workers or default_workers(len(gpu_names()))
-    run_id = store.create_run(
-        status="running",
-        phase="starting",
-        strategy=cfg.strategy,
-        profile=cfg.profile,
-        seed=cfg.seed,
-        workers=workers,
-        config=asdict(cfg),
-    )
-    store.add_space_version(
-        run_id,
-        default_space().to_dict(),
-        [r.to_dict() for r in DEFAULT_RULES],
-        "initial space",
-        "engine",
-    )
-    store.log(
-        run_id,
-        f"run {run_id} created: strategy {cfg.strategy}, profile {cfg.profile}, "
-        f"{workers} workers, seed {cfg.seed}",
-    )
-    if cfg.profile_reason:
-        store.log(run_id, cfg.profile_reason)
-    return run_id
-
-
-def make_executor(cfg: RunConfig, workers: int, settings: WorkerSettings) -> Executor:
-    if cfg.executor == "local":
-        return LocalPoolExecutor(workers, settings)
-    if cfg.executor == "ray":
-        try:
-            from engine.ray_executor import RayExecutor
-        except ImportError as exc:
-            raise EngineError(
-                f"the Ray executor needs Ray: pip install 'hptui[ray]' ({exc})"
-            ) from None
-        return RayExecutor(
-            workers,
-            settings,
-            address=cfg.ray_address,
-            cpus_per_trial=cfg.cpus_per_trial,
-            gpus_per_trial=cfg.gpus_per_trial,
-            retries=cfg.trial_retries,
-        )
-    raise EngineError(f"unknown executor {cfg.executor!r} (known: local, ray)")
-
-
-def log_path_for(db_path: str | Path, run_id: int) -> Path:
-    p = Path(db_path)
-    d = p.parent / f"{p.name}.logs"
-    d.mkdir(parents=True, exist_ok=True)
-    return d / f"run-{run_id}.log"
-
-
-def trial_seed(run_seed: int, key: str) -> int:
-    """A trial's training seed, from the run seed and the proposal's key (not its number,
-    which depends on the order trials finish in)."""
-    return zlib.crc32(f"{run_seed}:{key}".encode()) % (2**31 - 1)
-
-
-def import_tensorflow_quietly(log_path: str) -> None:
-    """Import TensorFlow for the PPO agent with its C++ start-up chatter (CUDA probing,
-    oneDNN notes) sent to the run's log, not over the terminal. The agent's small networks
-    run on the CPU: the GPUs are left to the trainers."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 2)
-    try:
-        import tensorflow as tf
-
-        try:
-            tf.config.set_visible_devices([], "GPU")
-        except RuntimeError:  # already initialised in this process
-            pass
-        tf.config.list_logical_devices()
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(fd)
 
 
 class Engine:
@@ -701,28 +564,9 @@ class Engine:
         if "best" not in done or "default" not in done:
             return
         b, d = done["best"], done["default"]
-        summary = {
-            "best_trial": best["number"],
-            "best_config": best["config"],
-            "best_test_accuracy": b["test_accuracy"],
-            "best_seconds": b["seconds"],
-            "default_test_accuracy": d["test_accuracy"],
-            "default_seconds": d["seconds"],
-            "accuracy_gain": (b["test_accuracy"] - d["test_accuracy"]) / d["test_accuracy"],
-            "time_saving": (d["seconds"] - b["seconds"]) / d["seconds"],
-            "epochs": self.profile.final_epochs,
-        }
+        summary = final_summary(best, b, d, self.profile.final_epochs)
         self.store.update_run(self.run_id, final=summary)
         self.store.log(self.run_id, format_final(summary))
-
-
-def format_final(f: dict[str, Any]) -> str:
-    return (
-        f"final validation ({f['epochs']} epochs): best test acc {f['best_test_accuracy']:.4f} in "
-        f"{f['best_seconds']:.1f} s; default {f['default_test_accuracy']:.4f} in "
-        f"{f['default_seconds']:.1f} s; accuracy gain {100 * f['accuracy_gain']:+.2f}%, "
-        f"time saving {100 * f['time_saving']:+.2f}%"
-    )
 
 
 def _finite(v: Any) -> Any:

@@ -536,19 +536,19 @@ class HptuiApp(App[None]):
         """Write exactly what `hptui export RUN` prints."""
         if not path:
             return None
-        from hptui.cli import CliError, export_payload
+        from hptui.report import ReportError, export_payload
 
         out = Path(path).expanduser()
         try:
             if out.is_dir():
-                raise CliError(f"{out} is a directory; give a file name")
+                raise ReportError(f"{out} is a directory; give a file name")
             store = Store(self.db_path, readonly=True)
             try:
                 payload = export_payload(store, self.run_id)
             finally:
                 store.close()
             out.write_text(json.dumps(payload, indent=2) + "\n")
-        except (CliError, StoreError, sqlite3.Error) as exc:
+        except (ReportError, StoreError, sqlite3.Error) as exc:
             self.notify(f"export: {exc}", severity="error")
             return None
         except OSError as exc:

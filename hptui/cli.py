@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from hptui.headless import HeadlessView
+from hptui.report import ReportError, export_payload, fmt_num, print_summary, reward_plot
 from storage.store import Store, StoreError, StoreNeedsMigration, default_db_path, engine_alive
 
 console = Console()
@@ -72,15 +73,6 @@ def get_run(store: Store, run_id: int) -> dict[str, Any]:
         known = ", ".join(str(r["id"]) for r in store.runs()) or "none"
         raise CliError(f"no run {run_id} in {store.path} (runs: {known})")
     return run
-
-
-def fmt_s(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 # --- run / resume / engine ------------------------------------------------------------------
@@ -180,7 +172,7 @@ def open_app(db: str | Path, run_id: int) -> int:
 def run_headless(db: str | Path, run_id: int) -> int:
     from engine.runner import Engine, EngineError
 
-    live = HeadlessView(run_id)
+    live = HeadlessView(run_id, console)
     try:
         engine = Engine(db, run_id, on_tick=live.update)
         with live:
@@ -189,7 +181,7 @@ def run_headless(db: str | Path, run_id: int) -> int:
         raise CliError(str(exc)) from None
     store = open_store(db, readonly=True)
     try:
-        print_summary(store, get_run(store, run_id))
+        print_summary(console, store, get_run(store, run_id))
     finally:
         store.close()
     return 0 if status == "finished" else 1
@@ -204,90 +196,6 @@ def cmd_engine(args: argparse.Namespace) -> int:
     except EngineError as exc:
         raise CliError(str(exc)) from None
     return 0
-
-
-class HeadlessView:
-    """Live progress with rich: phase, trials done of planned, best so far, elapsed, remaining.
-    When the output is not a terminal (a log file, CI), a plain line every 15 s instead."""
-
-    def __init__(self, run_id: int) -> None:
-        from rich.live import Live
-
-        self.run_id = run_id
-        self.tty = console.is_terminal
-        self.live = Live(self._render(None), console=console, refresh_per_second=4)
-        self._last = 0.0
-        self._last_line = ""
-        self._data_shown = False
-
-    def __enter__(self) -> HeadlessView:
-        if self.tty:
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.tty:
-            self.live.__exit__(*exc)
-
-    def update(self, engine: Any) -> None:
-        now = time.monotonic()
-        if now - self._last < (0.5 if self.tty else 15.0):
-            return
-        self._last = now
-        if self.tty:
-            self.live.update(self._render(engine))
-            return
-        fields = self._fields(engine)
-        if engine.data_ref and not self._data_shown:
-            self._data_shown = True
-            console.print(fields[-1], highlight=False, markup=False, soft_wrap=True)
-        line = " | ".join(fields[:-1])
-        if line != self._last_line:
-            self._last_line = line
-            console.print(line, highlight=False, markup=False, soft_wrap=True)
-
-    def _fields(self, engine: Any) -> list[str]:
-        p = engine.progress()
-        phase = engine._phase
-        if phase == "warmup":
-            phase = f"warm-up {p.get('warmup_done', 0)}/{p.get('warmup_total', 0)}"
-        elif phase == "ppo":
-            phase = (
-                f"PPO epoch {p.get('ppo_epoch')}/{p.get('ppo_epochs')} "
-                f"(trajectory length {p.get('traj_len')})"
-            )
-        done = p["finished"] + p["failed"]
-        best = engine.store.best_trial(engine.run_id)
-        return [
-            f"run {engine.run_id} {phase} [{engine.status}]",
-            f"trials {done}/{p['planned']} ({p['failed']} failed, "
-            f"{p['running']}/{p['workers']} running)",
-            f"best val acc {best['val_accuracy']:.4f}, reward {best['reward']:.2f} "
-            f"(trial {best['number']})"
-            if best
-            else "best -",
-            f"elapsed {fmt_s(p['elapsed_s'])}, remaining ~{fmt_s(p['eta_s'])}",
-            f"data {ref.source}: {ref.reason}" if (ref := engine.data_ref) else "data -",
-        ]
-
-    def _render(self, engine: Any) -> Any:
-        from rich.progress_bar import ProgressBar
-
-        t = Table.grid(padding=(0, 2))
-        if engine is None:
-            t.add_row(f"run {self.run_id}", "starting ...")
-            return t
-        head, trials, best, times, data = self._fields(engine)
-        p = engine.progress()
-        bar = ProgressBar(
-            total=max(1, p["planned"]), completed=p["finished"] + p["failed"], width=30
-        )
-        t.add_row("[bold]" + head + "[/]")
-        t.add_row(bar, trials)
-        t.add_row(best)
-        t.add_row(times)
-        t.add_row(data)
-        return t
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -455,106 +363,19 @@ def cmd_runs(args: argparse.Namespace) -> int:
             r["status"],
             r["phase"],
             f"{r['finished_trials']}/{r['planned_trials'] or '?'}",
-            _f(r["best_val_accuracy"], 4),
-            _f(r["best_score"], 2),
+            fmt_num(r["best_val_accuracy"], 4),
+            fmt_num(r["best_score"], 2),
             r["data_source"] or "-",
         )
     console.print(t)
     return 0
 
 
-def _f(v: float | None, digits: int) -> str:
-    return "-" if v is None else f"{v:.{digits}f}"
-
-
-def print_summary(store: Store, run: dict[str, Any]) -> None:
-    from engine.runner import format_final
-
-    rid = run["id"]
-    trials = store.trials(rid)
-    search = [t for t in trials if t["phase"] != "final"]
-    t = Table(title=f"run {rid}: {run['strategy']} / {run['profile']} - {run['status']}")
-    t.add_column("phase")
-    for col in ("trials", "finished", "failed", "best val acc", "best reward", "seconds"):
-        t.add_column(col, justify="right")
-    for phase in dict.fromkeys(x["phase"] for x in trials):
-        rows = [x for x in trials if x["phase"] == phase]
-        fin = [x for x in rows if x["status"] == "finished"]
-        t.add_row(
-            phase,
-            str(len(rows)),
-            str(len(fin)),
-            str(sum(x["status"] == "failed" for x in rows)),
-            _f(max((x["val_accuracy"] for x in fin), default=None), 4),
-            _f(max((x["reward"] for x in fin if x["reward"] is not None), default=None), 2),
-            f"{sum(x['seconds'] or 0 for x in fin):.0f}",
-        )
-    console.print(t)
-    wall = (run["finished_at"] or time.time()) - run["started_at"]
-    console.print(f"data: {run['data_source']} ({run['data_reason']})")
-    console.print(
-        f"device: {run['device']}, precision {run['precision']}, "
-        f"{run['workers']} workers; wall time {fmt_s(wall)}; "
-        f"{len(search)} search trials"
-    )
-    best = store.best_trial(rid)
-    if best:
-        console.print(
-            f"best: trial {best['number']} (space v{best['space_version']}), val acc "
-            f"{best['val_accuracy']:.4f}, reward {best['reward']:.2f}, score "
-            f"{best['score']:.2f}: {json.dumps(best['config'])}"
-        )
-    if run.get("final"):
-        console.print(format_final(run["final"]))
-
-
-def reward_plot(store: Store, run: dict[str, Any], width: int = 80, height: int = 18) -> str:
-    """The reward history per PPO epoch (mean and best), or best val acc per trial."""
-    import plotext as plt
-
-    plt.clear_figure()
-    plt.plotsize(width, height)
-    plt.theme("clear")
-    plt.clear_color()  # plain text: the plot is printed as-is, also into files and pipes
-    ups = store.ppo_updates(run["id"])
-    if ups:
-        xs = [u["ppo_epoch"] for u in ups]
-        plt.plot(xs, [u["mean_reward"] for u in ups], label="mean reward", marker="dot")
-        plt.plot(xs, [u["best_reward"] for u in ups], label="best reward", marker="x")
-        switch = next(
-            (
-                u["ppo_epoch"]
-                for u, v in zip(ups, ups[1:], strict=False)
-                if v["traj_len"] != u["traj_len"]
-            ),
-            None,
-        )
-        if switch is not None:
-            plt.vline(switch + 0.5)
-            plt.text(
-                f"len {ups[-1]['traj_len']}", x=switch + 0.6, y=max(u["best_reward"] for u in ups)
-            )
-        plt.title("reward per PPO epoch")
-        plt.xlabel("PPO epoch")
-    else:
-        fin = [t for t in store.trials(run["id"], status="finished") if t["phase"] != "final"]
-        best, ys = 0.0, []
-        for t in fin:
-            best = max(best, t["val_accuracy"])
-            ys.append(best)
-        if not ys:
-            return "(no finished trials yet)"
-        plt.plot(list(range(1, len(ys) + 1)), ys, label="best val acc", marker="dot")
-        plt.title("best validation accuracy so far")
-        plt.xlabel("trial")
-    return re.sub(r"\x1b\[[0-9;]*m", "", plt.build())  # no colour codes left over
-
-
 def cmd_show(args: argparse.Namespace) -> int:
     store = open_store(args.db, readonly=True)
     try:
         run = get_run(store, args.run)
-        print_summary(store, run)
+        print_summary(console, store, run)
         versions = store.space_versions(args.run)
         if len(versions) > 1:
             t = Table(title="search-space versions")
@@ -575,31 +396,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def export_payload(store: Store, run_id: int) -> dict[str, Any]:
-    run = get_run(store, run_id)
-    best = store.best_trial(run_id)
-    if best is None:
-        raise CliError(f"run {run_id} has no finished trial yet: nothing to export")
-    return {
-        "run_id": run_id,
-        "trial_id": best["id"],
-        "trial_number": best["number"],
-        "space_version": best["space_version"],
-        "hyperparameters": best["config"],
-        "val_accuracy": best["val_accuracy"],
-        "reward": best["reward"],
-        "score": best["score"],
-        "strategy": run["strategy"],
-        "profile": run["profile"],
-        "data_source": run["data_source"],
-        "seed": run["seed"],
-    }
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     store = open_store(args.db, readonly=True)
     try:
-        payload = export_payload(store, args.run)
+        get_run(store, args.run)
+        try:
+            payload = export_payload(store, args.run)
+        except ReportError as exc:
+            raise CliError(str(exc)) from None
     finally:
         store.close()
     text = json.dumps(payload, indent=2) + "\n"

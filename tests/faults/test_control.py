@@ -58,14 +58,14 @@ def test_pause_resume_stop(
         "running trials to finish",
     )
     time.sleep(1.5)
-    assert query(db, "SELECT count(*) FROM trials WHERE started_at > ?", (paused_at,))[0][0] == 0
+    assert query(db, "SELECT count(*) FROM trials WHERE created_at > ?", (paused_at,))[0][0] == 0
 
     assert main(["resume", str(run_id), "--db", str(db)]) == 0
     assert handled_within(db, "resume") < 1.0
     resumed_at = query(db, "SELECT handled_at FROM commands WHERE kind = 'resume'")[0][0]
     wait_until(
         lambda: (
-            query(db, "SELECT count(*) FROM trials WHERE started_at > ?", (resumed_at,))[0][0] > 0
+            query(db, "SELECT count(*) FROM trials WHERE created_at > ?", (resumed_at,))[0][0] > 0
         ),
         30,
         "a trial after resume",
@@ -133,7 +133,7 @@ def test_space_and_rule_edits_make_versions_and_bad_edits_change_nothing(
     later = query(
         db,
         "SELECT space_version, lr, optimizer, lstm_units, penalty, rules_fired "
-        "FROM trials WHERE phase != 'final' AND started_at > ?",
+        "FROM trials WHERE phase != 'final' AND created_at > ?",
         (edited_at,),
     )
     assert later, "no trial ran after the edit"

@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import Button, Checkbox, Input
 
 from hptui.app import HptuiApp
-from hptui.cli import export_payload
+from hptui.report import export_payload
 from hptui.screens.confirm import ConfirmScreen
 from hptui.screens.export_prompt import ExportPrompt
 from hptui.screens.quit_prompt import QuitPrompt

@@ -132,8 +132,8 @@ async def _steer(db: Path, run_id: int, pid: int, tmp_path: Path) -> None:
             "running trials to finish while paused",
         )
         await pilot.pause(2.0)
-        started = _rows(db, "SELECT number, started_at FROM trials WHERE run_id = ?", [run_id])
-        assert all(t["started_at"] <= paused["handled_at"] for t in started), started
+        started = _rows(db, "SELECT number, created_at FROM trials WHERE run_id = ?", [run_id])
+        assert all(t["created_at"] <= paused["handled_at"] for t in started), started
 
         # 4. export while paused (the best trial cannot change): equals `hptui export`
         out = tmp_path / "best.json"
@@ -161,7 +161,7 @@ async def _steer(db: Path, run_id: int, pid: int, tmp_path: Path) -> None:
             app,
             pilot,
             lambda: any(
-                (t["started_at"] or 0) > resumed["handled_at"] for t in app.trials.values()
+                (t["created_at"] or 0) > resumed["handled_at"] for t in app.trials.values()
             ),
             30,
             "a trial started after resume",

@@ -1,0 +1,167 @@
+"""A run's set-up: its configuration, strategy, executor, log file and trial seeds."""
+
+from __future__ import annotations
+
+import os
+import sys
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from engine.device import default_workers, gpu_names
+from engine.executor import Executor, LocalPoolExecutor, WorkerSettings
+from engine.profiles import PROFILES, Profile
+from engine.reward import DEFAULT_RULES
+from engine.space import SearchSpace, default_space
+from engine.strategies.base import Strategy
+from engine.strategies.bayes import BayesSearch
+from engine.strategies.bayes_ppo import BayesPPO, PPOSchedule
+from engine.strategies.grid import GridSearch
+from engine.strategies.random_search import RandomSearch
+from storage.store import Store
+
+STRATEGIES = ("bayes-ppo", "bayes", "random", "grid")
+
+
+class EngineError(RuntimeError):
+    """The run cannot go on; the message says why."""
+
+
+@dataclass
+class RunConfig:
+    strategy: str = "bayes-ppo"
+    profile: str = "quick"
+    data: str = "auto"
+    workers: int | None = None
+    threads: int | None = None
+    precision: str | None = None
+    seed: int = 42
+    final_validation: bool = True
+    profile_reason: str = ""
+    executor: str = "local"  # local process pool, or "ray"
+    ray_address: str | None = None  # None: start a local Ray instance
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    trial_retries: int = 1  # Ray: a trial whose worker or node is lost runs again
+
+
+def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers: int) -> Strategy:
+    p = profile
+    if cfg.strategy == "random":
+        return RandomSearch(space, p.search_trials, p.search_epochs, cfg.seed)
+    if cfg.strategy == "grid":
+        return GridSearch(space, p.search_trials, p.search_epochs, cfg.seed)
+    if cfg.strategy == "bayes":
+        return BayesSearch(
+            space,
+            p.search_trials,
+            max(2, p.search_trials // 4),
+            p.search_epochs,
+            cfg.seed,
+            batch=workers,
+        )
+    if cfg.strategy == "bayes-ppo":
+        warmup = BayesSearch(
+            space,
+            p.warmup_calls,
+            p.warmup_initial,
+            p.warmup_epochs,
+            cfg.seed,
+            batch=workers,
+            phase="warmup",
+            early_stopping=False,
+        )
+        schedule = PPOSchedule(p.ppo_epochs, p.trajectories, p.len_early, p.len_late, p.step_epochs)
+        return BayesPPO(space, warmup, schedule, cfg.seed)
+    raise EngineError(f"unknown strategy {cfg.strategy!r} (known: {', '.join(STRATEGIES)})")
+
+
+def create_run(store: Store, cfg: RunConfig) -> int:
+    """A new run row with space version 1; the engine fills in the rest when it starts."""
+    if cfg.strategy not in STRATEGIES:
+        raise EngineError(f"unknown strategy {cfg.strategy!r} (known: {', '.join(STRATEGIES)})")
+    if cfg.profile not in PROFILES:
+        raise EngineError(f"unknown profile {cfg.profile!r} (known: {', '.join(PROFILES)})")
+    workers = cfg.workers or default_workers(len(gpu_names()))
+    run_id = store.create_run(
+        status="running",
+        phase="starting",
+        strategy=cfg.strategy,
+        profile=cfg.profile,
+        seed=cfg.seed,
+        workers=workers,
+        config=asdict(cfg),
+    )
+    store.add_space_version(
+        run_id,
+        default_space().to_dict(),
+        [r.to_dict() for r in DEFAULT_RULES],
+        "initial space",
+        "engine",
+    )
+    store.log(
+        run_id,
+        f"run {run_id} created: strategy {cfg.strategy}, profile {cfg.profile}, "
+        f"{workers} workers, seed {cfg.seed}",
+    )
+    if cfg.profile_reason:
+        store.log(run_id, cfg.profile_reason)
+    return run_id
+
+
+def make_executor(cfg: RunConfig, workers: int, settings: WorkerSettings) -> Executor:
+    if cfg.executor == "local":
+        return LocalPoolExecutor(workers, settings)
+    if cfg.executor == "ray":
+        try:
+            from engine.ray_executor import RayExecutor
+        except ImportError as exc:
+            raise EngineError(
+                f"the Ray executor needs Ray: pip install 'hptui[ray]' ({exc})"
+            ) from None
+        return RayExecutor(
+            workers,
+            settings,
+            address=cfg.ray_address,
+            cpus_per_trial=cfg.cpus_per_trial,
+            gpus_per_trial=cfg.gpus_per_trial,
+            retries=cfg.trial_retries,
+        )
+    raise EngineError(f"unknown executor {cfg.executor!r} (known: local, ray)")
+
+
+def log_path_for(db_path: str | Path, run_id: int) -> Path:
+    p = Path(db_path)
+    d = p.parent / f"{p.name}.logs"
+    d.mkdir(parents=True, exist_ok=True)
+    return d / f"run-{run_id}.log"
+
+
+def trial_seed(run_seed: int, key: str) -> int:
+    """A trial's training seed, from the run seed and the proposal's key (not its number,
+    which depends on the order trials finish in)."""
+    return zlib.crc32(f"{run_seed}:{key}".encode()) % (2**31 - 1)
+
+
+def import_tensorflow_quietly(log_path: str) -> None:
+    """Import TensorFlow for the PPO agent with its C++ start-up chatter (CUDA probing,
+    oneDNN notes) sent to the run's log, not over the terminal. The agent's small networks
+    run on the CPU: the GPUs are left to the trainers."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 2)
+    try:
+        import tensorflow as tf
+
+        try:
+            tf.config.set_visible_devices([], "GPU")
+        except RuntimeError:  # already initialised in this process
+            pass
+        tf.config.list_logical_devices()
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(fd)

@@ -1,0 +1,96 @@
+"""Live progress of a headless run in the terminal, drawn by the engine's tick."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from hptui.report import fmt_s
+
+
+class HeadlessView:
+    """Live progress with rich: phase, trials done of planned, best so far, elapsed, remaining.
+    When the output is not a terminal (a log file, CI), a plain line every 15 s instead."""
+
+    def __init__(self, run_id: int, console: Console) -> None:
+        from rich.live import Live
+
+        self.run_id = run_id
+        self.console = console
+        self.tty = self.console.is_terminal
+        self.live = Live(self._render(None), console=console, refresh_per_second=4)
+        self._last = 0.0
+        self._last_line = ""
+        self._data_shown = False
+
+    def __enter__(self) -> HeadlessView:
+        if self.tty:
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.tty:
+            self.live.__exit__(*exc)
+
+    def update(self, engine: Any) -> None:
+        now = time.monotonic()
+        if now - self._last < (0.5 if self.tty else 15.0):
+            return
+        self._last = now
+        if self.tty:
+            self.live.update(self._render(engine))
+            return
+        fields = self._fields(engine)
+        if engine.data_ref and not self._data_shown:
+            self._data_shown = True
+            self.console.print(fields[-1], highlight=False, markup=False, soft_wrap=True)
+        line = " | ".join(fields[:-1])
+        if line != self._last_line:
+            self._last_line = line
+            self.console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+    def _fields(self, engine: Any) -> list[str]:
+        p = engine.progress()
+        phase = engine._phase
+        if phase == "warmup":
+            phase = f"warm-up {p.get('warmup_done', 0)}/{p.get('warmup_total', 0)}"
+        elif phase == "ppo":
+            phase = (
+                f"PPO epoch {p.get('ppo_epoch')}/{p.get('ppo_epochs')} "
+                f"(trajectory length {p.get('traj_len')})"
+            )
+        done = p["finished"] + p["failed"]
+        best = engine.store.best_trial(engine.run_id)
+        return [
+            f"run {engine.run_id} {phase} [{engine.status}]",
+            f"trials {done}/{p['planned']} ({p['failed']} failed, "
+            f"{p['running']}/{p['workers']} running)",
+            f"best val acc {best['val_accuracy']:.4f}, reward {best['reward']:.2f} "
+            f"(trial {best['number']})"
+            if best
+            else "best -",
+            f"elapsed {fmt_s(p['elapsed_s'])}, remaining ~{fmt_s(p['eta_s'])}",
+            f"data {ref.source}: {ref.reason}" if (ref := engine.data_ref) else "data -",
+        ]
+
+    def _render(self, engine: Any) -> Any:
+        from rich.progress_bar import ProgressBar
+
+        t = Table.grid(padding=(0, 2))
+        if engine is None:
+            t.add_row(f"run {self.run_id}", "starting ...")
+            return t
+        head, trials, best, times, data = self._fields(engine)
+        p = engine.progress()
+        bar = ProgressBar(
+            total=max(1, p["planned"]), completed=p["finished"] + p["failed"], width=30
+        )
+        t.add_row("[bold]" + head + "[/]")
+        t.add_row(bar, trials)
+        t.add_row(best)
+        t.add_row(times)
+        t.add_row(data)
+        return t

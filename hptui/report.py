@@ -1,0 +1,137 @@
+"""Reports on a stored run: the summary table, the reward plot as text, the best
+hyperparameters as JSON. Shared by the command line and the terminal UI."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from engine.final import format_final
+from storage.store import Store
+
+
+class ReportError(LookupError):
+    """Nothing to report (unknown run, no finished trial); the message says which."""
+
+
+def fmt_s(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def fmt_num(v: float | None, digits: int) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
+
+    rid = run["id"]
+    trials = store.trials(rid)
+    search = [t for t in trials if t["phase"] != "final"]
+    t = Table(title=f"run {rid}: {run['strategy']} / {run['profile']} - {run['status']}")
+    t.add_column("phase")
+    for col in ("trials", "finished", "failed", "best val acc", "best reward", "seconds"):
+        t.add_column(col, justify="right")
+    for phase in dict.fromkeys(x["phase"] for x in trials):
+        rows = [x for x in trials if x["phase"] == phase]
+        fin = [x for x in rows if x["status"] == "finished"]
+        t.add_row(
+            phase,
+            str(len(rows)),
+            str(len(fin)),
+            str(sum(x["status"] == "failed" for x in rows)),
+            fmt_num(max((x["val_accuracy"] for x in fin), default=None), 4),
+            fmt_num(max((x["reward"] for x in fin if x["reward"] is not None), default=None), 2),
+            f"{sum(x['seconds'] or 0 for x in fin):.0f}",
+        )
+    console.print(t)
+    wall = (run["finished_at"] or time.time()) - run["started_at"]
+    console.print(f"data: {run['data_source']} ({run['data_reason']})")
+    console.print(
+        f"device: {run['device']}, precision {run['precision']}, "
+        f"{run['workers']} workers; wall time {fmt_s(wall)}; "
+        f"{len(search)} search trials"
+    )
+    best = store.best_trial(rid)
+    if best:
+        console.print(
+            f"best: trial {best['number']} (space v{best['space_version']}), val acc "
+            f"{best['val_accuracy']:.4f}, reward {best['reward']:.2f}, score "
+            f"{best['score']:.2f}: {json.dumps(best['config'])}"
+        )
+    if run.get("final"):
+        console.print(format_final(run["final"]))
+
+
+def reward_plot(store: Store, run: dict[str, Any], width: int = 80, height: int = 18) -> str:
+    """The reward history per PPO epoch (mean and best), or best val acc per trial."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    plt.theme("clear")
+    plt.clear_color()  # plain text: the plot is printed as-is, also into files and pipes
+    ups = store.ppo_updates(run["id"])
+    if ups:
+        xs = [u["ppo_epoch"] for u in ups]
+        plt.plot(xs, [u["mean_reward"] for u in ups], label="mean reward", marker="dot")
+        plt.plot(xs, [u["best_reward"] for u in ups], label="best reward", marker="x")
+        switch = next(
+            (
+                u["ppo_epoch"]
+                for u, v in zip(ups, ups[1:], strict=False)
+                if v["traj_len"] != u["traj_len"]
+            ),
+            None,
+        )
+        if switch is not None:
+            plt.vline(switch + 0.5)
+            plt.text(
+                f"len {ups[-1]['traj_len']}", x=switch + 0.6, y=max(u["best_reward"] for u in ups)
+            )
+        plt.title("reward per PPO epoch")
+        plt.xlabel("PPO epoch")
+    else:
+        fin = [t for t in store.trials(run["id"], status="finished") if t["phase"] != "final"]
+        best, ys = 0.0, []
+        for t in fin:
+            best = max(best, t["val_accuracy"])
+            ys.append(best)
+        if not ys:
+            return "(no finished trials yet)"
+        plt.plot(list(range(1, len(ys) + 1)), ys, label="best val acc", marker="dot")
+        plt.title("best validation accuracy so far")
+        plt.xlabel("trial")
+    return re.sub(r"\x1b\[[0-9;]*m", "", plt.build())  # no colour codes left over
+
+
+def export_payload(store: Store, run_id: int) -> dict[str, Any]:
+    run = store.run(run_id)
+    if run is None:
+        raise ReportError(f"no run {run_id} in {store.path}")
+    best = store.best_trial(run_id)
+    if best is None:
+        raise ReportError(f"run {run_id} has no finished trial yet: nothing to export")
+    return {
+        "run_id": run_id,
+        "trial_id": best["id"],
+        "trial_number": best["number"],
+        "space_version": best["space_version"],
+        "hyperparameters": best["config"],
+        "val_accuracy": best["val_accuracy"],
+        "reward": best["reward"],
+        "score": best["score"],
+        "strategy": run["strategy"],
+        "profile": run["profile"],
+        "data_source": run["data_source"],
+        "seed": run["seed"],
+    }
