@@ -331,8 +331,8 @@ def parse_assignment(text: str) -> tuple[str, dict[str, Any]]:
             raise SpaceError(f"{name}: a range is LOW:HIGH or LOW:HIGH:log, got {rhs!r}")
         spec = {
             "type": "real",
-            "low": _parse_number(name, parts[0]),
-            "high": _parse_number(name, parts[1]),
+            "low": parse_number(name, parts[0]),
+            "high": parse_number(name, parts[1]),
             "log": log,
         }
     else:
@@ -340,14 +340,18 @@ def parse_assignment(text: str) -> tuple[str, dict[str, Any]]:
         if PARAM_TYPES[name] is str:
             choices: list[Any] = items
         else:
-            choices = [_parse_number(name, s) for s in items]
+            choices = [parse_number(name, s) for s in items]
         spec = {"type": "categorical", "choices": choices}
     parse_dimension(name, spec)  # validate now, so the caller gets the error here
     return name, spec
 
 
-def _parse_number(name: str, s: str) -> float | int:
-    s = s.strip()
+def parse_number(name: str, text: str, what: str = "") -> float | int:
+    """A number typed by a user (command line or editor field): whole numbers stay whole;
+    a SpaceError names the dimension, the field and the problem."""
+    s, field = text.strip(), f"{what} " if what else ""
+    if not s:
+        raise SpaceError(f"{name}: {field}is empty")
     try:
         return int(s)
     except ValueError:
@@ -355,9 +359,9 @@ def _parse_number(name: str, s: str) -> float | int:
     try:
         v = float(s)
     except ValueError:
-        raise SpaceError(f"{name}: {s!r} is not a number") from None
+        raise SpaceError(f"{name}: {field}{s!r} is not a number") from None
     if not math.isfinite(v):
-        raise SpaceError(f"{name}: {s!r} is not a finite number")
+        raise SpaceError(f"{name}: {field}{s!r} is not a finite number")
     return v
 
 

@@ -3,7 +3,6 @@ checked as you type with the engine's own parser."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from textual import on
@@ -12,27 +11,14 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, Select
 
-from engine.space import PARAM_TYPES, Dimension, SpaceError, parse_dimension
+from engine.space import PARAM_TYPES, Dimension, SpaceError, parse_dimension, parse_number
 
 
 def parse_value(name: str, what: str, text: str) -> int | float | str:
-    """A number typed in a field (whole numbers stay whole); names stay text for `optimizer`."""
-    s = text.strip()
+    """A value typed in a field: a number for numeric dimensions, text for `optimizer`."""
     if PARAM_TYPES[name] is str:
-        return s
-    if not s:
-        raise SpaceError(f"{name}: {what} is empty")
-    try:
-        return int(s)
-    except ValueError:
-        pass
-    try:
-        v = float(s)
-    except ValueError:
-        raise SpaceError(f"{name}: {what} {s!r} is not a number") from None
-    if not math.isfinite(v):
-        raise SpaceError(f"{name}: {what} {s!r} is not a finite number")
-    return v
+        return text.strip()
+    return parse_number(name, text, what)
 
 
 class DimensionField(Vertical):
