@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,29 +42,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # __mp_main__), and the real engine's main module (hptui.cli) is light too. engine.runner
 # pulls in scikit-optimize and scikit-learn, so it is imported inside the functions.
 from bench._common import machine, table  # noqa: E402
-from engine.data import DataSettings, prepare_data  # noqa: E402
-from engine.profiles import PROFILES, Profile  # noqa: E402
+from engine.data import prepare_data  # noqa: E402
+from engine.profiles import PROFILES  # noqa: E402
 from storage.store import Store  # noqa: E402
 
 TRAINER = "bench.sleep_trainer:train"
-DATA = DataSettings(vocab_size=2_000, max_len=40, n_train=240, n_val=80, n_test=80)
+DATA = PROFILES["tiny"].data  # a few hundred reviews: the data only has to load
 
 
 def register_profile(trials: int) -> str:
     """A profile whose random search runs `trials` one-epoch trials on a few hundred reviews."""
     name = f"bench-overhead-{trials}"
-    PROFILES[name] = Profile(
+    # The tiny test profile's data, with a random-search budget of `trials` single epochs.
+    PROFILES[name] = replace(
+        PROFILES["tiny"],
         name=name,
-        data=DATA,
-        warmup_calls=2,
-        warmup_initial=2,
-        warmup_epochs=1,
-        ppo_epochs=1,
-        trajectories=1,
-        len_early=1,
-        len_late=1,
-        step_epochs=1,
-        final_epochs=1,
         search_trials=trials,
         search_epochs=1,
         description="engine-overhead bench",

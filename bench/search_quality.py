@@ -23,7 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,18 +52,14 @@ BENCH = Profile(
     search_epochs=2,
     description="search-quality bench: 1,000 train / 300 val / 500 test, 80 tokens",
 )
-QUICK = Profile(
+QUICK = replace(  # smoke run: the tiny test profile with a small single-stage budget
+    PROFILES["tiny"],
     name="bench-quick",
-    data=DataSettings(vocab_size=2_000, max_len=40, n_train=240, n_val=80, n_test=80),
     warmup_calls=2,
-    warmup_initial=2,
-    warmup_epochs=1,
     ppo_epochs=2,
     trajectories=2,
-    len_early=1,
     len_late=1,
     step_epochs=1,
-    final_epochs=1,
     search_trials=6,
     search_epochs=1,
     description="smoke run of the search-quality bench",
