@@ -43,6 +43,7 @@ class RunConfig:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     trial_retries: int = 1  # Ray: a trial whose worker or node is lost runs again
+    bayes_async: bool = False  # Bayes asks whenever a worker frees (busy, not reproducible)
 
 
 def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers: int) -> Strategy:
@@ -59,6 +60,7 @@ def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers
             p.search_epochs,
             cfg.seed,
             batch=workers,
+            asynchronous=cfg.bayes_async,
         )
     if cfg.strategy == "bayes-ppo":
         warmup = BayesSearch(
@@ -70,6 +72,7 @@ def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers
             batch=workers,
             phase="warmup",
             early_stopping=False,
+            asynchronous=cfg.bayes_async,
         )
         schedule = PPOSchedule(p.ppo_epochs, p.trajectories, p.len_early, p.len_late, p.step_epochs)
         return BayesPPO(space, warmup, schedule, cfg.seed)

@@ -116,6 +116,7 @@ def _run_config(args: argparse.Namespace) -> Any:
         cpus_per_trial=args.cpus_per_trial or 1.0,
         gpus_per_trial=args.gpus_per_trial or 0.0,
         trial_retries=args.retries,
+        bayes_async=args.bayes_async,
     )
 
 
@@ -467,6 +468,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=PRECISIONS, help="dtype policy (default: by device)")
     p.add_argument("--seed", type=_seed, default=42)
     p.add_argument("--headless", action="store_true", help="no UI: live progress in the terminal")
+    p.add_argument(
+        "--bayes-async",
+        action="store_true",
+        help="Bayes asks a point whenever a worker frees (constant liar) instead of in "
+        "synchronous batches: workers stay busy, but runs are no longer reproducible",
+    )
     p.add_argument("--no-final", action="store_true", help="skip the final validation")
     p.add_argument(
         "--executor",

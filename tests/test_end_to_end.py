@@ -25,10 +25,18 @@ from tests.conftest import FAKE_TRAINER, FAKE_TRAINER_FAIL_SGD, REPO
 TINY = PROFILES["tiny"]
 
 
-def start(db: Path, strategy: str, seed: int = 3, trainer: str = FAKE_TRAINER, on_tick=None):
+def start(
+    db: Path,
+    strategy: str,
+    seed: int = 3,
+    trainer: str = FAKE_TRAINER,
+    on_tick=None,
+    **config,
+):
     s = Store(db)
     rid = create_run(
-        s, RunConfig(strategy=strategy, profile="tiny", data="sample", workers=2, seed=seed)
+        s,
+        RunConfig(strategy=strategy, profile="tiny", data="sample", workers=2, seed=seed, **config),
     )
     s.close()
     status = Engine(db, rid, trainer=trainer, on_tick=on_tick).run()
@@ -88,6 +96,16 @@ def test_engine_single_stage_strategies(tmp_path: Path, cache_env, strategy: str
     expected = [w for i in range(4) for w in adaptive_weights(i / 4)]
     assert [w for t in search for w in (t["alpha"], t["beta"])] == pytest.approx(expected)
     assert expected[-2:] == pytest.approx([0.75, 0.25])
+    store.close()
+
+
+def test_engine_bayes_ppo_with_asynchronous_warmup(tmp_path: Path, cache_env) -> None:
+    rid, status, store = start(tmp_path / "a.db", "bayes-ppo", bayes_async=True)
+    assert status == "finished"
+    search = check_common(store, rid, 3 + 2 * 1 + 2 * 2)
+    warm = [t for t in search if t["phase"] == "warmup"]
+    assert len(warm) == 3 and len({json.dumps(t["config"], sort_keys=True) for t in warm}) == 3
+    assert store.run(rid)["config"]["bayes_async"] is True
     store.close()
 
 

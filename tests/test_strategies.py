@@ -261,6 +261,31 @@ def test_bayes_batches_distinct_and_waiting() -> None:
     assert b.done() and b.ask() is None
 
 
+def test_bayes_async_asks_whenever_a_worker_frees() -> None:
+    """Asynchronous mode: a new point while others run (constant liar), told at once."""
+    b = BayesSearch(
+        default_space(), n_calls=8, n_initial_points=2, epochs=1, seed=1, batch=2, asynchronous=True
+    )
+    running = [b.ask(), b.ask()]
+    first = running.pop(0)
+    b.tell(first, ok(first))
+    assert b.told == 1  # told at once, not held for the batch
+    asked = [first]
+    while len(asked) + len(running) < 8:  # one finishes, one starts: a worker never waits
+        p = b.ask()
+        assert p is not None, "a free worker got nothing to train"
+        running.append(p)
+        done = running.pop(0)
+        b.tell(done, ok(done))
+        asked.append(done)
+    for p in running:
+        b.tell(p, ok(p))
+        asked.append(p)
+    assert b.ask() is None and b.done() and b.told == 8
+    assert len({key(p.config) for p in asked}) == 8, "the liar keeps running points apart"
+    assert all(b.space.contains(p.config) for p in asked)
+
+
 def test_bayes_same_seed_same_sequence_whatever_order() -> None:
     def run(order: str) -> list[dict]:
         b = BayesSearch(default_space(), n_calls=6, n_initial_points=3, epochs=1, seed=7, batch=3)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numpy as np
 from skopt import Optimizer
 from skopt import space as sk
 
@@ -42,8 +43,13 @@ class BayesSearch(Strategy):
         batch: int = 1,
         phase: str = "search",
         early_stopping: bool = True,
+        asynchronous: bool = False,
     ) -> None:
         super().__init__(space)
+        # Asynchronous: ask a point whenever a worker frees, the running points told to a copy
+        # of the surrogate as "constant liar" values; workers stay busy, but the sequence then
+        # depends on which results happen to be in (not reproducible).
+        self.asynchronous = asynchronous
         self.n_calls, self.n_initial_points = n_calls, n_initial_points
         self.epochs, self.seed, self.batch = epochs, seed, max(1, batch)
         self._phase, self.early_stopping = phase, early_stopping
@@ -77,6 +83,8 @@ class BayesSearch(Strategy):
         self._maybe_flush()
         if self.asked >= self.n_calls:
             return None
+        if not self._queue and self.asynchronous:
+            self._queue = [self._ask_beside_pending()]
         if not self._queue:
             if self.pending or self._buffer:
                 return None  # wait until the batch is in
@@ -99,8 +107,30 @@ class BayesSearch(Strategy):
         self.asked += 1
         return p
 
+    def _ask_beside_pending(self) -> Config:
+        names = self.space.names
+        running = [
+            [p.config[n] for n in names]
+            for p in self.pending.values()
+            if self.space.contains(p.config)
+        ]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if not running:
+                x = self.opt.ask()
+            else:  # as skopt's own multi-point ask does: a copy told the lies
+                opt = self.opt.copy(random_state=self.opt.rng.randint(0, np.iinfo(np.int32).max))
+                lie = min(self.opt.yi) if self.opt.yi else 0.0
+                opt.tell(running, [lie] * len(running))
+                x = opt.ask()
+        return {k: _plain(v) for k, v in zip(names, x, strict=True)}
+
     def _observe(self, proposal: Proposal, outcome: Outcome) -> None:
         self._buffer[proposal.key] = (proposal, outcome)
+        if self.asynchronous:
+            self._tell(list(self._buffer.values()))
+            self._buffer.clear()
+            return
         self._maybe_flush()
 
     def _maybe_flush(self) -> None:
@@ -111,6 +141,9 @@ class BayesSearch(Strategy):
         # The batch is complete: tell it in ask order.
         batch = sorted(self._buffer.values(), key=lambda po: int(po[0].key[1:]))
         self._buffer.clear()
+        self._tell(batch)
+
+    def _tell(self, batch: list[tuple[Proposal, Outcome]]) -> None:
         fresh = []
         for p, o in batch:
             # A failed trial counts as accuracy 0: the surrogate learns to avoid it.
