@@ -24,21 +24,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.reward import DEFAULT_RULES  # noqa: E402
-from engine.space import default_space  # noqa: E402
+from engine.space import DEFAULT_CONFIG, default_space  # noqa: E402
 from hptui.app import HptuiApp  # noqa: E402
 from storage.store import Store  # noqa: E402
 
 TICK_S = 0.01
 WRITES_PER_TRIAL = 15
-CFG = {
-    "lr": 1e-3,
-    "batch_size": 32,
-    "lstm_units": 64,
-    "dropout": 0.3,
-    "embed_dim": 128,
-    "lstm_layers": 1,
-    "optimizer": "sgd",
-}
+CFG = {**DEFAULT_CONFIG, "optimizer": "sgd"}  # the baseline, with SGD
 
 
 def make_store(path: Path) -> int:

@@ -10,18 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from engine.space import DEFAULT_CONFIG
 from storage.schema import APPLICATION_ID, SCHEMA_VERSION
 from storage.store import Store, StoreError
 
-CONFIG = {
-    "lr": 1e-3,
-    "batch_size": 32,
-    "lstm_units": 64,
-    "dropout": 0.3,
-    "embed_dim": 128,
-    "lstm_layers": 1,
-    "optimizer": "adam",
-}
+CONFIG = {**DEFAULT_CONFIG}  # the baseline configuration
 
 
 def new_run(store: Store, **kw) -> int:

@@ -12,18 +12,10 @@ from typing import Any
 import pytest
 
 from engine.reward import DEFAULT_RULES
-from engine.space import default_space
+from engine.space import DEFAULT_CONFIG, default_space
 from storage.store import Store
 
-CFG = {
-    "lr": 1e-3,
-    "batch_size": 32,
-    "lstm_units": 64,
-    "dropout": 0.3,
-    "embed_dim": 128,
-    "lstm_layers": 1,
-    "optimizer": "adam",
-}
+CFG = {**DEFAULT_CONFIG}  # the baseline configuration
 
 
 @dataclass
