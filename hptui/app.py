@@ -15,14 +15,16 @@ import gc
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from textual import events, on
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, VerticalScroll
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Tab, Tabs
 
 from hptui.store_reader import OPEN_STATUSES, Snapshot, StoreReader
@@ -40,27 +42,27 @@ NARROW_W, NARROW_H = 120, 36  # below either, one pane at a time behind tabs
 PANES = [
     ("trials", "Trials"),
     ("detail", "Trial"),
-    ("reward", "Reward"),
+    ("reward", "Accuracy"),
     ("penalties", "Penalties"),
     ("trainers", "Trainers"),
     ("log", "Log"),
 ]
-MAIN_ACTIONS = {"pause", "edit", "export", "stop", "cancel_run", "request_quit", "help", "pane"}
+MAIN_ACTIONS = {
+    "pause",
+    "edit",
+    "export",
+    "stop",
+    "cancel_run",
+    "request_quit",
+    "help",
+    "pane",
+}
 
 
-def best_trial(trials: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The best finished search trial, ranked as `Store.best_trial` ranks them."""
-    fin = [t for t in trials if t["status"] == "finished" and t["phase"] != "final"]
-    if not fin:
-        return None
-    return min(
-        fin,
-        key=lambda t: (
-            t.get("score") is None,
-            -(t.get("score") or 0.0),
-            -(t["val_accuracy"] or 0.0),
-            t["number"],
-        ),
+def detach_message(run_id: int, db_path: str) -> str:
+    db = str(Path(db_path).resolve())
+    return (
+        f"run {run_id} continues in the background; come back with: hptui attach {run_id} --db {db}"
     )
 
 
@@ -69,14 +71,16 @@ class HptuiApp(App[None]):
 
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses elsewhere too
     TITLE = "hptui"
+    # Quit and help first and short labels: at 80 columns the footer cuts off the last keys.
     BINDINGS = [
-        Binding("p", "pause", "pause/resume"),
-        Binding("e", "edit", "edit space"),
+        Binding("q", "request_quit", "quit"),
+        Binding("question_mark", "help", "help"),
+        Binding("p", "pause", "pause"),
+        Binding("e", "edit", "space"),
+        Binding("space", "edit", "edit space", show=False),
         Binding("x", "export", "export"),
         Binding("s", "stop", "stop"),
         Binding("c", "cancel_run", "cancel"),
-        Binding("q", "request_quit", "quit"),
-        Binding("question_mark", "help", "help"),
         *[
             Binding(str(i + 1), f"pane('{key}')", label, show=False)
             for i, (key, label) in enumerate(PANES)
@@ -91,6 +95,7 @@ class HptuiApp(App[None]):
         self.reader: StoreReader | None = None
         self.run_row: dict[str, Any] | None = None
         self.trials: dict[int, dict[str, Any]] = {}
+        self.best: dict[str, Any] | None = None  # as the store ranks trials: the one source
         self.ppo: list[dict[str, Any]] = []
         self.versions: dict[int, dict[str, Any]] = {}
         self.watched: dict[int, str] = {}  # command id -> kind, until the engine answers
@@ -186,6 +191,37 @@ class HptuiApp(App[None]):
             if pane.focusable:
                 pane.focus()
 
+    def action_focus_next(self) -> None:
+        # One pane at a time: Tab shows the next pane rather than focusing a hidden one,
+        # where the arrows would move nothing visible.
+        if self.narrow and not self.screen.is_modal:
+            self._cycle_pane(1)
+        else:
+            super().action_focus_next()
+
+    def action_focus_previous(self) -> None:
+        if self.narrow and not self.screen.is_modal:
+            self._cycle_pane(-1)
+        else:
+            super().action_focus_previous()
+
+    def _cycle_pane(self, step: int) -> None:
+        keys = [k for k, _ in PANES]
+        key = keys[(keys.index(self.current_pane) + step) % len(keys)]
+        self.action_pane(key)
+        if not self.panes[key].focusable:
+            self.tabs.focus()  # the tabs are shown: the arrows move between panes
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The palette's Quit asks, like `q`, whether to detach from or stop an active run."""
+        for cmd in super().get_system_commands(screen):
+            if cmd.title == "Quit":
+                yield SystemCommand(
+                    "Quit", "Quit: detach from the run or stop it (as q)", self.action_request_quit
+                )
+            else:
+                yield cmd
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # The main screen's keys do nothing (and leave the Footer) while a dialog is open.
         if action in MAIN_ACTIONS and self.screen.is_modal:
@@ -232,10 +268,13 @@ class HptuiApp(App[None]):
             self.versions = {v["version"]: v for v in s.versions}
         self.ppo.extend(s.ppo_updates)
         ordered = sorted(self.trials.values(), key=lambda t: t["number"])
-        best = best_trial(ordered)
-        self.header.show(s.run, best, time.time())
+        if s.best_read:
+            self.best = s.best
+        self.header.stopped = s.stopped
+        self.header.show(s.run, self.best, time.time())
         if s.trials:
             self.table.upsert(s.trials)
+        self.table.set_best(self.best["id"] if self.best else None)
         if s.trials or s.versions is not None:
             cur = self.versions.get(s.run["space_version"])
             by_version = {
@@ -243,18 +282,8 @@ class HptuiApp(App[None]):
                 for v, row in self.versions.items()
             }
             self.penalties.show(cur["rules"] if cur else [], ordered, by_version)
-        plot = self.plot
-        if self.ppo:
-            if s.ppo_updates:
-                plot.show_ppo(self.ppo)
-        elif s.trials:
-            plot.show_warmup(
-                [
-                    t["val_accuracy"]
-                    for t in ordered
-                    if t["status"] == "finished" and t["phase"] != "final"
-                ]
-            )
+        if s.trials or s.best_read:
+            self.plot.show(ordered, self.best)
         self.trainers.show(s.workers, self.trials)
         self.event_log.add_events(s.events)
         if s.epochs is not None:
@@ -283,7 +312,8 @@ class HptuiApp(App[None]):
     def _show_detail(self) -> None:
         t = self.trials.get(self.selected) if self.selected is not None else None
         eps = self.epochs_cache.get(self.selected, []) if self.selected is not None else []
-        self.detail.show(t, eps)
+        is_best = t is not None and self.best is not None and t["id"] == self.best["id"]
+        self.detail.show(t, eps, is_best)
 
     # --- selecting a trial ---------------------------------------------------------------------
     @on(DataTable.RowHighlighted)
@@ -406,7 +436,11 @@ class HptuiApp(App[None]):
     def action_export(self) -> None:
         from hptui.screens.export_prompt import ExportPrompt
 
-        self.push_screen(ExportPrompt(f"hptui-run-{self.run_id}-best.json"), self.export_to)
+        if self.best is None:
+            self.notify(f"run {self.run_id} has no finished trial yet: nothing to export")
+            return
+        default = Path.cwd() / f"hptui-run-{self.run_id}-best.json"  # absolute: no guessing
+        self.push_screen(ExportPrompt(str(default), self.best), self.export_to)
 
     def export_to(self, path: str | None) -> Path | None:
         """Write exactly what `hptui export RUN` prints."""
@@ -452,7 +486,8 @@ class HptuiApp(App[None]):
             self.send_command("stop")
             self.exit()
         elif answer == "detach":
-            self.exit()
+            # printed on the shell once the screen is restored: where the run went, how back
+            self.exit(message=detach_message(self.run_id, self.db_path))
 
     def on_unmount(self) -> None:
         if self.reader is not None:

@@ -25,6 +25,11 @@ class Snapshot:
     events: list[dict[str, Any]] = field(default_factory=list)  # new
     commands: list[dict[str, Any]] = field(default_factory=list)  # ours, newly handled
     epochs: tuple[int, list[dict[str, Any]]] | None = None  # of the selected trial
+    # The best trial as `Store.best_trial` ranks them, read again whenever trials changed
+    # (None: unchanged since the previous read). The one source of "best" in the UI.
+    best: dict[str, Any] | None = None
+    best_read: bool = False
+    stopped: bool = False  # a user's stop was carried out (the run did not complete)
 
 
 class StoreReader:
@@ -38,6 +43,7 @@ class StoreReader:
         self.max_ppo_id = 0
         self.max_event_id = 0
         self.space_version = 0
+        self.first = True
         # A read runs in a worker thread; closing the connection under it is undefined
         # behaviour in SQLite (it can crash the process), so reads and close take this lock.
         self.lock = threading.Lock()
@@ -106,7 +112,18 @@ class StoreReader:
                 epochs_for,
                 self._rows("SELECT * FROM epochs WHERE trial_id = ? ORDER BY epoch", [epochs_for]),
             )
+        best, best_read = None, False
+        if trials or self.first:
+            best, best_read = self.store.best_trial(rid), True
+        stopped = bool(
+            self.store.conn.execute(
+                "SELECT 1 FROM commands WHERE run_id = ? AND kind = 'stop' AND status = 'done'"
+                " LIMIT 1",
+                [rid],
+            ).fetchone()
+        )
         # all read: now move the bookkeeping on
+        self.first = False
         for t in trials:
             self.max_trial_id = max(self.max_trial_id, t["id"])
             if t["status"] in OPEN_STATUSES:
@@ -119,7 +136,9 @@ class StoreReader:
             self.max_event_id = evs[-1]["id"]
         if versions is not None:
             self.space_version = run["space_version"]
-        return Snapshot(run, trials, ppo, versions, workers, evs, handled, epochs)
+        snap = Snapshot(run, trials, ppo, versions, workers, evs, handled, epochs)
+        snap.best, snap.best_read, snap.stopped = best, best_read, stopped
+        return snap
 
     def epochs(self, trial_id: int) -> list[dict[str, Any]]:
         """One trial's epochs: the light read done at once when a trial is selected."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,21 +12,34 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from hptui.widgets.run_header import RANKING, best_text
+
 
 class ExportPrompt(ModalScreen[str | None]):
-    """Dismisses with the path typed (Enter) or None (Esc)."""
+    """Dismisses with the path typed (Enter) or None (Esc). `best` is the store's best trial,
+    the one that is written."""
 
     BINDINGS = [Binding("escape", "cancel", "cancel")]
 
-    def __init__(self, default: str) -> None:
+    def __init__(self, default: str, best: dict[str, Any]) -> None:
         super().__init__()
         self.default = default
+        self.best = best
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label("Export the best hyperparameters (as `hptui export`) to:")
+            yield Label(
+                f"Export the hyperparameters of the best trial, {best_text(self.best)}, "
+                "as `hptui export` prints them, to:",
+                id="export-what",
+            )
             yield Input(self.default, id="export-path")
-            yield Label("Enter writes, Esc cancels", classes="hint")
+            yield Label(
+                f"{RANKING}. A relative path is relative to {Path.cwd()}. "
+                "Enter writes, Esc cancels",
+                classes="hint",
+                id="export-hint",
+            )
 
     @on(Input.Submitted, "#export-path")
     def _submitted(self, event: Input.Submitted) -> None:

@@ -68,7 +68,8 @@ class DimensionField(Vertical):
                 id=f"high-{n}",
                 classes="dim-real dim-num",
             )
-            yield Checkbox("log", bool(spec.get("log")), id=f"log-{n}", classes="dim-real")
+            log = bool(spec.get("log"))
+            yield Checkbox(log_label(log), log, id=f"log-{n}", classes="dim-real")
             yield Input(
                 choices,
                 placeholder="choices, comma separated",
@@ -126,6 +127,8 @@ class DimensionField(Vertical):
     @on(Checkbox.Changed)
     def _field_changed(self, event: Message) -> None:
         event.stop()
+        if isinstance(event, Checkbox.Changed):
+            event.checkbox.label = log_label(event.value)
         self.check()
         self.post_message(self.Changed(self))
 
@@ -135,6 +138,11 @@ class DimensionField(Vertical):
         self._show_kind()
         self.check()
         self.post_message(self.Changed(self))
+
+
+def log_label(on: bool) -> str:
+    """The checkbox's state in words too: its mark differs only by colour in plain text."""
+    return "log: on" if on else "log: off"
 
 
 def _num_text(v: Any) -> str:

@@ -1,5 +1,8 @@
-"""The reward plot: mean and best reward per PPO epoch, or best validation accuracy so far
-during the warm-up."""
+"""The search plot: the validation accuracy of every finished search trial in order, the best
+so far as a line, the store's best trial marked, and where the phase changes.
+
+Validation accuracy, not reward: each trial's reward uses the weights of its own moment, and α
+shrinks as the run goes on, so a reward curve falls even while the search improves."""
 
 from __future__ import annotations
 
@@ -7,84 +10,101 @@ from typing import Any
 
 from textual_plotext import PlotextPlot
 
+# Markers that read without colour (NO_COLOR, 256-colour greys); the legend is in the border,
+# not inside the plot, where it hid data.
+TRIAL_MARK, RUNNING_BEST_MARK, BEST_MARK = "x", "•", "@"
+LEGEND = f"{TRIAL_MARK} trial  {RUNNING_BEST_MARK} best so far  {BEST_MARK} best by score  │ phase"
+PHASE_NAMES = {"warmup": "warm-up", "ppo": "PPO", "search": "search"}
+
+
+def y_range(values: list[float]) -> tuple[float, float]:
+    """A range around the values, some room either side even for one or two points, within
+    the [0, 1] of an accuracy."""
+    lo, hi = min(values), max(values)
+    pad = max(0.02, 0.1 * (hi - lo))
+    return max(0.0, lo - pad), min(1.0, hi + pad)
+
 
 class RewardPlot(PlotextPlot):
-    """Plotext plot whose data is kept on the widget (`mode`, `xs`, `series`, `switch_x`), so
-    tests and callers can read what is drawn without looking at pixels."""
+    """What is drawn is kept on the widget (`mode`, `xs`, `series`, `boundaries`, `best_x`,
+    `ylim`, `plot_title`), so tests and callers can read it without looking at pixels."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.mode = "empty"  # "ppo", "warmup" or "empty"
+        self.mode = "empty"  # the phase of the newest trial shown: "warmup", "ppo", "search"
         self.xs: list[float] = []
         self.series: dict[str, list[float]] = {}
-        self.switch_x: float | None = None
+        self.boundaries: list[tuple[float, str]] = []  # (x, phase that starts there)
+        self.best_x: float | None = None
+        self.best_y: float | None = None
+        self.ylim: tuple[float, float] = (0.0, 1.0)
+        self.plot_title = "no finished trials yet"
+        self.markers = {"val acc": TRIAL_MARK, "best so far": RUNNING_BEST_MARK}
         self._key: tuple[Any, ...] = ()
 
     def on_mount(self) -> None:
         super().on_mount()
+        self.border_subtitle = LEGEND
         self._draw()
 
-    def show_ppo(self, updates: list[dict[str, Any]]) -> None:
-        """One point per PPO update; a vertical line where the trajectory length changes."""
-        ups = sorted(updates, key=lambda u: u["ppo_epoch"])
-        xs = [float(u["ppo_epoch"]) for u in ups]
-        series = {
-            "mean reward": [float(u["mean_reward"]) for u in ups],
-            "best reward": [float(u["best_reward"]) for u in ups],
-        }
-        switch = next(
-            (
-                u["ppo_epoch"] + 0.5
-                for u, v in zip(ups, ups[1:], strict=False)
-                if v["traj_len"] != u["traj_len"]
-            ),
-            None,
-        )
-        self._set("ppo", xs, series, switch, ups[-1]["traj_len"] if ups else None)
-
-    def show_warmup(self, accuracies: list[float]) -> None:
-        """Best validation accuracy so far after each finished evaluation."""
-        best, ys = 0.0, []
-        for a in accuracies:
-            best = max(best, a)
-            ys.append(best)
-        xs = [float(i) for i in range(1, len(ys) + 1)]
-        self._set("warmup" if ys else "empty", xs, {"best val acc": ys} if ys else {}, None, None)
-
-    def _set(
-        self,
-        mode: str,
-        xs: list[float],
-        series: dict[str, list[float]],
-        switch: float | None,
-        traj_len: int | None,
-    ) -> None:
-        key = (mode, tuple(xs), tuple((k, tuple(v)) for k, v in series.items()), switch)
+    def show(self, trials: list[dict[str, Any]], best: dict[str, Any] | None) -> None:
+        """`trials` ordered by number; only finished search trials are drawn. `best` is the
+        store's best trial (`Store.best_trial`)."""
+        fin = [
+            t
+            for t in trials
+            if t["status"] == "finished"
+            and t.get("phase") != "final"
+            and t.get("val_accuracy") is not None
+        ]
+        xs = [float(t["number"]) for t in fin]
+        accs = [float(t["val_accuracy"]) for t in fin]
+        running, top = [], 0.0
+        for a in accs:
+            top = max(top, a)
+            running.append(top)
+        bounds = [
+            ((a["number"] + b["number"]) / 2, str(b["phase"]))
+            for a, b in zip(fin, fin[1:], strict=False)
+            if a["phase"] != b["phase"]
+        ]
+        best_x = best_y = None
+        if best is not None and best.get("val_accuracy") is not None:
+            best_x, best_y = float(best["number"]), float(best["val_accuracy"])
+        key = (tuple(xs), tuple(accs), tuple(bounds), best_x, best_y)
         if key == self._key:
             return  # nothing changed: no redraw
         self._key = key
-        self.mode, self.xs, self.series, self.switch_x = mode, xs, series, switch
-        self._traj_len = traj_len
+        self.xs, self.boundaries, self.best_x, self.best_y = xs, bounds, best_x, best_y
+        self.series = {"val acc": accs, "best so far": running} if fin else {}
+        self.mode = str(fin[-1]["phase"]) if fin else "empty"
+        if fin:
+            phases = " → ".join(
+                PHASE_NAMES.get(p, p) for p in dict.fromkeys(str(t["phase"]) for t in fin)
+            )
+            self.plot_title = f"val accuracy per trial ({phases})"
+            self.ylim = y_range(accs)
+        else:
+            self.plot_title = "no finished trials yet"
         self._draw()
 
     def _draw(self) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        if self.mode == "empty":
-            plt.title("reward: no finished trials yet")
-        else:
-            colors = ("cyan", "orange", "green")
-            for (label, ys), color in zip(self.series.items(), colors, strict=False):
-                plt.plot(self.xs, ys, label=label, marker="braille", color=color)
-            if self.mode == "ppo":
-                plt.title("reward per PPO epoch")
-                plt.xlabel("PPO epoch")
-                if self.switch_x is not None:
-                    plt.vline(self.switch_x, "magenta")
-                    top = max(self.series["best reward"])
-                    plt.text(f"len {self._traj_len}", x=self.switch_x, y=top, color="magenta")
-            else:
-                plt.title("warm-up: best val accuracy so far")
-                plt.xlabel("evaluation")
+        plt.title(self.plot_title)
+        if not self.xs:
+            self.refresh()
+            return
+        plt.xlabel("trial")
+        plt.ylim(*self.ylim)
+        lo, hi = min(self.xs), max(self.xs)
+        plt.xlim(lo - 1, hi + 1)
+        for x, phase in self.boundaries:
+            plt.vline(x, "magenta")
+            plt.text(PHASE_NAMES.get(phase, phase), x=x, y=self.ylim[1], color="magenta")
+        plt.plot(self.xs, self.series["best so far"], marker=RUNNING_BEST_MARK, color="green")
+        plt.scatter(self.xs, self.series["val acc"], marker=TRIAL_MARK, color="cyan")
+        if self.best_x is not None and self.best_y is not None:
+            plt.scatter([self.best_x], [self.best_y], marker=BEST_MARK, color="orange")
         self.refresh()

@@ -47,30 +47,75 @@ def phase_text(run: dict[str, Any]) -> str:
     return str(phase or "starting")
 
 
+STARTING_S = 30.0  # a run this young with no heartbeat yet: its engine is still starting
+RANKING = "score: the reward under one set of weights for every trial; it ranks them"
+
+
+def best_text(best: dict[str, Any]) -> str:
+    """`#9 score 61.20 (val acc 0.7540)`: the best trial as the store ranks it."""
+    score = best.get("score")
+    s = f"#{best['number']}"
+    if score is not None:
+        s += f" score {score:.2f}"
+    if best.get("val_accuracy") is not None:
+        s += f" (val acc {best['val_accuracy']:.4f})"
+    return s
+
+
+def result_text(final: dict[str, Any]) -> str:
+    """The end-of-run result: best against default configuration on the test set."""
+    return (
+        f"result ({final['epochs']} epochs): test acc best #{final['best_trial']} "
+        f"{final['best_test_accuracy']:.4f} vs default {final['default_test_accuracy']:.4f}, "
+        f"gain {100 * final['accuracy_gain']:+.2f}%, time saving {100 * final['time_saving']:+.1f}%"
+    )
+
+
+def elapsed_s(run: dict[str, Any], now: float) -> float | None:
+    """Wall time since the run started (until it ended): never goes backwards, unlike the
+    engine's own figure, which counts from its first trial once there is one."""
+    start = run.get("started_at") or run.get("created_at")
+    if start is None:
+        return None
+    end = run.get("finished_at") if run.get("status") not in ACTIVE else None
+    return max(0.0, (end or now) - start)
+
+
 class RunHeader(Static):
-    """Three lines: run and phase; data, device and workers; time and best so far."""
+    """Run and phase; data, device and workers; time and best so far; the result at the end.
+    `stopped` says a user's stop ended the run (stored as finished, without a result)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("run ...", **kwargs)
         self.text = ""  # the plain text now shown, for tests and change detection
+        self.stopped = False
 
     def show(self, run: dict[str, Any], best: dict[str, Any] | None, now: float) -> None:
-        text = self.render_run(run, best, now)
+        text = self.render_run(run, best, now, self.stopped)
         if text.plain != self.text:
             self.text = text.plain
-            # three lines, fixed height (app.tcss): a repaint, never a layout pass of the screen
+            self.set_class(text.plain.count("\n") >= 3, "-result")  # a fourth line
+            # fixed height (app.tcss): a repaint, never a layout pass of the screen
             self.update(text, layout=False)
 
     @staticmethod
-    def render_run(run: dict[str, Any], best: dict[str, Any] | None, now: float) -> Text:
+    def render_run(
+        run: dict[str, Any], best: dict[str, Any] | None, now: float, stopped: bool = False
+    ) -> Text:
         p = run.get("progress") or {}
         status = run.get("status", "?")
         active = status in ACTIVE
         alive = engine_alive(run, now)
+        starting = (
+            active
+            and not run.get("heartbeat")
+            and now - (run.get("created_at") or 0.0) < STARTING_S
+        )
         t = Text(no_wrap=True, overflow="ellipsis")  # long lines end in … at 80 columns
         t.append(f"run {run['id']}", style="bold")
         t.append(f" · {run.get('strategy')} · {run.get('profile')} · ")
-        t.append(phase_text(run), style="bold cyan")
+        ended_by_stop = stopped and status == "finished"
+        t.append("stopped" if ended_by_stop else phase_text(run), style="bold cyan")
         t.append(f" · space v{run.get('space_version', 1)}  ")
         badge = {
             "paused": ("PAUSED", "bold black on yellow"),
@@ -79,9 +124,13 @@ class RunHeader(Static):
             "failed": ("FAILED", "bold white on red"),
             "cancelled": ("CANCELLED", "bold white on red"),
         }.get(status)
+        if ended_by_stop:
+            badge = ("STOPPED by user", "bold black on yellow")
         if badge:
             t.append(f" {badge[0]} ", style=badge[1])
-        if active and not alive:
+        if starting and not alive:
+            t.append(" engine starting… ", style="bold black on yellow")
+        elif active and not alive:
             t.append(" no engine: hptui resume ", style="bold white on red")
         t.append("\n")
         busy = p.get("running", 0)
@@ -94,23 +143,26 @@ class RunHeader(Static):
         if p.get("failed"):
             t.append(f" ({p['failed']} failed)", style="red")
         t.append("\n")
-        elapsed, eta = p.get("elapsed_s"), p.get("eta_s")
-        if active and alive and run.get("heartbeat"):
-            # progress is written with the heartbeat; carry both on to now
-            since = max(0.0, now - run["heartbeat"])
-            elapsed = None if elapsed is None else elapsed + since
-            eta = None if eta is None else max(0.0, eta - since)
-        elif run.get("finished_at") and run.get("started_at"):
-            elapsed = run["finished_at"] - run["started_at"]
-            eta = None
-        t.append(f"elapsed {fmt_s(elapsed)}")
+        eta = p.get("eta_s")
+        if active and alive and run.get("heartbeat") and eta is not None:
+            # the estimate is written with the heartbeat; carry it on to now
+            eta = max(0.0, eta - max(0.0, now - run["heartbeat"]))
+        t.append(f"elapsed {fmt_s(elapsed_s(run, now))}")
         if active:
             t.append(f" · remaining ~{fmt_s(eta)}")
         if best:
             t.append(" · best ")
-            t.append(f"#{best['number']} val acc {best['val_accuracy']:.4f}", style="green")
-            if best.get("reward") is not None:
-                t.append(f" reward {best['reward']:.2f}")
+            t.append(best_text(best), style="bold green")
         if status == "failed" and run.get("error"):
             t.append(f" · {run['error']}", style="red")
+        if run.get("final"):
+            t.append("\n")
+            t.append(result_text(run["final"]), style="bold")
+        elif ended_by_stop:
+            t.append("\n")
+            t.append(
+                f"stopped by the user after {done} of {p.get('planned', '?')} trials: "
+                "no final validation",
+                style="bold yellow",
+            )
         return t

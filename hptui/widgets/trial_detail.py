@@ -10,6 +10,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from hptui.widgets.run_header import RANKING
+
 BARS = "▁▂▃▄▅▆▇█"
 
 
@@ -40,21 +42,27 @@ class TrialDetail(Static):
         super().__init__("select a trial (↑/↓ in the trials table)", **kwargs)
         self.trial: dict[str, Any] | None = None
         self.epochs: list[dict[str, Any]] = []
+        self.is_best = False
         self.text = ""
 
-    def show(self, trial: dict[str, Any] | None, epochs: list[dict[str, Any]]) -> None:
-        if trial == self.trial and epochs == self.epochs:
+    def show(
+        self, trial: dict[str, Any] | None, epochs: list[dict[str, Any]], is_best: bool = False
+    ) -> None:
+        if trial == self.trial and epochs == self.epochs and is_best == self.is_best:
             return
-        self.trial, self.epochs = trial, epochs
-        body = self.render_trial(trial, epochs) if trial else Text("no trial selected")
+        self.trial, self.epochs, self.is_best = trial, epochs, is_best
+        body = self.render_trial(trial, epochs, is_best) if trial else Text("no trial selected")
         self.update(body)
         self.text = _plain(body)
 
     @staticmethod
-    def render_trial(t: dict[str, Any], epochs: list[dict[str, Any]]) -> RenderableType:
+    def render_trial(
+        t: dict[str, Any], epochs: list[dict[str, Any]], is_best: bool = False
+    ) -> RenderableType:
         head = Text()
         head.append(f"trial {t['number']}", style="bold")
         head.append(f"  {t.get('status')} · {t.get('phase')}")
+        role = (t.get("extra") or {}).get("role") if t.get("phase") == "final" else None
         if t.get("ppo_epoch") is not None:
             head.append(f" · PPO epoch {t['ppo_epoch']} traj {t['trajectory']} step {t['step']}")
         head.append(f" · space v{t.get('space_version')}")
@@ -63,6 +71,18 @@ class TrialDetail(Static):
         if t.get("device"):
             head.append(f" · {t['device']} {t.get('precision') or ''}")
         parts: list[RenderableType] = [head]
+        if role is not None:
+            of = (t.get("extra") or {}).get("best_trial")
+            what = f"the best configuration (trial {of})" if role == "best" else role
+            what = "the default configuration" if role == "default" else what
+            acc = _f(t.get("test_accuracy"), 4)
+            parts.append(Text(f"final validation of {what}: test accuracy {acc}", style="bold"))
+        if t.get("score") is not None:
+            line = Text(f"score {t['score']:.2f}", style="bold")
+            if is_best:
+                line.append("  ★ best trial", style="bold green")
+            line.append(f"  ({RANKING})", style="dim")
+            parts.append(line)
 
         hp = Table.grid(padding=(0, 2))
         hp.add_column(style="dim")

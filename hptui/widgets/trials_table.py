@@ -18,13 +18,16 @@ STATUS_STYLE = {
     "interrupted": "yellow",
     "cancelled": "magenta",
 }
-# (key, label, width): the most telling columns first, so they fit at 80 columns. Fixed
-# widths: cells change as trials run (running -> finished) and are never measured again.
+# (key, label, width): the most telling columns first. Fixed widths: cells change as trials
+# run (running -> finished) and are never measured again. Only the columns that fit whole are
+# shown (a column cut at the edge showed `128` as `1`); the trial pane has every value.
 COLUMNS = [
     ("n", "#", 3),
+    ("best", "★", 1),
     ("status", "status", 11),
-    ("phase", "phase", 6),
+    ("phase", "phase", 8),
     ("acc", "val acc", 7),
+    ("score", "score", 6),
     ("reward", "reward", 6),
     ("pen", "pen", 3),
     ("sec", "sec", 5),
@@ -38,34 +41,62 @@ COLUMNS = [
     ("ppo", "ep/tr/st", 8),
     ("v", "v", 2),
 ]
+KEYS = [k for k, _, _ in COLUMNS]
+MIN_COLUMNS = 5  # #, best, status, phase, val acc: always shown
+SORTABLE = [k for k in KEYS if k != "best"]
+PHASE_FILTERS = [None, "warmup", "ppo", "search", "final"]
+STATUS_FILTERS = [None, "finished", "running", "failed", "interrupted", "cancelled"]
+FINAL_ROLE = {"best": "fin best", "default": "fin dflt"}
+BEST_MARK = "★"
 
 
 def _num(v: Any, fmt: str) -> Text:
     return Text("-" if v is None else format(v, fmt), justify="right")
 
 
-def trial_cells(t: dict[str, Any]) -> list[Any]:
-    """The row of one trial, in COLUMNS order."""
+def phase_label(t: dict[str, Any]) -> str:
+    """The phase; final-validation rows say which configuration they validate."""
+    if t.get("phase") == "final":
+        role = (t.get("extra") or {}).get("role")
+        return FINAL_ROLE.get(role, "final")
+    return t.get("phase") or "-"
+
+
+def trial_cells(t: dict[str, Any], best: bool = False) -> dict[str, Any]:
+    """The cells of one trial by column key."""
     ppo = "-" if t.get("ppo_epoch") is None else f"{t['ppo_epoch']}/{t['trajectory']}/{t['step']}"
     status = t.get("status", "?")
-    return [
-        _num(t["number"], "d"),
-        Text(status, style=STATUS_STYLE.get(status, "")),
-        t.get("phase") or "-",
-        _num(t.get("val_accuracy"), ".4f"),
-        _num(t.get("reward"), ".2f"),
-        _num(t.get("penalty"), "g"),
-        _num(t.get("seconds"), ".1f"),
-        _num(t.get("lr"), ".2e"),
-        _num(t.get("batch_size"), "d"),
-        _num(t.get("lstm_units"), "d"),
-        _num(t.get("lstm_layers"), "d"),
-        _num(t.get("dropout"), ".2f"),
-        _num(t.get("embed_dim"), "d"),
-        t.get("optimizer") or "-",
-        ppo,
-        _num(t.get("space_version"), "d"),
-    ]
+    return {
+        "n": _num(t["number"], "d"),
+        "best": Text(BEST_MARK if best else "", style="bold green"),
+        "status": Text(status, style=STATUS_STYLE.get(status, "")),
+        "phase": phase_label(t),
+        "acc": _num(t.get("val_accuracy"), ".4f"),
+        "score": _num(t.get("score"), ".2f"),
+        "reward": _num(t.get("reward"), ".2f"),
+        "pen": _num(t.get("penalty"), "g"),
+        "sec": _num(t.get("seconds"), ".1f"),
+        "lr": _num(t.get("lr"), ".2e"),
+        "bs": _num(t.get("batch_size"), "d"),
+        "units": _num(t.get("lstm_units"), "d"),
+        "layers": _num(t.get("lstm_layers"), "d"),
+        "drop": _num(t.get("dropout"), ".2f"),
+        "emb": _num(t.get("embed_dim"), "d"),
+        "opt": t.get("optimizer") or "-",
+        "ppo": ppo,
+        "v": _num(t.get("space_version"), "d"),
+    }
+
+
+def fitting_columns(width: int, padding: int = 1) -> list[str]:
+    """The leading columns that fit whole in `width` cells."""
+    keys, used = [], 0
+    for key, _, w in COLUMNS:
+        used += w + 2 * padding
+        if used > width and len(keys) >= MIN_COLUMNS:
+            break
+        keys.append(key)
+    return keys
 
 
 def sort_key(cell: Any, reverse: bool = False) -> tuple[int, float, tuple[int, ...]]:
@@ -83,18 +114,27 @@ def sort_key(cell: Any, reverse: bool = False) -> tuple[int, float, tuple[int, .
 
 class TrialsTable(DataTable):
     """Rows keyed by trial id and updated in place; sorted by a column (newest first by
-    default), re-sorted as rows arrive. `o` picks the next sort column, `O` reverses it."""
+    default), re-sorted as rows arrive. `o` picks the next sort column, `O` reverses it;
+    `f` filters by phase and `F` by status. The best trial (as the store ranks them) is
+    marked ★."""
 
     BINDINGS = [
-        Binding("o", "next_sort", "sort by"),
+        Binding("o", "next_sort", "sort", show=False),  # in the help: the footer is full
         Binding("O", "reverse_sort", "reverse", show=False),
+        Binding("f", "next_phase_filter", "filter phase", show=False),
+        Binding("F", "next_status_filter", "filter status", show=False),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(cursor_type="row", zebra_stripes=True, fixed_columns=1, **kwargs)
         self.sort_column = "n"
         self.sort_reverse = True
-        self.rows_by_id: dict[int, list[Any]] = {}
+        self.trials: dict[int, dict[str, Any]] = {}
+        self.rows_by_id: dict[int, dict[str, Any]] = {}  # cells of the rows shown
+        self.best_id: int | None = None
+        self.phase_filter: str | None = None
+        self.status_filter: str | None = None
+        self.shown_columns: list[str] = []
         # Every re-sort makes the rendered cells and lines stale; Textual's default caches keep
         # 10,000 cells and 1,000 lines (each a Strip with its own caches), a heap the garbage
         # collector then walks in 50-100 ms pauses while rows stream in. A screenful is a few
@@ -104,8 +144,33 @@ class TrialsTable(DataTable):
         self._row_render_cache = LRUCache(200)
 
     def on_mount(self) -> None:
+        self._set_columns(fitting_columns(80))
+        self._subtitle()
+
+    def on_resize(self) -> None:
+        # the vertical scrollbar's gutter is always kept (app.tcss): the width is stable
+        width = self.scrollable_content_region.width
+        if width > 0:
+            keys = fitting_columns(width, self.cell_padding)
+            if keys != self.shown_columns:
+                self._set_columns(keys)
+                self._rebuild()
+
+    def _set_columns(self, keys: list[str]) -> None:
+        self.clear(columns=True)
+        self.rows_by_id = {}
+        self.shown_columns = keys
         for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+            if key in keys:
+                self.add_column(label, key=key, width=width)
+
+    def _wanted(self, t: dict[str, Any]) -> bool:
+        return (self.phase_filter is None or t.get("phase") == self.phase_filter) and (
+            self.status_filter is None or t.get("status") == self.status_filter
+        )
+
+    def _row(self, cells: dict[str, Any]) -> list[Any]:
+        return [cells[k] for k in self.shown_columns]
 
     def upsert(self, trials: list[dict[str, Any]]) -> None:
         """Add new trials and update changed ones, then re-sort. A cursor on the top row stays
@@ -115,19 +180,52 @@ class TrialsTable(DataTable):
         current = self.current_trial_id() if self.cursor_row > 0 else None
         resort = False
         for t in trials:
-            cells = trial_cells(t)
-            old = self.rows_by_id.get(t["id"])
-            if old is None:
-                self.add_row(*cells, key=str(t["id"]))
-                resort = True
-            else:
-                for (key, _, _), a, b in zip(COLUMNS, old, cells, strict=False):
-                    if str(a) != str(b) or (isinstance(b, Text) and a.style != b.style):
-                        self.update_cell(str(t["id"]), key, b)
-                        resort = resort or key == self.sort_column
-            self.rows_by_id[t["id"]] = cells
+            self.trials[t["id"]] = t
+            resort = self._put(t) or resort
         if resort:
             self._resort(current)
+        self._subtitle()
+
+    def _put(self, t: dict[str, Any]) -> bool:
+        """Show, update or hide one trial's row; True when the order may have changed."""
+        tid = t["id"]
+        key = str(tid)
+        old = self.rows_by_id.get(tid)
+        if not self._wanted(t):
+            if old is not None:
+                self.remove_row(key)
+                del self.rows_by_id[tid]
+            return False
+        cells = trial_cells(t, tid == self.best_id)
+        self.rows_by_id[tid] = cells
+        if old is None:
+            self.add_row(*self._row(cells), key=key)
+            return True
+        resort = False
+        for k in self.shown_columns:
+            a, b = old[k], cells[k]
+            if str(a) != str(b) or (isinstance(b, Text) and a.style != b.style):
+                self.update_cell(key, k, b)
+                resort = resort or k == self.sort_column
+        return resort
+
+    def set_best(self, trial_id: int | None) -> None:
+        """Move the ★ to the store's best trial."""
+        if trial_id == self.best_id:
+            return
+        old, self.best_id = self.best_id, trial_id
+        for tid in (old, trial_id):
+            if tid is not None and tid in self.trials:
+                self._put(self.trials[tid])
+
+    def _rebuild(self) -> None:
+        """All rows again: after a filter or the columns changed."""
+        keep = self.current_trial_id()
+        self.clear()
+        self.rows_by_id = {}
+        for t in self.trials.values():
+            self._put(t)
+        self._resort(keep)
 
     def current_trial_id(self) -> int | None:
         if not self.row_count:
@@ -139,32 +237,60 @@ class TrialsTable(DataTable):
         return int(key.value) if key.value is not None else None
 
     def _resort(self, keep: int | None) -> None:
-        self.sort(self.sort_column, key=lambda c: sort_key(c, self.sort_reverse))
+        if not self.row_count:
+            return
+        if self.sort_column in self.shown_columns:
+            self.sort(self.sort_column, key=lambda c: sort_key(c, self.sort_reverse))
         if keep is not None:
             try:
                 self.move_cursor(row=self.get_row_index(str(keep)), animate=False)
             except RowDoesNotExist:
                 pass
-        elif self.row_count:
+        else:
             # the cursor stayed on row 0, now another trial: say so, as a move would
             row_key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
             self.post_message(self.RowHighlighted(self, self.cursor_row, row_key))
 
+    def _subtitle(self) -> None:
+        label = {k: lab for k, lab, _ in COLUMNS}[self.sort_column]
+        parts = [f"sorted by {label} {'↓' if self.sort_reverse else '↑'}"]
+        if self.phase_filter:
+            parts.append(f"phase {self.phase_filter}")
+        if self.status_filter:
+            parts.append(f"status {self.status_filter}")
+        parts.append(f"{self.row_count}/{len(self.trials)} shown · f/F filter")
+        self.border_subtitle = " · ".join(parts)
+
     def set_sort(self, column: str, reverse: bool) -> None:
         self.sort_column, self.sort_reverse = column, reverse
         self._resort(self.current_trial_id())
-        label = {k: lab for k, lab, _ in COLUMNS}[column]
-        self.border_subtitle = f"sorted by {label} {'↓' if reverse else '↑'}"
+        self._subtitle()
+
+    def set_filter(self, phase: str | None, status: str | None) -> None:
+        self.phase_filter, self.status_filter = phase, status
+        self._rebuild()
+        self._subtitle()
 
     def action_next_sort(self) -> None:
-        keys = [k for k, _, _ in COLUMNS]
-        nxt = keys[(keys.index(self.sort_column) + 1) % len(keys)]
+        keys = [k for k in SORTABLE if k in self.shown_columns]
+        i = keys.index(self.sort_column) if self.sort_column in keys else -1
+        nxt = keys[(i + 1) % len(keys)]
         self.set_sort(nxt, self.sort_reverse)
 
     def action_reverse_sort(self) -> None:
         self.set_sort(self.sort_column, not self.sort_reverse)
 
+    def action_next_phase_filter(self) -> None:
+        i = PHASE_FILTERS.index(self.phase_filter)
+        self.set_filter(PHASE_FILTERS[(i + 1) % len(PHASE_FILTERS)], self.status_filter)
+
+    def action_next_status_filter(self) -> None:
+        i = STATUS_FILTERS.index(self.status_filter)
+        self.set_filter(self.phase_filter, STATUS_FILTERS[(i + 1) % len(STATUS_FILTERS)])
+
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         column = str(event.column_key.value)
+        if column not in SORTABLE:
+            return
         reverse = not self.sort_reverse if column == self.sort_column else False
         self.set_sort(column, reverse)

@@ -38,6 +38,8 @@ class WorkerBar(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label(f"worker {self.slot}: idle", classes="worker-title")
+        # its own line: after the title, in a narrow pane, the numbers were cut off
+        yield Label("", classes="worker-progress")
         yield ProgressBar(total=1, show_eta=False, show_percentage=True)
         yield Label("", classes="worker-config")
 
@@ -56,18 +58,22 @@ class WorkerBar(Vertical):
         title = self.query_one(".worker-title", Label)
         bar = self.query_one(ProgressBar)
         conf = self.query_one(".worker-config", Label)
+        where = self.query_one(".worker-progress", Label)
         if w.get("trial_id") is None:
             title.update(f"worker {self.slot}: idle", layout=False)
+            where.update("", layout=False)
             bar.update(total=1, progress=0)
             conf.update("", layout=False)
             self.remove_class("-busy")
             return
         done, total = worker_fraction(w)
         num = f"trial {trial['number']}" if trial else f"trial id {w['trial_id']}"
-        title.update(
-            f"worker {self.slot}: {num} · epoch {w.get('epoch') or 0}/{w.get('epochs') or '?'}"
+        # fixed one-line labels (app.tcss): repaint only
+        title.update(f"worker {self.slot}: {num}", layout=False)
+        where.update(
+            f"epoch {w.get('epoch') or 0}/{w.get('epochs') or '?'}"
             f" · batch {w.get('batch') or 0}/{w.get('batches') or '?'}",
-            layout=False,  # fixed one-line labels (app.tcss): repaint only
+            layout=False,
         )
         bar.update(total=total, progress=done)
         conf.update(config_summary(trial.get("config") if trial else None), layout=False)

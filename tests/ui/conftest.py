@@ -38,6 +38,11 @@ class Filled:
 
 @pytest.fixture
 def filled(tmp_path: Path) -> Filled:
+    return make_filled(tmp_path)
+
+
+def make_filled(tmp_path: Path) -> Filled:
+    """The store behind `filled`, also for looking at the app by hand."""
     db = tmp_path / "filled.db"
     s = Store(db)
     now = time.time()
@@ -113,6 +118,7 @@ def filled(tmp_path: Path) -> Filled:
                 val_accuracy=acc,
                 seconds=2.0 * number,
                 reward=100 * 0.9 * acc - 0.1 * 0.1 * 2.0 * number - pen,
+                score=100 * 0.6 * acc - 0.1 * 0.4 * 2.0 * number - pen,
                 finished_at=now,
             )
         elif status == "failed":

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Checkbox, Input
+from textual.widgets import Button, Checkbox, Input, Label
 
 from hptui.app import HptuiApp
 from hptui.report import export_payload
@@ -37,7 +37,9 @@ def test_panes_show_the_store(filled: Filled, size: tuple[int, int]) -> None:
             header = app.query_one(RunHeader).text
             assert "run 1" in header and "PPO epoch 2/2 (traj len 2)" in header
             assert "cpu float32" in header and "data sample" in header
-            assert "best #4 val acc 0.7345" in header
+            best = Store(filled.db, readonly=True).best_trial(filled.run_id)
+            assert best is not None and best["number"] == 4
+            assert f"best #4 score {best['score']:.2f} (val acc 0.7345)" in header
 
             table = app.query_one(TrialsTable)
             assert table.row_count == 6
@@ -47,10 +49,10 @@ def test_panes_show_the_store(filled: Filled, size: tuple[int, int]) -> None:
 
             plot = app.query_one(RewardPlot)
             assert plot.mode == "ppo"
-            assert plot.xs == [1.0, 2.0]
-            assert plot.series["mean reward"] == [u["mean_reward"] for u in filled.ppo]
-            assert plot.series["best reward"] == [u["best_reward"] for u in filled.ppo]
-            assert plot.switch_x == 1.5  # trajectory length changes after PPO epoch 1
+            assert plot.xs == [1.0, 2.0, 4.0, 5.0]  # finished search trials, in order
+            assert plot.series["val acc"] == [0.6123, 0.7012, 0.7345, 0.65]
+            assert plot.series["best so far"] == [0.6123, 0.7012, 0.7345, 0.7345]
+            assert plot.boundaries == [(3.0, "ppo")]  # warm-up ends after trial 2
 
             pen = app.query_one(PenaltyPane)
             assert pen.counts == {"sgd_high_lr": 2, "batch64_deep": 2, "embed64_deep": 1}
@@ -230,7 +232,12 @@ def test_export_writes_what_hptui_export_prints(
             await pilot.pause()
             prompt = app.screen
             assert isinstance(prompt, ExportPrompt)
-            assert prompt.query_one(Input).value == "hptui-run-1-best.json"
+            # absolute, and the dialog names the trial it writes and how it was ranked
+            assert prompt.query_one(Input).value == str(tmp_path / "hptui-run-1-best.json")
+            what = str(prompt.query_one("#export-what", Label).render())
+            assert "best trial, #4 score " in what
+            hint = str(prompt.query_one("#export-hint", Label).render())
+            assert f"relative to {tmp_path}" in hint and "score: the reward" in hint
             await pilot.press("enter")
             await pilot.pause()
 
