@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from engine.space import REWARD_SCALE
+from engine.state import decode_array, encode_array
 
 
 @dataclass(frozen=True)
@@ -182,17 +183,18 @@ class PPOAgent:
 
     # --- save / restore ------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        """Weights and Adam variables as named numeric arrays (JSON-able, no pickle)."""
         return {
             "config": asdict(self.cfg),
-            "actor": self.actor.get_weights(),
-            "critic": self.critic.get_weights(),
-            "log_std": self.log_std.numpy(),
-            "optimizer": [v.numpy() for v in self.optimizer.variables],
+            "actor": [encode_array(w) for w in self.actor.get_weights()],
+            "critic": [encode_array(w) for w in self.critic.get_weights()],
+            "log_std": encode_array(self.log_std.numpy()),
+            "optimizer": [encode_array(v.numpy()) for v in self.optimizer.variables],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.actor.set_weights(state["actor"])
-        self.critic.set_weights(state["critic"])
-        self.log_std.assign(state["log_std"])
+        self.actor.set_weights([decode_array(w) for w in state["actor"]])
+        self.critic.set_weights([decode_array(w) for w in state["critic"]])
+        self.log_std.assign(decode_array(state["log_std"]))
         for var, val in zip(self.optimizer.variables, state["optimizer"], strict=True):
-            var.assign(val)
+            var.assign(decode_array(val))

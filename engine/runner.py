@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 import signal
 import socket
 import sys
@@ -43,6 +42,7 @@ from engine.setup import (
     trial_seed,
 )
 from engine.space import DEFAULT_CONFIG, SearchSpace, SpaceError
+from engine.state import StateError, decode_state, encode_state
 from engine.strategies.base import Outcome, Proposal, Strategy
 from engine.trainer import TrialTask
 from storage.store import Store, engine_alive
@@ -84,6 +84,7 @@ class Engine:
         self._last_beat = 0.0
         self._phase = run["phase"]
         self.data_ref: DataRef | None = None
+        self._saved_state: dict[str, Any] | None = None
 
     # --- lock ---------------------------------------------------------------------------
     def _take_lock(self) -> None:
@@ -127,12 +128,28 @@ class Engine:
         )
         return ref
 
-    def _restore_strategy(self, strategy: Strategy) -> None:
+    def _read_saved_state(self) -> dict[str, Any] | None:
+        """The strategy state saved for this run, decoded as data (never unpickled); a row
+        that is not hptui's JSON state is refused before anything else happens."""
         blob = self.store.load_strategy_state(self.run_id)
-        interrupted = self.store.mark_running_interrupted(self.run_id)
         if blob is None:
+            return None
+        try:
+            return decode_state(blob, self.cfg.strategy)
+        except StateError as exc:
+            raise EngineError(f"run {self.run_id} cannot be resumed: {exc}") from None
+
+    def _restore_strategy(self, strategy: Strategy) -> None:
+        interrupted = self.store.mark_running_interrupted(self.run_id)
+        if self._saved_state is None:
             return
-        strategy.load_state_dict(pickle.loads(blob))
+        try:
+            strategy.load_state_dict(self._saved_state)
+        except (StateError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise EngineError(
+                f"run {self.run_id} cannot be resumed: its saved strategy state does not fit "
+                f"the {self.cfg.strategy} strategy ({type(exc).__name__}: {exc})"
+            ) from None
         strategy.requeue_pending()
         self.store.log(
             self.run_id,
@@ -141,11 +158,19 @@ class Engine:
         )
 
     def _save_strategy(self) -> None:
-        self.store.save_strategy_state(self.run_id, pickle.dumps(self.strategy.state_dict()))
+        self.store.save_strategy_state(
+            self.run_id, encode_state(self.cfg.strategy, self.strategy.state_dict())
+        )
 
     # --- main -----------------------------------------------------------------------------
     def run(self) -> str:
         self._take_lock()
+        try:
+            self._saved_state = self._read_saved_state()
+        except EngineError:
+            self.store.update_run(self.run_id, engine_pid=None)  # refused: nothing else changes
+            self.store.close()
+            raise
         old_handlers = {
             s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)
         }

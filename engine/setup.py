@@ -85,6 +85,15 @@ def create_run(store: Store, cfg: RunConfig) -> int:
         raise EngineError(f"unknown strategy {cfg.strategy!r} (known: {', '.join(STRATEGIES)})")
     if cfg.profile not in PROFILES:
         raise EngineError(f"unknown profile {cfg.profile!r} (known: {', '.join(PROFILES)})")
+    orphans = store.orphan_strategy_states()
+    if orphans:
+        # Only a damaged or hand-made store has state for runs it does not hold; a row planted
+        # for the next run id would otherwise be loaded by this run's engine.
+        raise EngineError(
+            f"{store.path} holds saved strategy state for run(s) "
+            f"{', '.join(map(str, orphans))} that it has no record of (a damaged or tampered "
+            "store); refusing to start a run in it"
+        )
     workers = cfg.workers or default_workers(len(gpu_names()))
     run_id = store.create_run(
         status="running",

@@ -208,6 +208,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             return _wait_command(store, store.add_command(args.run, "resume"), "resume")
         if run["status"] in ("finished", "cancelled") and run.get("final"):
             raise CliError(f"run {args.run} is {run['status']}: nothing to resume")
+        _check_saved_state(store, run)
     finally:
         store.close()
     console.print(f"run {args.run}: engine not running; resuming it from the store")
@@ -215,6 +216,19 @@ def cmd_resume(args: argparse.Namespace) -> int:
         return run_headless(args.db, args.run)
     spawn_engine(args.db, args.run)
     return open_app(args.db, args.run)
+
+
+def _check_saved_state(store: Store, run: dict[str, Any]) -> None:
+    """Refuse here, with the reason, a run whose saved state the engine would refuse."""
+    from engine.state import StateError, decode_state
+
+    blob = store.load_strategy_state(run["id"])
+    if blob is None:
+        return
+    try:
+        decode_state(blob, run["strategy"])
+    except StateError as exc:
+        raise CliError(f"run {run['id']} cannot be resumed: {exc}") from None
 
 
 def cmd_attach(args: argparse.Namespace) -> int:

@@ -157,4 +157,14 @@ MIGRATIONS.append(
     """
 )
 
+MIGRATIONS.append(
+    # 2 -> 3: strategy state is JSON data, never a pickle (unpickling a store someone sent runs
+    # their code). The pickles older versions saved are overwritten with a marker, so resuming
+    # such a run says why it cannot, and no version of hptui ever loads them.
+    """
+    UPDATE strategy_state
+        SET state = CAST('{"format": "hptui-dropped-pickle"}' AS BLOB), updated_at = updated_at;
+    """
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)

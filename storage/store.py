@@ -384,6 +384,8 @@ class Store:
     # --- strategy state (for resume) ------------------------------------------------------
     @_writes
     def save_strategy_state(self, run_id: int, blob: bytes) -> None:
+        """The strategy's state as bytes (the engine writes JSON, see engine.state); the store
+        never interprets them."""
         with self.conn:
             self.conn.execute(
                 "INSERT INTO strategy_state (run_id, updated_at, state) VALUES (?, ?, ?) "
@@ -397,6 +399,14 @@ class Store:
             "SELECT state FROM strategy_state WHERE run_id = ?", [run_id]
         ).fetchone()
         return bytes(row[0]) if row else None
+
+    def orphan_strategy_states(self) -> list[int]:
+        """Run ids that have saved strategy state but no run row."""
+        rows = self.conn.execute(
+            "SELECT run_id FROM strategy_state WHERE run_id NOT IN (SELECT id FROM runs) "
+            "ORDER BY run_id"
+        ).fetchall()
+        return [int(r[0]) for r in rows]
 
     def integrity_ok(self) -> bool:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -3,12 +3,12 @@ save and restore state. Every strategy runs on the same event-driven loop (engin
 
 from __future__ import annotations
 
-import copy
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.space import Config, SearchSpace
+from engine.state import from_plain, to_plain
 
 
 @dataclass
@@ -100,12 +100,14 @@ class Strategy(ABC):
 
     # --- state, for resume ------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Everything but the space (restored from the store). Subclasses add their own."""
+        """Everything but the space (restored from the store), as plain JSON-able data.
+        Subclasses add their own."""
         return {
-            "pending": copy.deepcopy(list(self.pending.values())),
-            "retry": copy.deepcopy(self._retry),
+            "pending": [to_plain(p) for p in self.pending.values()],
+            "retry": [to_plain(p) for p in self._retry],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.pending = {p.key: p for p in state["pending"]}
-        self._retry = list(state["retry"])
+        pending = [from_plain(Proposal, p) for p in state["pending"]]
+        self.pending = {p.key: p for p in pending}
+        self._retry = [from_plain(Proposal, p) for p in state["retry"]]

@@ -16,6 +16,7 @@ from skopt import Optimizer
 from skopt import space as sk
 
 from engine.space import Config, Real, SearchSpace, _plain
+from engine.state import decode_array, encode_array, encode_rng, from_plain, restore_rng, to_plain
 from engine.strategies.base import Outcome, Proposal, Strategy
 
 
@@ -184,20 +185,35 @@ class BayesSearch(Strategy):
         return sorted(self.observations, key=lambda ca: -ca[1])[:k]
 
     def state_dict(self) -> dict[str, Any]:
+        next_x = getattr(self.opt, "_next_x", None)
         return {
             **super().state_dict(),
-            "observations": self.observations,
-            "buffer": self._buffer,
+            "observations": [[c, acc] for c, acc in self.observations],
+            "buffer": {k: [to_plain(p), to_plain(o)] for k, (p, o) in self._buffer.items()},
             "queue": self._queue,
             "asked": self.asked,
-            # The optimizer itself (fitted surrogate and random state): a resumed run proposes
-            # what the uninterrupted one would have.
-            "optimizer": self.opt,
+            # Not the optimizer itself: it is rebuilt from the observations. What it cannot
+            # recompute is kept: its random state and the point its last fit chose, so a
+            # resumed run proposes what the uninterrupted one would have.
+            "optimizer": {
+                "rng": encode_rng(self.opt.rng),
+                "next_x": None if next_x is None else [_plain(v) for v in next_x],
+                "next_xs": [encode_array(x) for x in getattr(self.opt, "next_xs_", [])],
+            },
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        self.observations = [tuple(o) for o in state["observations"]]  # type: ignore[misc]
-        self._buffer, self._queue = dict(state["buffer"]), list(state["queue"])
-        self.asked = state["asked"]
-        self.opt = state["optimizer"]
+        self.observations = [(dict(c), float(acc)) for c, acc in state["observations"]]
+        self._buffer = {
+            k: (from_plain(Proposal, p), from_plain(Outcome, o))
+            for k, (p, o) in state["buffer"].items()
+        }
+        self._queue = [dict(c) for c in state["queue"]]
+        self.asked = int(state["asked"])
+        self._rebuild()  # a fresh optimizer told the observations that fit the space
+        saved = state["optimizer"]
+        restore_rng(self.opt.rng, saved["rng"])
+        if saved["next_x"] is not None:
+            self.opt._next_x = list(saved["next_x"])
+            self.opt.next_xs_ = [decode_array(x) for x in saved["next_xs"]]

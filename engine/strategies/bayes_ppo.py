@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.ppo import PPOAgent, PPOConfig, gae
 from engine.space import SearchSpace, state_vector
+from engine.state import from_plain, to_plain
 from engine.strategies.base import Outcome, Proposal, Strategy
 from engine.strategies.bayes import BayesSearch
 
@@ -222,15 +223,15 @@ class BayesPPO(Strategy):
             "agent": self.agent.state_dict(),
             "ppo_epoch": self.ppo_epoch,
             "stage": self.stage,
-            "trajs": [vars(t).copy() for t in self.trajs],
+            "trajs": [to_plain(t) for t in self.trajs],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.warmup.load_state_dict(state["warmup"])
         self.agent.load_state_dict(state["agent"])
-        self.ppo_epoch, self.stage = state["ppo_epoch"], state["stage"]
-        self.trajs = [Trajectory(**t) for t in state["trajs"]]
+        self.ppo_epoch, self.stage = int(state["ppo_epoch"]), str(state["stage"])
+        self.trajs = [from_plain(Trajectory, t) for t in state["trajs"]]
 
     def requeue_pending(self) -> None:
         # Steps that were running are sampled afresh (same keyed noise, same state).

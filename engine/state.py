@@ -1,0 +1,133 @@
+"""Strategy state as data: JSON with named numeric arrays, never a pickle.
+
+A store can come from someone else, and unpickling runs whatever code the pickle names. So the
+state saved for resume is a JSON envelope (format, version, strategy, state) whose arrays are
+base64 of their little-endian bytes with a dtype from a short list and a shape. Anything else in
+`strategy_state` (a pickle, a truncated or edited row) is refused with a message, and nothing
+in it runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from typing import Any
+
+import numpy as np
+
+FORMAT = "hptui-strategy-state"
+VERSION = 1
+# Written by the schema 3 migration over the pickles older versions saved.
+DROPPED_PICKLE = "hptui-dropped-pickle"
+_DTYPES = {"float32": "<f4", "float64": "<f8", "int32": "<i4", "int64": "<i8", "uint32": "<u4"}
+
+
+class StateError(ValueError):
+    """Saved strategy state that is not ours to load; the message says why."""
+
+
+# --- arrays and random states ------------------------------------------------------------------
+
+
+def encode_array(a: Any) -> dict[str, Any]:
+    arr = np.asarray(a)
+    name = arr.dtype.name
+    if name not in _DTYPES:
+        raise TypeError(f"cannot save an array of dtype {name}")
+    raw = np.ascontiguousarray(arr, dtype=_DTYPES[name]).tobytes()
+    return {"dtype": name, "shape": list(arr.shape), "b64": base64.b64encode(raw).decode()}
+
+
+def decode_array(d: Any) -> np.ndarray:
+    if not isinstance(d, dict) or d.get("dtype") not in _DTYPES:
+        raise StateError(f"not a saved array: {str(d)[:60]}")
+    shape = d.get("shape")
+    if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
+        raise StateError(f"bad array shape {shape!r}")
+    try:
+        raw = base64.b64decode(d.get("b64", ""), validate=True)
+    except (ValueError, TypeError) as exc:
+        raise StateError(f"bad array data ({exc})") from None
+    dtype = np.dtype(_DTYPES[d["dtype"]])
+    if len(raw) != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
+        raise StateError(f"array data does not match its shape {shape}")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape).astype(d["dtype"])
+
+
+def encode_rng(rng: np.random.RandomState) -> dict[str, Any]:
+    name, key, pos, has_gauss, cached = rng.get_state()
+    return {
+        "bit_generator": str(name),
+        "key": [int(k) for k in key],
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached_gaussian": float(cached),
+    }
+
+
+def restore_rng(rng: np.random.RandomState, d: Any) -> None:
+    try:
+        key = np.array(d["key"], dtype=np.uint32)
+        if d["bit_generator"] != "MT19937" or key.shape != (624,):
+            raise StateError("not an MT19937 random state")
+        rng.set_state(
+            ("MT19937", key, int(d["pos"]), int(d["has_gauss"]), float(d["cached_gaussian"]))
+        )
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise StateError(f"bad random state ({exc})") from None
+
+
+# --- dataclasses ---------------------------------------------------------------------------------
+
+
+def to_plain(obj: Any) -> dict[str, Any]:
+    """A dataclass (Proposal, Outcome, Trajectory) as a plain dict."""
+    return dataclasses.asdict(obj)
+
+
+def from_plain(cls: type, d: Any) -> Any:
+    """The dataclass `cls` from a plain dict with exactly its fields' names."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    if not isinstance(d, dict) or not set(d) <= names:
+        raise StateError(f"not a saved {cls.__name__}: {str(d)[:80]}")
+    return cls(**d)
+
+
+# --- the envelope --------------------------------------------------------------------------------
+
+
+def encode_state(strategy: str, state: dict[str, Any]) -> bytes:
+    envelope = {"format": FORMAT, "version": VERSION, "strategy": strategy, "state": state}
+    return json.dumps(envelope, separators=(",", ":"), allow_nan=True).encode()
+
+
+def decode_state(blob: bytes, strategy: str) -> dict[str, Any]:
+    """The state saved by `encode_state` for `strategy`; StateError for anything else."""
+    try:
+        envelope = json.loads(bytes(blob).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        kind = "a Python pickle" if bytes(blob[:1]) == b"\x80" else "not JSON"
+        raise StateError(
+            f"the saved strategy state is {kind}, not hptui's JSON state; it is not loaded "
+            "(a pickle runs code from whoever wrote the store)"
+        ) from None
+    if not isinstance(envelope, dict):
+        raise StateError("the saved strategy state is not hptui's JSON state")
+    if envelope.get("format") == DROPPED_PICKLE:
+        raise StateError(
+            "its strategy state was saved by an older hptui as a Python pickle, which this "
+            "version never loads (a pickle can run code); the migration to schema 3 dropped it"
+        )
+    if envelope.get("format") != FORMAT or envelope.get("version") != VERSION:
+        raise StateError(
+            f"the saved strategy state has format {envelope.get('format')!r} version "
+            f"{envelope.get('version')!r}, not {FORMAT!r} version {VERSION}"
+        )
+    if envelope.get("strategy") != strategy:
+        raise StateError(
+            f"the saved strategy state is for {envelope.get('strategy')!r}, not {strategy!r}"
+        )
+    if not isinstance(envelope.get("state"), dict):
+        raise StateError("the saved strategy state has no state object")
+    return envelope["state"]
