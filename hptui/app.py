@@ -109,6 +109,7 @@ class HptuiApp(App[None]):
         self._t0 = time.perf_counter()
         self.first_paint_s: float | None = None
         self.notices: list[tuple[str, str]] = []  # start to first screen with store data
+        self.farewell = ""  # printed on the shell after the app closes
 
     def notify(self, message: str, **kwargs: Any) -> None:  # type: ignore[override]
         """Notifications are also kept in `notices` (severity, text): a record of what the
@@ -270,6 +271,10 @@ class HptuiApp(App[None]):
         ordered = sorted(self.trials.values(), key=lambda t: t["number"])
         if s.best_read:
             self.best = s.best
+            if s.best is not None and s.best != self.trials.get(s.best["id"]):
+                # a fresher read of that trial (its score can change without a new trial)
+                self.trials[s.best["id"]] = s.best
+                self.table.upsert([s.best])
         self.header.stopped = s.stopped
         self.header.show(s.run, self.best, time.time())
         if s.trials:
@@ -487,7 +492,8 @@ class HptuiApp(App[None]):
             self.exit()
         elif answer == "detach":
             # printed on the shell once the screen is restored: where the run went, how back
-            self.exit(message=detach_message(self.run_id, self.db_path))
+            self.farewell = detach_message(self.run_id, self.db_path)
+            self.exit(message=self.farewell)
 
     def on_unmount(self) -> None:
         if self.reader is not None:
