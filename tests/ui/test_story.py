@@ -233,6 +233,24 @@ def test_elapsed_never_goes_back_and_a_young_run_waits_for_its_engine(filled: Fi
     asyncio.run(go())
 
 
+def test_header_lines_do_not_wrap_at_80_columns(filled: Filled) -> None:
+    """A dead engine's badge made the first line wrap and pushed the time and best out."""
+
+    async def go() -> None:
+        app = HptuiApp(str(filled.db), filled.run_id)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await refresh(app, pilot)
+            header = app.query_one(RunHeader)
+            header.show({**app.run_row, "heartbeat": time.time() - 60}, app.best, time.time())
+            await pilot.pause()
+            lines = [header.render_line(y).text for y in range(header.size.height)]
+            assert "no engine" in header.text
+            assert lines[0].startswith("run 1") and lines[1].startswith("data sample")
+            assert lines[2].startswith("elapsed") and "best #4" in lines[2]
+
+    asyncio.run(go())
+
+
 # 7 --------------------------------------------------------------------------------------------
 def test_a_stopped_run_does_not_look_completed(filled: Filled) -> None:
     s = filled.store()
