@@ -66,7 +66,7 @@ class Engine:
     ) -> None:
         self.db_path = str(db_path)
         self._full_noted = 0.0
-        self.store = Store(db_path, on_full=self._on_disk_full)
+        self.store = Store(db_path, create=False, on_full=self._on_disk_full)
         run = self.store.run(run_id)
         if run is None:
             raise EngineError(f"no run {run_id} in {db_path}")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hptui.headless import HeadlessView
@@ -56,10 +57,12 @@ _count = _bounded(int, 0, 100, "a whole number")
 _fraction = _bounded(float, 1e-3, 1024, "a number")
 
 
-def open_store(path: str | Path, *, readonly: bool) -> Store:
+def open_store(path: str | Path, *, readonly: bool, create: bool = False) -> Store:
+    """Open a store; only `hptui run` creates one (`create=True`): a command that reads or
+    steers a run given a mistyped --db says so instead of leaving an empty store behind."""
     try:
         try:
-            return Store(path, readonly=readonly)
+            return Store(path, readonly=readonly, create=create)
         except StoreNeedsMigration:
             Store(path).close()  # a store from an older hptui: migrate it once, then read
             return Store(path, readonly=readonly)
@@ -129,7 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"--data: {cfg.data} does not exist (use auto, keras, sample, an aclImdb "
             "folder or .tar.gz, or an imdb.npz)"
         )
-    store = open_store(args.db, readonly=False)
+    store = open_store(args.db, readonly=False, create=True)
     try:
         run_id = create_run(store, cfg)
     except EngineError as exc:
@@ -178,7 +181,7 @@ def run_headless(db: str | Path, run_id: int) -> int:
         engine = Engine(db, run_id, on_tick=live.update)
         with live:
             status = engine.run()
-    except EngineError as exc:
+    except (EngineError, StoreError) as exc:
         raise CliError(str(exc)) from None
     store = open_store(db, readonly=True)
     try:
@@ -194,7 +197,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
 
     try:
         Engine(args.db, args.run, trainer=args.trainer).run()
-    except EngineError as exc:
+    except (EngineError, StoreError) as exc:
         raise CliError(str(exc)) from None
     return 0
 
@@ -424,16 +427,58 @@ def cmd_export(args: argparse.Namespace) -> int:
     text = json.dumps(payload, indent=2) + "\n"
     if args.output:
         out = Path(args.output)
-        if out.is_dir():
-            raise CliError(f"-o {out}: is a directory; give a file name")
+        _check_export_target(out, Path(args.db), force=args.force)
         try:
-            out.write_text(text)
+            _write_atomically(out, text)
         except OSError as exc:
-            raise CliError(f"-o {out}: cannot write ({exc.strerror})") from None
-        console.print(f"best hyperparameters of run {args.run} written to {out}")
+            raise CliError(f"-o {out}: cannot write ({exc.strerror or exc})") from None
+        console.print(f"best hyperparameters of run {args.run} written to {escape(str(out))}")
     else:
         sys.stdout.write(text)
     return 0
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _check_export_target(out: Path, db: Path, *, force: bool) -> None:
+    """Never write an export over a SQLite file (a store, perhaps this one), and over any
+    other existing file only with --force."""
+    if out.is_dir():
+        raise CliError(f"-o {out}: is a directory; give a file name")
+    if not out.exists():
+        return
+    try:
+        same = out.resolve() == db.resolve() or out.samefile(db)
+    except OSError:
+        same = False
+    try:
+        with open(out, "rb") as fh:
+            head = fh.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise CliError(f"-o {out}: cannot read it to check it ({exc.strerror})") from None
+    if same or head == SQLITE_MAGIC:
+        what = "the store itself" if same else "a SQLite database (perhaps a store)"
+        raise CliError(f"-o {out}: is {what}; refusing to overwrite it with an export")
+    if not force:
+        raise CliError(f"-o {out}: already exists; use --force to replace it")
+
+
+def _write_atomically(out: Path, text: str) -> None:
+    """Write to a temporary file beside `out`, then rename it over: a reader sees the old
+    file or the whole new one, never a half-written one."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 # --- parser -------------------------------------------------------------------------------------
@@ -512,6 +557,9 @@ def build_parser() -> argparse.ArgumentParser:
     ).set_defaults(func=cmd_show)
     p = with_run(sub.add_parser("export", help="best hyperparameters as JSON"))
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.add_argument(
+        "--force", action="store_true", help="replace an existing -o file (never a SQLite file)"
+    )
     p.set_defaults(func=cmd_export)
     with_run(sub.add_parser("attach", help="open the UI on a run")).set_defaults(func=cmd_attach)
     p = with_run(

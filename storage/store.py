@@ -117,13 +117,15 @@ class Store:
         self.on_full = on_full
         self.readonly = readonly
         if not self.path.exists() and (readonly or not create):
-            raise StoreError(f"{self.path}: no such store file")
+            raise StoreError(f"{self.path}: no such store file (check --db or $HPTUI_DB)")
         if self.path.exists() and self.path.is_dir():
             raise StoreError(f"{self.path}: is a directory, not a store file")
         try:
             if readonly:
+                # Quoted: '#', '?' and '%' in a path are URI syntax, and unquoted they read
+                # another file or create stray ones (mode=ro lost after a '#').
                 conn = sqlite3.connect(
-                    f"file:{self.path.resolve()}?mode=ro", uri=True, check_same_thread=False
+                    f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
                 )
             else:
                 conn = sqlite3.connect(str(self.path), check_same_thread=False)
