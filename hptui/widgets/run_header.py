@@ -112,11 +112,8 @@ class RunHeader(Static):
             and now - (run.get("created_at") or 0.0) < STARTING_S
         )
         t = Text(no_wrap=True, overflow="ellipsis")  # long lines end in … at 80 columns
-        t.append(f"run {run['id']}", style="bold")
-        t.append(f" · {run.get('strategy')} · {run.get('profile')} · ")
+        t.append(f"run {run['id']} ", style="bold")
         ended_by_stop = stopped and status == "finished"
-        t.append("stopped" if ended_by_stop else phase_text(run), style="bold cyan")
-        t.append(f" · space v{run.get('space_version', 1)}  ")
         badge = {
             "paused": ("PAUSED", "bold black on yellow"),
             "stopping": ("STOPPING", "bold black on yellow"),
@@ -126,12 +123,16 @@ class RunHeader(Static):
         }.get(status)
         if ended_by_stop:
             badge = ("STOPPED by user", "bold black on yellow")
+        # the badges first: at 80 columns the end of the line is cut off
         if badge:
             t.append(f" {badge[0]} ", style=badge[1])
         if starting and not alive:
             t.append(" engine starting… ", style="bold black on yellow")
         elif active and not alive:
             t.append(" no engine: hptui resume ", style="bold white on red")
+        t.append(f" {run.get('strategy')} · {run.get('profile')} · ")
+        t.append("stopped" if ended_by_stop else phase_text(run), style="bold cyan")
+        t.append(f" · space v{run.get('space_version', 1)}")
         t.append("\n")
         busy = p.get("running", 0)
         workers = p.get("workers", run.get("workers", "?"))
