@@ -140,8 +140,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if cfg.profile_reason:
-        console.print(f"[yellow]{cfg.profile_reason}[/]")
-    console.print(f"run [bold]{run_id}[/] in {args.db}")
+        console.print(f"[yellow]{escape(cfg.profile_reason)}[/]")
+    console.print(f"run [bold]{run_id}[/] in {escape(str(args.db))}")
     if args.headless:
         return run_headless(args.db, run_id)
     spawn_engine(args.db, run_id)
@@ -214,7 +214,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         _check_saved_state(store, run)
     finally:
         store.close()
-    console.print(f"run {args.run}: engine not running; resuming it from the store")
+    console.print(f"run {args.run}: engine not running; resuming it from the store", markup=False)
     if args.headless:
         return run_headless(args.db, args.run)
     spawn_engine(args.db, args.run)
@@ -268,10 +268,10 @@ def _wait_command(store: Store, cid: int, what: str, timeout: float = 10.0) -> i
         if cmd and cmd["status"] != "pending":
             if cmd["status"] == "refused":
                 raise CliError(f"{what} refused: {cmd['message']}")
-            console.print(cmd["message"])
+            console.print(escape(cmd["message"] or ""))
             return 0
         time.sleep(0.1)
-    console.print(f"{what} sent; the engine has not answered yet")
+    console.print(f"{what} sent; the engine has not answered yet", markup=False)
     return 0
 
 
@@ -294,15 +294,15 @@ def cmd_space(args: argparse.Namespace) -> int:
             t.add_column("kind")
             t.add_column("range / choices")
             for d in space.dims:
-                t.add_row(d.name, type(d).__name__.lower(), format_dimension(d))
+                t.add_row(escape(d.name), type(d).__name__.lower(), escape(format_dimension(d)))
             console.print(t)
             r = Table(title="pruning rules")
             for col in ("name", "when", "penalty"):
                 r.add_column(col)
             for rule in parse_rules(cur["rules"]):
                 r.add_row(
-                    rule.name,
-                    rule.describe().split(": ", 1)[1].split(" then")[0],
+                    escape(rule.name),
+                    escape(rule.describe().split(": ", 1)[1].split(" then")[0]),
                     f"{rule.penalty:g}",
                 )
             console.print(r)
@@ -356,9 +356,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if not rows:
-        console.print(f"no runs in {args.db}")
+        console.print(f"no runs in {escape(str(args.db))}")
         return 0
-    t = Table(title=f"runs in {args.db}")
+    t = Table(title=f"runs in {escape(str(args.db))}")
     for col in (
         "id",
         "started",
@@ -376,14 +376,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
         t.add_row(
             str(r["id"]),
             time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"])),
-            r["strategy"],
-            r["profile"],
-            r["status"],
-            r["phase"],
+            escape(r["strategy"]),
+            escape(r["profile"]),
+            escape(r["status"]),
+            escape(r["phase"]),
             f"{r['finished_trials']}/{r['planned_trials'] or '?'}",
             fmt_num(r["best_val_accuracy"], 4),
             fmt_num(r["best_score"], 2),
-            r["data_source"] or "-",
+            escape(r["data_source"] or "-"),
         )
     console.print(t)
     return 0
@@ -403,8 +403,8 @@ def cmd_show(args: argparse.Namespace) -> int:
                 t.add_row(
                     str(v["version"]),
                     time.strftime("%H:%M:%S", time.localtime(v["created_at"])),
-                    v["source"],
-                    v["change"],
+                    escape(v["source"]),
+                    escape(v["change"]),
                 )
             console.print(t)
         width = min(100, console.width)
@@ -595,7 +595,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CliError as exc:
-        err_console.print(f"[bold red]hptui: error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]hptui: error:[/] {escape(str(exc))}", highlight=False)
         return 1
     except KeyboardInterrupt:
         err_console.print("hptui: interrupted")
@@ -608,8 +608,8 @@ def main(argv: list[str] | None = None) -> int:
         with os.fdopen(fd, "w") as fh:
             traceback.print_exc(file=fh)
         err_console.print(
-            f"[bold red]hptui: internal error:[/] {type(exc).__name__}: {exc} "
-            f"(traceback in {path}; please report it)",
+            f"[bold red]hptui: internal error:[/] {escape(f'{type(exc).__name__}: {exc}')} "
+            f"(traceback in {escape(path)}; please report it)",
             highlight=False,
         )
         return 70

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hptui.report import fmt_s
@@ -88,9 +89,10 @@ class HeadlessView:
         bar = ProgressBar(
             total=max(1, p["planned"]), completed=p["finished"] + p["failed"], width=30
         )
-        t.add_row("[bold]" + head + "[/]")
-        t.add_row(bar, trials)
-        t.add_row(best)
-        t.add_row(times)
-        t.add_row(data)
+        # Paths and data reasons come from the user: never read as markup.
+        t.add_row("[bold]" + escape(head) + "[/]")
+        t.add_row(bar, escape(trials))
+        t.add_row(escape(best))
+        t.add_row(escape(times))
+        t.add_row(escape(data))
         return t

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from engine.final import format_final
@@ -37,7 +38,7 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
     rid = run["id"]
     trials = store.trials(rid)
     search = [t for t in trials if t["phase"] != "final"]
-    t = Table(title=f"run {rid}: {run['strategy']} / {run['profile']} - {run['status']}")
+    t = Table(title=escape(f"run {rid}: {run['strategy']} / {run['profile']} - {run['status']}"))
     t.add_column("phase")
     for col in ("trials", "finished", "failed", "best val acc", "best reward", "seconds"):
         t.add_column(col, justify="right")
@@ -45,7 +46,7 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
         rows = [x for x in trials if x["phase"] == phase]
         fin = [x for x in rows if x["status"] == "finished"]
         t.add_row(
-            phase,
+            escape(phase),
             str(len(rows)),
             str(len(fin)),
             str(sum(x["status"] == "failed" for x in rows)),
@@ -55,21 +56,23 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
         )
     console.print(t)
     wall = (run["finished_at"] or time.time()) - run["started_at"]
-    console.print(f"data: {run['data_source']} ({run['data_reason']})")
+    console.print(f"data: {run['data_source']} ({run['data_reason']})", markup=False)
     console.print(
         f"device: {run['device']}, precision {run['precision']}, "
         f"{run['workers']} workers; wall time {fmt_s(wall)}; "
-        f"{len(search)} search trials"
+        f"{len(search)} search trials",
+        markup=False,
     )
     best = store.best_trial(rid)
     if best:
         console.print(
             f"best: trial {best['number']} (space v{best['space_version']}), val acc "
             f"{best['val_accuracy']:.4f}, reward {best['reward']:.2f}, score "
-            f"{best['score']:.2f}: {json.dumps(best['config'])}"
+            f"{best['score']:.2f}: {json.dumps(best['config'])}",
+            markup=False,
         )
     if run.get("final"):
-        console.print(format_final(run["final"]))
+        console.print(format_final(run["final"]), markup=False)
 
 
 def reward_plot(store: Store, run: dict[str, Any], width: int = 80, height: int = 18) -> str:
