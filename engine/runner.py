@@ -23,6 +23,7 @@ from engine.executor import DEFAULT_TRAINER, Executor, WorkerSettings
 from engine.final import final_summary, format_final
 from engine.profiles import PROFILES
 from engine.reward import (
+    DEFAULT_RULES,
     Rule,
     adaptive_weights,
     apply_rules,
@@ -30,6 +31,7 @@ from engine.reward import (
     reward,
     score,
 )
+from engine.rulecheck import check_rules
 from engine.setup import (
     STRATEGIES,
     EngineError,
@@ -113,6 +115,30 @@ class Engine:
         row = self.store.current_space(self.run_id)
         assert row is not None
         return row["version"], SearchSpace.from_dict(row["space"]), parse_rules(row["rules"])
+
+    def _drop_unusable_rules(self) -> None:
+        """Rules an older version accepted that cannot be used (an order comparison on a
+        category, a huge penalty) killed the run at every launch; go back to the latest rules
+        that can be, as a new space version, so the run carries on and says so."""
+        try:
+            check_rules(self.rules)
+            return
+        except SpaceError as exc:
+            why = str(exc)
+        fallback, source = [r.to_dict() for r in DEFAULT_RULES], "the default rules"
+        for v in reversed(self.store.space_versions(self.run_id)):
+            try:
+                check_rules(parse_rules(v["rules"]))
+            except SpaceError:
+                continue
+            fallback, source = v["rules"], f"the rules of version {v['version']}"
+            break
+        change = f"rules of version {self.space_version} cannot be used ({why}); {source} restored"
+        self.space_version = self.store.add_space_version(
+            self.run_id, self.space.to_dict(), fallback, change, "engine"
+        )
+        self.rules = parse_rules(fallback)
+        self.store.log(self.run_id, change, "warning")
 
     def _prepare(self) -> DataRef:
         self._set_phase("data")
@@ -223,6 +249,7 @@ class Engine:
         if self.cfg.strategy == "bayes-ppo":
             import_tensorflow_quietly(log_path)
         self.space_version, self.space, self.rules = self._space_and_rules()
+        self._drop_unusable_rules()
         self.strategy = build_strategy(self.cfg, self.profile, self.space, self.workers)
         self._restore_strategy(self.strategy)
         self.store.update_run(self.run_id, planned_trials=self.strategy.planned_trials)
@@ -486,6 +513,7 @@ class Engine:
                 raise SpaceError("the edit changes nothing")
         else:
             rules = parse_rules(payload.get("rules"))
+            check_rules(rules)  # the UI sends edits too: the engine is the last gate
             new_space = self.space
             change = "pruning rules: " + "; ".join(r.describe() for r in rules)
         version = self.store.add_space_version(

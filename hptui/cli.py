@@ -280,6 +280,7 @@ def _wait_command(store: Store, cid: int, what: str, timeout: float = 10.0) -> i
 
 def cmd_space(args: argparse.Namespace) -> int:
     from engine.reward import parse_rules
+    from engine.rulecheck import check_rules
     from engine.space import SearchSpace, SpaceError, format_dimension, parse_assignment
 
     store = open_store(args.db, readonly=not (args.set or args.file or args.rules))
@@ -307,16 +308,16 @@ def cmd_space(args: argparse.Namespace) -> int:
                 )
             console.print(r)
             return 0
-        if run["status"] not in ("running", "paused", "stopping"):
+        # A failed run takes an edit too: one that died of a bad edit is corrected, then resumed.
+        if run["status"] not in ("running", "paused", "stopping", "failed"):
             raise CliError(f"run {args.run} is {run['status']}: its space can no longer change")
         try:
             if args.rules:
                 rules_data = _read_json(args.rules)
-                parse_rules(rules_data)
-                cid = store.add_command(
-                    args.run, "edit_rules", {"rules": rules_data, "source": "cli"}
+                check_rules(parse_rules(rules_data))
+                return _send_edit(
+                    store, run, "edit_rules", {"rules": rules_data, "source": "cli"}, "rules edit"
                 )
-                return _wait_command(store, cid, "rules edit")
             changes: dict[str, Any] = {}
             if args.file:
                 data = _read_json(args.file)
@@ -329,10 +330,25 @@ def cmd_space(args: argparse.Namespace) -> int:
             space.edited(changes)  # validate here too: a bad edit never reaches the engine
         except SpaceError as exc:
             raise CliError(f"space edit refused: {exc}") from None
-        cid = store.add_command(args.run, "edit_space", {"changes": changes, "source": "cli"})
-        return _wait_command(store, cid, "space edit")
+        return _send_edit(
+            store, run, "edit_space", {"changes": changes, "source": "cli"}, "space edit"
+        )
     finally:
         store.close()
+
+
+def _send_edit(
+    store: Store, run: dict[str, Any], kind: str, payload: dict[str, Any], what: str
+) -> int:
+    cid = store.add_command(run["id"], kind, payload)
+    if not engine_alive(run):
+        console.print(
+            f"run {run['id']}: no engine is running it now; the {what} is applied when it "
+            f"resumes (`hptui resume {run['id']}`)",
+            markup=False,
+        )
+        return 0
+    return _wait_command(store, cid, what)
 
 
 def _read_json(path: str) -> Any:

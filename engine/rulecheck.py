@@ -1,0 +1,49 @@
+"""Rules checked against the hyperparameters' types and sane ranges before they are accepted.
+
+`engine.reward.parse_rules` checks a rule's shape; this checks that it can be evaluated on
+every configuration and cannot wreck the reward: an order comparison on a category raised
+TypeError at the next launch, and a penalty of 1e308 made the PPO update NaN. The command line
+checks an edit before sending it, and the engine checks it again (the UI sends edits too) and
+on start-up, so a run that died of a bad edit accepted by an older version can carry on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from engine.reward import Rule
+from engine.space import PARAM_TYPES, SpaceError
+
+MAX_PENALTY = 1000.0  # ten times the largest accuracy term of the reward (100·α·acc)
+_ORDER_OPS = (">", ">=", "<", "<=")
+
+
+def _fits(param: str, value: Any) -> bool:
+    if PARAM_TYPES[param] is str:
+        return isinstance(value, str)
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_rules(rules: Sequence[Rule]) -> None:
+    """Raise SpaceError naming the first rule that cannot be used safely."""
+    for rule in rules:
+        where = f"rule {rule.name!r}"
+        if not 0 <= rule.penalty <= MAX_PENALTY:
+            raise SpaceError(
+                f"{where}: penalty must be in [0, {MAX_PENALTY:g}], got {rule.penalty:g}"
+            )
+        for param, conds in rule.when.items():
+            kind = "text" if PARAM_TYPES[param] is str else "a number"
+            for op, ref in conds.items():
+                if op in _ORDER_OPS and PARAM_TYPES[param] is str:
+                    raise SpaceError(
+                        f"{where}: {param} is a category; {op} cannot compare it (use == != in)"
+                    )
+                refs = ref if op == "in" else [ref]
+                if op == "in" and not refs:
+                    raise SpaceError(f"{where}: {param} in [] never holds")
+                for r in refs:
+                    if not _fits(param, r):
+                        raise SpaceError(f"{where}: {param} {op} needs {kind}, got {r!r}")
