@@ -83,6 +83,9 @@ class Engine:
         self.started = time.time()
         self.running: dict[int, tuple[Proposal, int]] = {}  # trial id -> (proposal, slot)
         self._interrupt = False
+        self.max_failures = self.cfg.max_consecutive_failures or 2 * self.workers
+        self._failed_in_a_row: list[str] = []  # errors of the search trials failed in a row
+        self._fail_reason: str | None = None
         self._last_beat = 0.0
         self._phase = run["phase"]
         self.data_ref: DataRef | None = None
@@ -276,6 +279,7 @@ class Engine:
             status=final_status,
             phase="done" if final_status == "finished" else self._phase,
             finished_at=time.time(),
+            **({"error": self._fail_reason} if self._fail_reason else {}),
         )
         self.status = final_status
         self._beat(force=True)
@@ -292,7 +296,7 @@ class Engine:
                 self.status = "cancelled"
                 return
             self._handle_commands()
-            if self.status == "cancelled":
+            if self.status in ("cancelled", "failed"):
                 return
             if self.status == "running":
                 for slot in self._executor.free_slots():
@@ -312,6 +316,8 @@ class Engine:
                 )
             for msg in self._executor.poll(POLL_S):
                 self._on_message(msg, search)
+                if self.status == "failed":
+                    return
             self._beat()
             if self.on_tick:
                 self.on_tick(self)
@@ -436,6 +442,7 @@ class Engine:
                 finished_at=time.time(),
             )
             outcome = Outcome(True, res["val_accuracy"], res["seconds"], r)
+            self._failed_in_a_row.clear()
             self.store.log(
                 self.run_id,
                 f"trial {trial['number']} ({p.phase}) finished: val acc "
@@ -450,7 +457,15 @@ class Engine:
             self.store.log(
                 self.run_id, f"trial {trial['number']} ({p.phase}) failed: {err}", "error"
             )
+            if search:
+                self._failed_in_a_row.append(err)
         self.store.set_worker(self.run_id, slot, trial_id=None, epoch=None, batch=None)
+        if len(self._failed_in_a_row) >= self.max_failures:
+            # Every trial failing means something is wrong with the set-up, not the
+            # configurations: stop before the strategy learns from rewards of nothing. The
+            # last failure is not told, so a resume after a fix runs it again.
+            self._give_up()
+            return
         if search:
             self.strategy.tell(p, outcome)
             for upd in self.strategy.pop_updates():
@@ -528,6 +543,16 @@ class Engine:
         self.store.update_run(self.run_id, planned_trials=self.strategy.planned_trials)
         self._save_strategy()
         return f"space version {version}: {change}" + (f" ({note})" if note else "")
+
+    def _give_up(self) -> None:
+        n, first = len(self._failed_in_a_row), self._failed_in_a_row[0]
+        self._fail_reason = (
+            f"{n} trials in a row failed (--max-consecutive-failures {self.max_failures}); "
+            f"the first: {first}"
+        )
+        self.store.log(self.run_id, f"run stopped: {self._fail_reason}", "error")
+        self._cancel_running("interrupted", "run stopped: too many trials failed in a row")
+        self.status = "failed"
 
     def _set_status(self, status: str) -> None:
         self.status = status

@@ -44,6 +44,8 @@ class RunConfig:
     gpus_per_trial: float = 0.0
     trial_retries: int = 1  # Ray: a trial whose worker or node is lost runs again
     bayes_async: bool = False  # Bayes asks whenever a worker frees (busy, not reproducible)
+    # The run ends `failed` after this many search trials fail in a row (None: 2 x workers).
+    max_consecutive_failures: int | None = None
 
 
 def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers: int) -> Strategy:
@@ -61,6 +63,7 @@ def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers
             cfg.seed,
             batch=workers,
             asynchronous=cfg.bayes_async,
+            initial=[space.default_config()],
         )
     if cfg.strategy == "bayes-ppo":
         warmup = BayesSearch(
@@ -73,6 +76,7 @@ def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers
             phase="warmup",
             early_stopping=False,
             asynchronous=cfg.bayes_async,
+            initial=[space.default_config()],
         )
         schedule = PPOSchedule(p.ppo_epochs, p.trajectories, p.len_early, p.len_late, p.step_epochs)
         return BayesPPO(space, warmup, schedule, cfg.seed)

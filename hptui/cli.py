@@ -120,6 +120,7 @@ def _run_config(args: argparse.Namespace) -> Any:
         gpus_per_trial=args.gpus_per_trial or 0.0,
         trial_retries=args.retries,
         bayes_async=args.bayes_async,
+        max_consecutive_failures=args.max_consecutive_failures,
     )
 
 
@@ -550,6 +551,12 @@ def build_parser() -> argparse.ArgumentParser:
         "synchronous batches: workers stay busy, but runs are no longer reproducible",
     )
     p.add_argument("--no-final", action="store_true", help="skip the final validation")
+    p.add_argument(
+        "--max-consecutive-failures",
+        type=_positive_int,
+        metavar="N",
+        help="end the run failed once N search trials fail in a row (default: 2 x workers)",
+    )
     p.add_argument(
         "--executor",
         choices=("local", "ray"),

@@ -73,6 +73,8 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
         )
     if run.get("final"):
         console.print(format_final(run["final"]), markup=False)
+    if run.get("error"):
+        console.print(f"error: {run['error']}", markup=False)
 
 
 def reward_plot(store: Store, run: dict[str, Any], width: int = 80, height: int = 18) -> str:

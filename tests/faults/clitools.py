@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from engine.runner import RunConfig, create_run
 from storage.store import Store
@@ -28,11 +29,13 @@ def hptui(
     )
 
 
-def make_run(db: Path, strategy: str = "random", seed: int = 5, workers: int = 2) -> int:
+def make_run(
+    db: Path, strategy: str = "random", seed: int = 5, workers: int = 2, **config: Any
+) -> int:
     store = Store(db)
     try:
         cfg = RunConfig(
-            strategy=strategy, profile="tiny", data="sample", workers=workers, seed=seed
+            strategy=strategy, profile="tiny", data="sample", workers=workers, seed=seed, **config
         )
         return create_run(store, cfg)
     finally:
