@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import socket
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -53,6 +54,9 @@ from storage.store import Store, engine_alive
 __all__ = ["STRATEGIES", "Engine", "EngineError", "RunConfig", "create_run", "log_path_for"]
 
 HEARTBEAT_S = 1.0
+TIMEOUT_FLOOR_S = 300.0  # the automatic trial time limit is never shorter
+TIMEOUT_FIRST_S = 3600.0  # ... and before any trial has finished, there is no median yet
+TIMEOUT_FACTOR = 10.0
 POLL_S = 0.2  # commands are looked at at least this often
 
 
@@ -86,6 +90,7 @@ class Engine:
         self.max_failures = self.cfg.max_consecutive_failures or 2 * self.workers
         self._failed_in_a_row: list[str] = []  # errors of the search trials failed in a row
         self._fail_reason: str | None = None
+        self._since: dict[int, float] = {}  # trial id -> monotonic time it started
         self._last_beat = 0.0
         self._phase = run["phase"]
         self.data_ref: DataRef | None = None
@@ -318,6 +323,9 @@ class Engine:
                 self._on_message(msg, search)
                 if self.status == "failed":
                     return
+            self._kill_overdue(search)
+            if self.status == "failed":
+                return
             self._beat()
             if self.on_tick:
                 self.on_tick(self)
@@ -361,6 +369,7 @@ class Engine:
         )
         self._executor.submit(slot, task)
         self.running[trial_id] = (p, slot)
+        self._since[trial_id] = time.monotonic()
         self.store.set_worker(
             self.run_id, slot, trial_id=trial_id, epoch=0, epochs=p.epochs, batch=0, batches=None
         )
@@ -394,6 +403,7 @@ class Engine:
             return  # progress of a trial already cancelled
         if kind == "started":  # the worker took it (submit time includes a worker's start-up)
             self.store.update_trial(tid, started_at=time.time())
+            self._since[tid] = time.monotonic()
             return
         if kind == "progress":
             self.store.set_worker(
@@ -419,6 +429,7 @@ class Engine:
 
     def _on_done(self, tid: int, msg: dict[str, Any], search: bool) -> None:
         p, slot = self.running.pop(tid)
+        self._since.pop(tid, None)
         trial = self.store.trial(tid)
         assert trial is not None
         alpha, beta, penalty = trial["alpha"], trial["beta"], trial["penalty"]
@@ -543,6 +554,39 @@ class Engine:
         self.store.update_run(self.run_id, planned_trials=self.strategy.planned_trials)
         self._save_strategy()
         return f"space version {version}: {change}" + (f" ({note})" if note else "")
+
+    def _auto_time_limit(self, p: Proposal) -> float:
+        """10 x the median wall seconds per epoch of the finished trials, times p's epochs."""
+        rows = self.store.conn.execute(
+            "SELECT (finished_at - started_at) / max(1, epochs_run) FROM trials "
+            "WHERE run_id = ? AND status = 'finished' AND started_at IS NOT NULL",
+            [self.run_id],
+        ).fetchall()
+        if not rows:
+            return TIMEOUT_FIRST_S
+        per_epoch = statistics.median(r[0] for r in rows)
+        return max(TIMEOUT_FLOOR_S, TIMEOUT_FACTOR * per_epoch * max(1, p.epochs))
+
+    def _kill_overdue(self, search: bool) -> None:
+        """A trial past its time limit (a hung trainer) is killed, its worker replaced, and
+        it fails with the reason; otherwise it would hold its worker, and `stop`, forever."""
+        now = time.monotonic()
+        for tid, (p, slot) in list(self.running.items()):
+            elapsed = now - self._since.get(tid, now)
+            if self.cfg.trial_timeout:
+                limit = float(self.cfg.trial_timeout)
+            elif elapsed <= TIMEOUT_FLOOR_S:
+                continue  # the automatic limit is never shorter: no need to work it out
+            else:
+                limit = self._auto_time_limit(p)
+            if elapsed <= limit:
+                continue
+            self._executor.cancel(tid)
+            why = f"timed out after {limit:.0f} s (--trial-timeout); worker {slot} replaced"
+            self.store.log(self.run_id, f"trial {tid}: {why}", "warning")
+            self._on_done(tid, {"kind": "failed", "error": why}, search)
+            if self.status == "failed":
+                return
 
     def _give_up(self) -> None:
         n, first = len(self._failed_in_a_row), self._failed_in_a_row[0]

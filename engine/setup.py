@@ -46,6 +46,9 @@ class RunConfig:
     bayes_async: bool = False  # Bayes asks whenever a worker frees (busy, not reproducible)
     # The run ends `failed` after this many search trials fail in a row (None: 2 x workers).
     max_consecutive_failures: int | None = None
+    # A trial running longer than this many seconds is killed and fails (None: automatic,
+    # 10 x the median seconds per epoch so far times its epochs, never under TIMEOUT_FLOOR_S).
+    trial_timeout: float | None = None
 
 
 def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers: int) -> Strategy:

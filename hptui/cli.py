@@ -121,6 +121,7 @@ def _run_config(args: argparse.Namespace) -> Any:
         trial_retries=args.retries,
         bayes_async=args.bayes_async,
         max_consecutive_failures=args.max_consecutive_failures,
+        trial_timeout=args.trial_timeout,
     )
 
 
@@ -551,6 +552,13 @@ def build_parser() -> argparse.ArgumentParser:
         "synchronous batches: workers stay busy, but runs are no longer reproducible",
     )
     p.add_argument("--no-final", action="store_true", help="skip the final validation")
+    p.add_argument(
+        "--trial-timeout",
+        type=_bounded(float, 1.0, 7 * 24 * 3600.0, "a number of seconds"),
+        metavar="SECONDS",
+        help="kill a trial running longer than this, and fail it (default: 10 x the median "
+        "seconds per epoch so far times its epochs, at least 5 minutes)",
+    )
     p.add_argument(
         "--max-consecutive-failures",
         type=_positive_int,
