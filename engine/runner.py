@@ -7,14 +7,18 @@ data; everything the UI shows is in the store.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import secrets
 import signal
 import socket
+import sqlite3
 import statistics
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +52,7 @@ from engine.space import DEFAULT_CONFIG, SearchSpace, SpaceError
 from engine.state import StateError, decode_state, encode_state
 from engine.strategies.base import Outcome, Proposal, Strategy
 from engine.trainer import TrialTask
-from storage.store import Store, engine_alive
+from storage.store import LockLost, Store, engine_alive
 
 # The set-up names callers reach through the runner, the engine's entry point.
 __all__ = ["STRATEGIES", "Engine", "EngineError", "RunConfig", "create_run", "log_path_for"]
@@ -108,15 +112,49 @@ class Engine:
                 f"{run.get('engine_host')} (heartbeat {now - run['heartbeat']:.0f} s ago); "
                 f"use `hptui attach {self.run_id}` to watch it"
             )
-        # Take the lock only if nobody took it since we looked (compare-and-set).
+        # Take the lock only if nobody took it since we looked (compare-and-set), with a fresh
+        # fencing token that every later write of this engine checks.
+        token = secrets.token_hex(16)
         with self.store.conn:
             cur = self.store.conn.execute(
-                "UPDATE runs SET engine_pid = ?, engine_host = ?, heartbeat = ? "
-                "WHERE id = ? AND engine_pid IS ? AND heartbeat IS ?",
-                [me, host, now, self.run_id, other, run.get("heartbeat")],
-            )
+                "UPDATE runs SET engine_pid = ?, engine_host = ?, heartbeat = ?, engine_token = ? "
+                "WHERE id = ? AND engine_pid IS ? AND heartbeat IS ? AND engine_token IS ?",
+                [me, host, now, token, self.run_id, other, run.get("heartbeat"),
+                 run.get("engine_token")],
+            )  # fmt: skip
         if cur.rowcount != 1:
             raise EngineError(f"run {self.run_id} was taken by another engine just now")
+        self.store.fence = (self.run_id, token)
+
+    @contextlib.contextmanager
+    def _beating(self) -> Iterator[None]:
+        """Beat from a thread (its own connection) during a long step that does not come
+        back to the loop: data preparation, the TensorFlow import, workers starting."""
+        assert self.store.fence is not None
+        run_id, token = self.store.fence
+        stop = threading.Event()
+
+        def beat() -> None:
+            conn = sqlite3.connect(self.db_path, timeout=30)
+            try:
+                while not stop.wait(HEARTBEAT_S):
+                    with conn:
+                        conn.execute(
+                            "UPDATE runs SET heartbeat = ? WHERE id = ? AND engine_token = ?",
+                            [time.time(), run_id, token],
+                        )
+            except sqlite3.Error:
+                pass  # the loop's own beat and fence check take over
+            finally:
+                conn.close()
+
+        thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     # --- set-up ---------------------------------------------------------------------------
     def _space_and_rules(self) -> tuple[int, SearchSpace, list[Rule]]:
@@ -210,6 +248,10 @@ class Engine:
         }
         try:
             return self._run()
+        except LockLost as exc:
+            # Another engine has the run: write nothing, stop our workers, say so.
+            print(f"hptui engine: {exc}", file=sys.stderr, flush=True)
+            raise
         except Exception as exc:
             self.store.update_run(
                 self.run_id,
@@ -224,7 +266,8 @@ class Engine:
                 self._executor.shutdown()
             for s, h in old_handlers.items():
                 signal.signal(s, h)
-            self.store.update_run(self.run_id, engine_pid=None)
+            with contextlib.suppress(LockLost):
+                self.store.update_run(self.run_id, engine_pid=None)
             self.store.close()
 
     def _on_disk_full(self, exc: Exception) -> None:
@@ -253,9 +296,10 @@ class Engine:
         self.status = "running"
         log_path = str(log_path_for(self.db_path, self.run_id))
         self.store.update_run(self.run_id, log_path=log_path)
-        ref = self.data_ref = self._prepare()
-        if self.cfg.strategy == "bayes-ppo":
-            import_tensorflow_quietly(log_path)
+        with self._beating():  # minutes with a cold cache; the TensorFlow import, seconds
+            ref = self.data_ref = self._prepare()
+            if self.cfg.strategy == "bayes-ppo":
+                import_tensorflow_quietly(log_path)
         self.space_version, self.space, self.rules = self._space_and_rules()
         self._drop_unusable_rules()
         self.strategy = build_strategy(self.cfg, self.profile, self.space, self.workers)
@@ -267,7 +311,8 @@ class Engine:
                 ref, threads, self.cfg.precision, log_path, trainer=self.trainer
             )
             self._executor = make_executor(self.cfg, self.workers, settings)
-        self._executor.start()
+        with self._beating():
+            self._executor.start()
         self.store.log(self.run_id, f"{self.workers} workers started")
 
         self._loop(search=True)

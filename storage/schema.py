@@ -167,4 +167,13 @@ MIGRATIONS.append(
     """
 )
 
+MIGRATIONS.append(
+    # 3 -> 4: a fencing token. An engine writes a fresh token when it takes a run's lock and
+    # checks it before every write of run data; one that finds another token lost the lock
+    # (it was stopped, or another engine took over) and stops instead of writing beside it.
+    """
+    ALTER TABLE runs ADD COLUMN engine_token TEXT;
+    """
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)

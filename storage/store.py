@@ -47,6 +47,11 @@ class StoreNeedsMigration(StoreError):
     """A read-only open of a store with an older schema: open it writable once to migrate."""
 
 
+class LockLost(StoreError):
+    """This engine no longer holds its run's lock (its fencing token was replaced): it must
+    stop and write nothing more."""
+
+
 def _is_full(exc: sqlite3.OperationalError) -> bool:
     return "full" in str(exc).lower()
 
@@ -57,6 +62,7 @@ def _writes(method: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(method)
     def wrapper(self: Store, *args: Any, **kwargs: Any) -> T:
+        self.check_fence()
         while True:
             try:
                 return method(self, *args, **kwargs)
@@ -85,11 +91,16 @@ def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def engine_alive(run: Mapping[str, Any], now: float | None = None) -> bool:
-    """Is an engine running this run now? A fresh heartbeat, and on this host a live pid."""
+    """Is an engine running this run now? On this host its pid says so, whatever the age of
+    its heartbeat (a stopped process, or a long step, beats late but still holds the run; an
+    engine that lost its lock anyway stops at its next write). On another host, a fresh
+    heartbeat."""
     pid, beat = run.get("engine_pid"), run.get("heartbeat")
-    if not pid or not beat or (now or time.time()) - beat >= STALE_S:
+    if not pid:
         return False
-    return run.get("engine_host") != socket.gethostname() or _pid_alive(pid)
+    if run.get("engine_host") == socket.gethostname():
+        return _pid_alive(pid)
+    return bool(beat) and (now or time.time()) - beat < STALE_S
 
 
 def _pid_alive(pid: int) -> bool:
@@ -115,6 +126,8 @@ class Store:
     ) -> None:
         self.path = Path(path)
         self.on_full = on_full
+        self.fence: tuple[int, str] | None = None  # (run id, token) an engine writes under
+        self.fenced_out = False
         self.readonly = readonly
         if not self.path.exists() and (readonly or not create):
             raise StoreError(f"{self.path}: no such store file (check --db or $HPTUI_DB)")
@@ -169,6 +182,19 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    def check_fence(self) -> None:
+        """An engine's store: raise LockLost unless the run still carries our token."""
+        if self.fence is None:
+            return
+        run_id, token = self.fence
+        row = self.conn.execute("SELECT engine_token FROM runs WHERE id = ?", [run_id]).fetchone()
+        if self.fenced_out or row is None or row[0] != token:
+            self.fenced_out = True  # for good: not one more write, even if the token came back
+            raise LockLost(
+                f"run {run_id}: this engine lost its lock (another engine took the run over); "
+                "stopping without writing"
+            )
 
     # --- low level ------------------------------------------------------------------
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import numpy as np
 from engine.space import default_space
 from engine.state import decode_state, encode_state
 from engine.strategies.bayes import BayesSearch
+from storage.schema import SCHEMA_VERSION
 from tests.faults.clitools import hptui, make_run, write
 from tests.faults.conftest import DOUBLE, query
 from tests.test_strategies import drive, make_bayes_ppo, ok, ppo_outcome, run_warmup
@@ -78,13 +79,15 @@ def test_old_store_pickle_is_dropped_by_the_migration_and_resume_says_why(
     db, marker = tmp_path / "old.db", tmp_path / "PWNED"
     run_id = make_run(db)
     plant(db, run_id, marker)
-    write(db, "PRAGMA user_version = 2")  # as a schema 2 store saved it: a pickle
+    # As a schema 2 store saved it: a pickle, and none of the later columns.
+    write(db, "ALTER TABLE runs DROP COLUMN engine_token")
+    write(db, "PRAGMA user_version = 2")
 
     done = hptui("resume", str(run_id), "--headless", "--db", str(db))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "saved by an older hptui as a Python pickle" in done.stderr
     assert not marker.exists()
-    assert query(db, "PRAGMA user_version") == [(3,)]
+    assert query(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     ((state,),) = query(db, "SELECT state FROM strategy_state")
     assert json.loads(state) == {"format": "hptui-dropped-pickle"}  # the pickle is gone
 
