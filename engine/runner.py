@@ -246,8 +246,18 @@ class Engine:
         old_handlers = {
             s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)
         }
+        # A hang-up (the terminal or SSH session closing) leaves the engine running.
+        old_handlers[signal.SIGHUP] = signal.signal(signal.SIGHUP, signal.SIG_IGN)
         try:
-            return self._run()
+            status = self._run()
+            if self._interrupt:
+                print(
+                    f"hptui: run {self.run_id} interrupted; finished trials are kept. Carry on "
+                    f"with: hptui resume {self.run_id} --db {self.db_path}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            return status
         except LockLost as exc:
             # Another engine has the run: write nothing, stop our workers, say so.
             print(f"hptui engine: {exc}", file=sys.stderr, flush=True)
@@ -342,7 +352,10 @@ class Engine:
         queue = list(final_tasks or [])
         while True:
             if self._interrupt:
-                self._cancel_running("interrupted", "engine interrupted (signal); resumable")
+                # Workers are killed at shut-down, not replaced first: Ctrl+C is quick.
+                self._cancel_running(
+                    "interrupted", "engine interrupted (signal); resumable", replace=False
+                )
                 self.status = "cancelled"
                 return
             self._handle_commands()
@@ -373,7 +386,10 @@ class Engine:
                 return
             self._beat()
             if self.on_tick:
-                self.on_tick(self)
+                try:
+                    self.on_tick(self)
+                except OSError:  # the terminal went away (hang-up): carry on without it
+                    self.on_tick = None
 
     def _phase_of(self) -> str:
         return self.strategy.phase()
@@ -647,9 +663,10 @@ class Engine:
         self.status = status
         self.store.update_run(self.run_id, status=status)
 
-    def _cancel_running(self, status: str, why: str) -> None:
+    def _cancel_running(self, status: str, why: str, replace: bool = True) -> None:
         for tid in list(self.running):
-            self._executor.cancel(tid)
+            if replace:
+                self._executor.cancel(tid)
             _, slot = self.running.pop(tid)
             self.store.update_trial(tid, status=status, error=why, finished_at=time.time())
             self.store.set_worker(self.run_id, slot, trial_id=None)
