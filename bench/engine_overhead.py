@@ -57,7 +57,7 @@ def register_profile(trials: int) -> str:
     PROFILES[name] = replace(
         PROFILES["tiny"],
         name=name,
-        search_trials=trials,
+        trials_override=trials,
         search_epochs=1,
         description="engine-overhead bench",
     )

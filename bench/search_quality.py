@@ -48,7 +48,7 @@ BENCH = Profile(
     len_late=2,
     step_epochs=2,
     final_epochs=2,
-    search_trials=18,
+    trials_override=18,
     search_epochs=2,
     description="search-quality bench: 1,000 train / 300 val / 500 test, 80 tokens",
 )
@@ -60,7 +60,7 @@ QUICK = replace(  # smoke run: the tiny test profile with a small single-stage b
     trajectories=2,
     len_late=1,
     step_epochs=1,
-    search_trials=6,
+    trials_override=6,
     search_epochs=1,
     description="smoke run of the search-quality bench",
 )

@@ -114,6 +114,17 @@ class PPOAgent:
         value = self.critic(o)[:, 0]
         return action.numpy()[0], float(logp.numpy()[0]), float(value.numpy()[0]) * REWARD_SCALE
 
+    def evaluate(self, obs: np.ndarray, action: np.ndarray) -> tuple[float, float]:
+        """(log-prob, value) of a given action in state `obs`: for an action chosen among
+        several of the policy's samples, or proposed by the GP, and then taken."""
+        tf = _tf()
+        o = tf.constant(obs[None, :], tf.float32)
+        logp = self._log_prob(self._mean(o), tf.constant(action[None, :], tf.float32))
+        return float(logp.numpy()[0]), float(self.critic(o)[0, 0]) * REWARD_SCALE
+
+    def std(self) -> np.ndarray:
+        return np.exp(self.log_std.numpy())
+
     def value(self, obs: np.ndarray) -> float:
         tf = _tf()
         return float(self.critic(tf.constant(obs[None, :], tf.float32))[0, 0]) * REWARD_SCALE

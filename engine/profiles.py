@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from engine.data import DataSettings
@@ -25,11 +26,38 @@ class Profile:
     len_late: int
     step_epochs: int
     final_epochs: int
-    # Budgets of the single-stage strategies (random, grid, bayes): trials x epochs each,
-    # set so they train about as many epochs as bayes-ppo does.
-    search_trials: int
+    # Single-stage strategies (random, grid, bayes) train `search_epochs` per trial, and as many
+    # trials as it takes to train as many epochs as bayes-ppo does (`search_trials`), so that
+    # comparing strategies is fair. `trials_override` fixes the count instead (tests, benches).
     search_epochs: int
+    trials_override: int | None = None
     description: str = field(default="", compare=False)
+
+    def traj_len(self, ppo_epoch: int) -> int:
+        return trajectory_length(ppo_epoch, self.ppo_epochs, self.len_early, self.len_late)
+
+    @property
+    def two_stage_epochs(self) -> int:
+        """Epochs bayes-ppo trains: the warm-up, then every PPO step."""
+        steps = sum(self.trajectories * self.traj_len(e) for e in range(self.ppo_epochs))
+        return self.warmup_calls * self.warmup_epochs + steps * self.step_epochs
+
+    @property
+    def search_trials(self) -> int:
+        if self.trials_override is not None:
+            return self.trials_override
+        return math.ceil(self.two_stage_epochs / self.search_epochs)
+
+    def epochs_for(self, strategy: str) -> int:
+        """Epochs a run of `strategy` trains, final validation not included."""
+        if strategy == "bayes-ppo":
+            return self.two_stage_epochs
+        return self.search_trials * self.search_epochs
+
+
+def trajectory_length(ppo_epoch: int, ppo_epochs: int, early: int, late: int) -> int:
+    """SPEC §5: length `early` while progress = epoch / epochs < 0.5, then `late`."""
+    return early if ppo_epoch / ppo_epochs < 0.5 else late
 
 
 PROFILES: dict[str, Profile] = {
@@ -45,13 +73,12 @@ PROFILES: dict[str, Profile] = {
         len_late=3,
         step_epochs=2,
         final_epochs=5,
-        search_trials=160,
         search_epochs=2,
         description="SPEC budgets on the full IMDB data (GPU box)",
     ),
     "quick": Profile(
         name="quick",
-        data=DataSettings(vocab_size=10_000, max_len=100, n_train=2_000, n_val=500, n_test=1_000),
+        data=DataSettings(vocab_size=10_000, max_len=100, n_train=2_000, n_val=2_000, n_test=2_000),
         warmup_calls=8,
         warmup_initial=4,
         warmup_epochs=1,
@@ -61,7 +88,6 @@ PROFILES: dict[str, Profile] = {
         len_late=2,
         step_epochs=2,
         final_epochs=3,
-        search_trials=20,
         search_epochs=2,
         description="2,000 train / 500 val / 1,000 test reviews, 100 tokens; minutes on a CPU",
     ),
@@ -77,8 +103,8 @@ PROFILES: dict[str, Profile] = {
         len_late=2,
         step_epochs=2,
         final_epochs=1,
-        search_trials=4,
         search_epochs=1,
+        trials_override=4,  # tests: a handful of 1-epoch trials
         description="for tests: a few hundred reviews, 40 tokens",
     ),
 }

@@ -45,8 +45,12 @@ class BayesSearch(Strategy):
         phase: str = "search",
         early_stopping: bool = True,
         asynchronous: bool = False,
+        initial: list[Config] | None = None,
     ) -> None:
         super().__init__(space)
+        # Configurations evaluated first, in place of random initial points (as Optuna's
+        # enqueue_trial): the default configuration, so no run's best is worse than it.
+        self._initial = [dict(c) for c in initial or [] if space.contains(c)]
         # Asynchronous: ask a point whenever a worker frees, the running points told to a copy
         # of the surrogate as "constant liar" values; workers stay busy, but the sequence then
         # depends on which results happen to be in (not reproducible).
@@ -85,7 +89,7 @@ class BayesSearch(Strategy):
         if self.asked >= self.n_calls:
             return None
         if not self._queue and self.asynchronous:
-            self._queue = [self._ask_beside_pending()]
+            self._queue = [self._initial.pop(0) if self._initial else self._ask_beside_pending()]
         if not self._queue:
             if self.pending or self._buffer:
                 return None  # wait until the batch is in
@@ -96,6 +100,9 @@ class BayesSearch(Strategy):
             self._queue = [
                 {k: _plain(v) for k, v in zip(self.space.names, x, strict=True)} for x in xs
             ]
+            if self._initial:  # they take the places of the first batch's random points
+                first, self._initial = self._initial[:n], self._initial[n:]
+                self._queue = first + self._queue[len(first) :]
         config = self._queue.pop(0)
         p = Proposal(
             config,
@@ -192,6 +199,7 @@ class BayesSearch(Strategy):
             "buffer": {k: [to_plain(p), to_plain(o)] for k, (p, o) in self._buffer.items()},
             "queue": self._queue,
             "asked": self.asked,
+            "initial": self._initial,
             # Not the optimizer itself: it is rebuilt from the observations. What it cannot
             # recompute is kept: its random state and the point its last fit chose, so a
             # resumed run proposes what the uninterrupted one would have.
@@ -211,6 +219,7 @@ class BayesSearch(Strategy):
         }
         self._queue = [dict(c) for c in state["queue"]]
         self.asked = int(state["asked"])
+        self._initial = [dict(c) for c in state.get("initial", [])]
         self._rebuild()  # a fresh optimizer told the observations that fit the space
         saved = state["optimizer"]
         restore_rng(self.opt.rng, saved["rng"])

@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from engine.estimate import FidelityGP, expected_improvement
 from engine.ppo import PPOAgent, PPOConfig, gae
+from engine.profiles import trajectory_length
 from engine.space import SearchSpace, state_vector
 from engine.state import from_plain, to_plain
 from engine.strategies.base import Outcome, Proposal, Strategy
@@ -30,7 +32,18 @@ class PPOSchedule:
     step_epochs: int = 2  # training epochs per step, with early stopping
 
     def traj_len(self, ppo_epoch: int) -> int:
-        return self.len_early if ppo_epoch / self.epochs < 0.5 else self.len_late
+        return trajectory_length(ppo_epoch, self.epochs, self.len_early, self.len_late)
+
+
+@dataclass(frozen=True)
+class Screening:
+    """How the GP screens PPO's proposals (SPEC's PPO is `candidates=1`: no screening).
+    Measured on the surrogate bench (bench/surrogate_bench.py)."""
+
+    candidates: int = 64  # policy samples per step; the one with the highest EI is trained
+    ei_share: float = 0.25  # share of steps whose pool also holds uniform-random points
+    random_points: int = 512
+    refit_every: int = 1  # optimise the GP's kernel every n fits (reuse it in between)
 
 
 @dataclass
@@ -51,9 +64,15 @@ class BayesPPO(Strategy):
         schedule: PPOSchedule,
         seed: int,
         ppo: PPOConfig | None = None,
+        screening: Screening | None = None,
     ) -> None:
         super().__init__(space)
         self.warmup, self.schedule, self.seed = warmup, schedule, seed
+        self.screening = screening or Screening()
+        # (config, val accuracy, epochs) of every result, warm-up and PPO: the GP's data.
+        self.history: list[list[Any]] = []
+        self.gp = FidelityGP(space, seed, self.screening.refit_every)
+        self._gp_dirty, self._gp_ready, self._incumbent = True, False, 0.0
         self.agent = PPOAgent(
             obs_dim=len(space.dims) + 1, act_dim=len(space.dims), cfg=ppo or PPOConfig(), seed=seed
         )
@@ -98,13 +117,12 @@ class BayesPPO(Strategy):
             if tr.running or tr.ended or len(tr.steps) >= length:
                 continue
             t = len(tr.steps)
-            # Noise from a generator keyed by (seed, epoch, trajectory, step): reproducible
-            # whatever order the pool finishes trials in.
-            noise = np.random.default_rng([self.seed, self.ppo_epoch, k, t]).standard_normal(
-                len(self.space.dims)
-            )
+            # A generator keyed by (seed, epoch, trajectory, step): the same draws whatever
+            # order the pool finishes trials in.
+            rng = np.random.default_rng([self.seed, self.ppo_epoch, k, t])
             obs = np.asarray(tr.state, np.float32)
-            action, logp, value = self.agent.act(obs, noise)
+            action, screen = self._choose(obs, rng)
+            logp, value = self.agent.evaluate(obs, action)
             config = self.space.from_action(np.clip(action, -1.0, 1.0))
             tr.running = True
             return Proposal(
@@ -122,11 +140,57 @@ class BayesPPO(Strategy):
                     "action": action.tolist(),
                     "logprob": logp,
                     "value": value,
+                    "screen": screen,
                 },
             )
         return None
 
+    def _choose(self, obs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        """The step's action: `candidates` samples of the policy, and on a share of steps
+        uniform points too, of which the one with the highest expected improvement under the
+        GP of every result so far is trained. The policy proposes; the GP screens."""
+        sc, dims = self.screening, len(self.space.dims)
+        cands = self.agent.mean_action(obs) + self.agent.std() * rng.standard_normal(
+            (max(1, sc.candidates), dims)
+        )
+        if sc.candidates <= 1 or not self._fit_gp():
+            return cands[0], {"by": "policy sample"}
+        pool, source = cands, "policy"
+        if rng.random() < sc.ei_share:
+            pool = np.vstack([cands, rng.uniform(-1.0, 1.0, (sc.random_points, dims))])
+            source = "policy + uniform"
+        mean, std = self.gp.predict_actions(pool)
+        ei = expected_improvement(mean, std, self._incumbent)
+        i = int(np.argmax(ei))
+        return pool[i], {
+            "by": f"max EI of {len(pool)} ({source})",
+            "from": "policy" if i < len(cands) else "uniform",
+            "ei": float(ei[i]),
+            "est_acc": float(mean[i]),
+            "est_sd": float(std[i]),
+            "incumbent": float(self._incumbent),
+        }
+
+    def _fit_gp(self) -> bool:
+        """Refit the screening GP if results came in since the last fit."""
+        if self._gp_dirty:
+            configs = [c for c, _, _ in self.history]
+            ok = self.gp.fit(
+                configs, [a for _, a, _ in self.history], [e for _, _, e in self.history]
+            )
+            # The incumbent is the best *estimated* accuracy, not the luckiest measurement.
+            self._incumbent = float(np.max(self.gp.predict(configs)[0])) if ok else 0.0
+            self._gp_ready, self._gp_dirty = ok, False
+        return self._gp_ready
+
+    def _record(self, proposal: Proposal, outcome: Outcome) -> None:
+        # A failed trial is told as chance accuracy: what a diverged classifier scores.
+        acc = outcome.val_accuracy if outcome.ok else 0.5
+        self.history.append([dict(proposal.config), float(acc), int(proposal.epochs)])
+        self._gp_dirty = True
+
     def _observe(self, proposal: Proposal, outcome: Outcome) -> None:
+        self._record(proposal, outcome)
         if proposal.phase == "warmup":
             self.warmup.tell(proposal, outcome)
             return
@@ -213,6 +277,8 @@ class BayesPPO(Strategy):
         # ranges; states already recorded keep their old coordinates until the next step.
         self.space = space
         msg = self.warmup.on_space_change(space)
+        self.gp = FidelityGP(space, self.seed, self.screening.refit_every)
+        self._gp_dirty = True
         return f"{msg}; PPO actions now map onto the new ranges"
 
     # --- state -------------------------------------------------------------------------
@@ -224,6 +290,7 @@ class BayesPPO(Strategy):
             "ppo_epoch": self.ppo_epoch,
             "stage": self.stage,
             "trajs": [to_plain(t) for t in self.trajs],
+            "history": self.history,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -232,6 +299,8 @@ class BayesPPO(Strategy):
         self.agent.load_state_dict(state["agent"])
         self.ppo_epoch, self.stage = int(state["ppo_epoch"]), str(state["stage"])
         self.trajs = [from_plain(Trajectory, t) for t in state["trajs"]]
+        self.history = [[dict(c), float(a), int(e)] for c, a, e in state.get("history", [])]
+        self._gp_dirty = True  # the GP is rebuilt from the history, never stored
 
     def requeue_pending(self) -> None:
         # Steps that were running are sampled afresh (same keyed noise, same state).

@@ -1,0 +1,338 @@
+"""Rank the search strategies on the surrogate of real trainings (`bench/surrogate.py`), over
+many seeds, at a profile's equal-epoch budget.
+
+Every hptui strategy runs through its real ask/tell object, built by the engine's own
+`build_strategy` for the profile, on a simulated pool of `--workers` slots: trials finish in
+the order their (surrogate) training seconds say, as in the engine's event loop. A trial's
+outcome is the surrogate's mean plus measured noise; its reward comes from the engine's reward
+functions (adaptive weights, default penalty rules). Optuna's TPE (and random, as anchors) run
+on the same objective and budget with their own ask/tell.
+
+Per method: the mean *true* (noise-free) accuracy of the configuration the method reports as
+best, its 95 % interval over seeds, and the paired difference against bayes with its interval.
+"Reports as best" is the engine's choice (`engine.estimate`: the highest GP-estimated accuracy);
+`--select` shows the other choices beside it.
+
+    python -m bench.surrogate_bench [--profile quick] [--seeds 30] [--methods ...] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# One BLAS thread per process: the bench runs one process per core.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.surrogate import Surrogate  # noqa: E402
+from engine.profiles import PROFILES, Profile  # noqa: E402
+from engine.space import default_space  # noqa: E402
+
+METHODS = ("bayes-ppo", "bayes", "random", "tpe", "default")
+SELECTIONS = ("estimated", "observed", "score")
+
+
+@dataclass
+class Trace:
+    """What one method did in one seed: every trial, in the order results came in."""
+
+    method: str
+    seed: int
+    configs: list[dict[str, Any]] = field(default_factory=list)
+    accs: list[float] = field(default_factory=list)
+    epochs: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    penalties: list[float] = field(default_factory=list)
+    phases: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def add(
+        self,
+        config: dict[str, Any],
+        acc: float,
+        epochs: int,
+        seconds: float,
+        penalty: float,
+        phase: str,
+    ) -> None:
+        self.configs.append(config)
+        self.accs.append(acc)
+        self.epochs.append(epochs)
+        self.seconds.append(seconds)
+        self.penalties.append(penalty)
+        self.phases.append(phase)
+
+
+def outcome_of(sur: Surrogate, proposal: Any, rng: np.random.Generator) -> tuple[Any, float]:
+    """The engine's Outcome for a proposal (reward by the engine's formulas), and seconds."""
+    from engine.reward import DEFAULT_RULES, adaptive_weights, apply_rules, reward
+    from engine.strategies.base import Outcome
+
+    acc, sec, _ = sur.observe(proposal.config, proposal.epochs, proposal.early_stopping, rng)
+    alpha, beta = adaptive_weights(proposal.progress)
+    penalty, _ = apply_rules(proposal.config, DEFAULT_RULES)
+    return Outcome(True, acc, sec, reward(acc, sec, penalty, alpha, beta)), penalty
+
+
+def parse_variant(method: str) -> tuple[str, dict[str, float]]:
+    """`bayes-ppo[candidates=1,init_std=0.5]` -> ("bayes-ppo", {...})."""
+    if "[" not in method:
+        return method, {}
+    base, _, rest = method.partition("[")
+    pairs = [kv.split("=") for kv in rest.rstrip("]").split(",") if kv]
+    return base, {k.strip(): float(v) for k, v in pairs}
+
+
+def apply_variant(strategy: Any, variant: dict[str, float], seed: int) -> None:
+    """Swap screening and PPO settings of a bayes-ppo strategy (nothing else is tunable)."""
+    from dataclasses import fields, replace
+
+    from engine.estimate import FidelityGP
+    from engine.ppo import PPOAgent
+
+    screen = {f.name for f in fields(strategy.screening)}
+    sc = {k: type(getattr(strategy.screening, k))(v) for k, v in variant.items() if k in screen}
+    ppo = {k: v for k, v in variant.items() if k not in screen}
+    strategy.screening = replace(strategy.screening, **sc)
+    strategy.gp = FidelityGP(strategy.space, seed, strategy.screening.refit_every)
+    if "no_default" in ppo:
+        strategy.warmup._initial = []
+        ppo.pop("no_default")
+    if ppo:
+        cfg = strategy.agent.cfg
+        if "init_std" in ppo:
+            ppo["init_log_std"] = math.log(ppo.pop("init_std"))
+        if "update_epochs" in ppo:
+            ppo["update_epochs"] = int(ppo["update_epochs"])
+        strategy.agent = PPOAgent(
+            strategy.agent.obs_dim, strategy.agent.act_dim, replace(cfg, **ppo), seed
+        )
+
+
+def run_strategy(method: str, profile: Profile, seed: int, sur: Surrogate, workers: int) -> Trace:
+    """The real strategy object on a simulated pool: ask while a slot is free, tell the
+    trial that finishes first."""
+    from engine.setup import RunConfig, build_strategy
+
+    rng = np.random.default_rng([seed, 7])
+    base, variant = parse_variant(method)
+    strategy = build_strategy(
+        RunConfig(strategy=base, seed=seed), profile, default_space(), workers
+    )
+    if variant:
+        apply_variant(strategy, variant, seed)
+    trace = Trace(method, seed)
+    clock, seq = 0.0, 0
+    running: list[tuple[float, int, Any, Any, float]] = []
+    t0 = time.perf_counter()
+    while True:
+        while len(running) < workers:
+            p = strategy.ask()
+            if p is None:
+                break
+            outcome, penalty = outcome_of(sur, p, rng)
+            heapq.heappush(running, (clock + outcome.seconds, seq, p, outcome, penalty))
+            seq += 1
+        if not running:
+            if strategy.done():
+                break
+            raise RuntimeError(f"{method} stalled: nothing running and not done")
+        clock, _, p, outcome, penalty = heapq.heappop(running)
+        strategy.tell(p, outcome)
+        trace.add(p.config, outcome.val_accuracy, p.epochs, outcome.seconds, penalty, p.phase)
+    trace.wall_s = time.perf_counter() - t0
+    return trace
+
+
+def run_tpe(profile: Profile, seed: int, sur: Surrogate, workers: int) -> Trace:
+    """Optuna's TPE on the same space and budget: `search_trials` trials of `search_epochs`,
+    `workers` in flight (constant liar, as the engine's Bayes)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from engine.reward import DEFAULT_RULES, apply_rules
+
+    space = default_space()
+    sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    rng = np.random.default_rng([seed, 7])
+    trace = Trace("tpe", seed)
+    t0 = time.perf_counter()
+    n = profile.search_trials
+    asked, running, seq, clock = 0, [], 0, 0.0
+    while asked < n or running:
+        while asked < n and len(running) < workers:
+            trial = study.ask()
+            cfg = {}
+            for d in space.dims:
+                if hasattr(d, "choices"):
+                    cfg[d.name] = trial.suggest_categorical(d.name, list(d.choices))
+                else:
+                    cfg[d.name] = trial.suggest_float(d.name, d.low, d.high, log=d.log)
+            acc, sec, _ = sur.observe(cfg, profile.search_epochs, True, rng)
+            heapq.heappush(running, (clock + sec, seq, trial, cfg, acc, sec))
+            seq, asked = seq + 1, asked + 1
+        clock, _, trial, cfg, acc, sec = heapq.heappop(running)
+        study.tell(trial, acc)
+        trace.add(
+            cfg, acc, profile.search_epochs, sec, apply_rules(cfg, DEFAULT_RULES)[0], "search"
+        )
+    trace.wall_s = time.perf_counter() - t0
+    return trace
+
+
+def run_default(profile: Profile, seed: int, sur: Surrogate, workers: int) -> Trace:
+    """No search: the default configuration."""
+    trace = Trace("default", seed)
+    cfg = default_space().default_config()
+    acc, sec, _ = sur.observe(cfg, profile.search_epochs, True, np.random.default_rng(seed))
+    trace.add(cfg, acc, profile.search_epochs, sec, 0.0, "search")
+    return trace
+
+
+def chosen(trace: Trace, how: str) -> dict[str, Any]:
+    """The configuration a method reports as best, by one of the selection rules."""
+    from engine.estimate import best_index, estimated_accuracy
+    from engine.reward import score
+
+    if how == "observed":
+        i = int(np.argmax(trace.accs))
+    elif how == "score":
+        s = [
+            score(a, t, p)
+            for a, t, p in zip(trace.accs, trace.seconds, trace.penalties, strict=True)
+        ]
+        i = int(np.argmax(s))
+    elif how == "estimated":
+        est = estimated_accuracy(
+            default_space(), trace.configs, trace.accs, trace.epochs, seed=trace.seed
+        )
+        i = best_index(est, trace.seconds)
+    else:
+        raise ValueError(how)
+    return trace.configs[i]
+
+
+RUNNERS: dict[str, Callable[..., Trace]] = {"tpe": run_tpe, "default": run_default}
+
+
+def one(job: tuple[str, str, int, int, str]) -> tuple[str, int, dict[str, float], int, int, float]:
+    method, profile_name, seed, workers, model = job
+    sur = _surrogate(model)
+    profile = PROFILES[profile_name]
+    runner = RUNNERS.get(method)
+    trace = (
+        runner(profile, seed, sur, workers)
+        if runner
+        else run_strategy(method, profile, seed, sur, workers)
+    )
+    truth = {how: sur.true_accuracy(chosen(trace, how)) for how in SELECTIONS}
+    return method, seed, truth, sum(trace.epochs), len(trace.configs), trace.wall_s
+
+
+_SUR: dict[str, Surrogate] = {}
+
+
+def _surrogate(model: str) -> Surrogate:
+    if model not in _SUR:
+        _SUR[model] = Surrogate(model=model)
+    return _SUR[model]
+
+
+def interval(xs: Sequence[float]) -> tuple[float, float]:
+    """Mean and half-width of its 95 % t-interval."""
+    from scipy.stats import t
+
+    a = np.asarray(xs, float)
+    if len(a) < 2:
+        return float(a.mean()), math.nan
+    return float(a.mean()), float(t.ppf(0.975, len(a) - 1) * a.std(ddof=1) / math.sqrt(len(a)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", default="quick", choices=[p for p in PROFILES if p != "tiny"])
+    ap.add_argument("--seeds", type=int, default=30)
+    ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--methods", nargs="+", default=list(METHODS))
+    ap.add_argument("--workers", type=int, default=2, help="simulated trainer slots")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
+    ap.add_argument("--model", default="forest", help="surrogate model (bench/surrogate.py)")
+    ap.add_argument(
+        "--select", default="estimated", choices=SELECTIONS, help="selection rule of the main table"
+    )
+    args = ap.parse_args()
+
+    profile = PROFILES[args.profile]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [(m, args.profile, s, args.workers, args.model) for s in seeds for m in args.methods]
+    sur = _surrogate(args.model)
+    print(
+        f"surrogate: {sur.n_rows} real trainings, model {args.model}, noise sd "
+        f"acc1 {sur.noise['acc1']:.4f} acc2 {sur.noise['acc2']:.4f}"
+    )
+    print(
+        f"profile {profile.name}: {profile.two_stage_epochs} epochs for bayes-ppo, "
+        f"{profile.search_trials} x {profile.search_epochs} for the single-stage methods; "
+        f"{args.workers} simulated workers, {len(seeds)} seeds"
+    )
+    t0 = time.perf_counter()
+    if args.jobs > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(args.jobs) as pool:
+            results = pool.map(one, jobs, chunksize=1)
+    else:
+        results = [one(j) for j in jobs]
+    wall = time.perf_counter() - t0
+
+    by: dict[str, dict[int, dict[str, float]]] = {}
+    meta: dict[str, tuple[list[int], list[int], list[float]]] = {}
+    for method, seed, truth, epochs, trials, w in results:
+        by.setdefault(method, {})[seed] = truth
+        e, n, ws = meta.setdefault(method, ([], [], []))
+        e.append(epochs)
+        n.append(trials)
+        ws.append(w)
+    w = max(11, *(len(m) + 2 for m in args.methods))
+    for how in [args.select] + [s for s in SELECTIONS if s != args.select]:
+        print(f"\nbest chosen by: {how}" + ("  (the engine's rule)" if how == "estimated" else ""))
+        print(
+            f"{'method':<{w}}{'seeds':>6}{'epochs':>8}{'trials':>7}{'true acc':>10}"
+            f"{'95% CI':>9}{'vs bayes':>10}{'95% CI':>9}{'s/seed':>8}"
+        )
+        for method in args.methods:
+            vals = by.get(method, {})
+            m, h = interval([v[how] for v in vals.values()])
+            e, n, ws = meta[method]
+            diff = ""
+            if "bayes" in by and method != "bayes":
+                common = sorted(set(vals) & set(by["bayes"]))
+                dm, dh = interval([vals[s][how] - by["bayes"][s][how] for s in common])
+                diff = f"{100 * dm:>+9.2f}p{100 * dh:>7.2f}p"
+            print(
+                f"{method:<{w}}{len(vals):>6}{np.mean(e):>8.0f}{np.mean(n):>7.0f}"
+                f"{m:>10.4f}{h:>9.4f}{diff:>19}{np.mean(ws):>8.1f}"
+            )
+    print(
+        f"\n{len(jobs)} runs in {wall:.0f} s ({args.jobs} processes); "
+        f"load average {os.getloadavg()[0]:.1f} at the end"
+    )
+
+
+if __name__ == "__main__":
+    main()
