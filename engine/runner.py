@@ -24,6 +24,7 @@ from typing import Any
 
 from engine.data import DataRef, prepare_data
 from engine.device import threads_per_worker
+from engine.estimate import FidelityGP
 from engine.executor import DEFAULT_TRAINER, Executor, WorkerSettings
 from engine.final import final_summary, format_final
 from engine.profiles import PROFILES
@@ -62,6 +63,7 @@ TIMEOUT_FLOOR_S = 300.0  # the automatic trial time limit is never shorter
 TIMEOUT_FIRST_S = 3600.0  # ... and before any trial has finished, there is no median yet
 TIMEOUT_FACTOR = 10.0
 POLL_S = 0.2  # commands are looked at at least this often
+ESTIMATE_REFIT = 5  # the estimating GP's kernel is re-optimised every 5 results (cheap between)
 
 
 class Engine:
@@ -99,6 +101,7 @@ class Engine:
         self._phase = run["phase"]
         self.data_ref: DataRef | None = None
         self._saved_state: dict[str, Any] | None = None
+        self._estimator: FidelityGP | None = None
 
     # --- lock ---------------------------------------------------------------------------
     def _take_lock(self) -> None:
@@ -515,6 +518,8 @@ class Engine:
             )
             outcome = Outcome(True, res["val_accuracy"], res["seconds"], r)
             self._failed_in_a_row.clear()
+            if search:
+                self._update_estimates()
             self.store.log(
                 self.run_id,
                 f"trial {trial['number']} ({p.phase}) finished: val acc "
@@ -711,6 +716,27 @@ class Engine:
         return out
 
     # --- final validation (SPEC §6) -----------------------------------------------------------
+    def _update_estimates(self) -> None:
+        """Re-estimate the accuracy of every finished search trial (engine.estimate): the
+        run's best is the trial with the highest estimate, so one lucky measurement does
+        not make it."""
+        done = [
+            t for t in self.store.trials(self.run_id, status="finished") if t["phase"] != "final"
+        ]
+        if self._estimator is None or self._estimator.space != self.space:
+            self._estimator = FidelityGP(self.space, self.cfg.seed, refit_every=ESTIMATE_REFIT)
+        configs = [t["config"] for t in done]
+        accs = [t["val_accuracy"] for t in done]
+        epochs = [t["max_epochs"] or t["epochs_run"] or 1 for t in done]
+        est = (
+            self._estimator.predict(configs)[0]
+            if self._estimator.fit(configs, accs, epochs)
+            else accs
+        )
+        self.store.set_estimates(
+            self.run_id, {t["id"]: float(e) for t, e in zip(done, est, strict=True)}
+        )
+
     def _final_validation(self) -> None:
         best = self.store.best_trial(self.run_id)
         if best is None:

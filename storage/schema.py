@@ -176,4 +176,14 @@ MIGRATIONS.append(
     """
 )
 
+MIGRATIONS.append(
+    # 4 -> 5: the best trial is the one with the highest *estimated* accuracy (a GP's
+    # posterior mean over the run's trials, engine.estimate), not the luckiest measurement.
+    # Older runs have no estimate; they keep ranking by score.
+    """
+    ALTER TABLE trials ADD COLUMN est_accuracy REAL;
+    CREATE INDEX trials_run_est ON trials (run_id, est_accuracy);
+    """
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)

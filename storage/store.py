@@ -229,15 +229,31 @@ class Store:
         return self._one("SELECT * FROM runs WHERE id = ?", [run_id])
 
     def runs(self) -> list[dict[str, Any]]:
+        """Every run, with its best trial's number, estimate, score and validation accuracy
+        (the one ranking, BEST_ORDER) and the epochs its search trained."""
+        best = (
+            "(SELECT {col} FROM trials t WHERE t.run_id = r.id AND t.status = 'finished'"
+            f" AND t.phase != 'final' ORDER BY {self.BEST_ORDER} LIMIT 1)"
+        )
         return self._rows(
-            """SELECT r.*, (SELECT count(*) FROM trials t WHERE t.run_id = r.id
+            f"""SELECT r.*, (SELECT count(*) FROM trials t WHERE t.run_id = r.id
                               AND t.status = 'finished' AND t.phase != 'final') AS finished_trials,
-                      (SELECT max(score) FROM trials t WHERE t.run_id = r.id
-                              AND t.status = 'finished' AND t.phase != 'final') AS best_score,
-                      (SELECT max(val_accuracy) FROM trials t WHERE t.run_id = r.id
-                              AND t.status = 'finished' AND t.phase != 'final') AS best_val_accuracy
+                      (SELECT coalesce(sum(epochs_run), 0) FROM trials t WHERE t.run_id = r.id
+                              AND t.phase != 'final') AS epochs_trained,
+                      {best.format(col="number")} AS best_number,
+                      {best.format(col="est_accuracy")} AS best_est_accuracy,
+                      {best.format(col="score")} AS best_score,
+                      {best.format(col="val_accuracy")} AS best_val_accuracy
                FROM runs r ORDER BY r.id"""
         )
+
+    def epochs_trained(self, run_id: int) -> int:
+        """Epochs the run's search trials trained (final validation not included)."""
+        row = self.conn.execute(
+            "SELECT coalesce(sum(epochs_run), 0) FROM trials WHERE run_id = ? AND phase != 'final'",
+            [run_id],
+        ).fetchone()
+        return int(row[0])
 
     # --- search-space versions -----------------------------------------------------------
     @_writes
@@ -314,14 +330,31 @@ class Store:
             sql, params = sql + " AND phase = ?", params + [phase]
         return self._rows(sql + " ORDER BY number", params)
 
+    # The one ranking of trials, used by the engine, `show`, `runs`, the UI and the export:
+    # the highest estimated accuracy (engine.estimate; equal estimates: the faster trial), then,
+    # for trials without an estimate (runs of older versions), the score.
+    BEST_ORDER = (
+        "est_accuracy IS NULL, round(est_accuracy, 6) DESC, "
+        "CASE WHEN est_accuracy IS NOT NULL THEN seconds END, "
+        "score IS NULL, score DESC, val_accuracy DESC, number"
+    )
+
     def best_trial(self, run_id: int) -> dict[str, Any] | None:
-        """The finished search trial with the highest score (the reward under one set of
-        weights for all trials); validation accuracy breaks ties."""
+        """The finished search trial ranked first (see BEST_ORDER)."""
         return self._one(
-            """SELECT * FROM trials WHERE run_id = ? AND status = 'finished' AND phase != 'final'
-                ORDER BY score IS NULL, score DESC, val_accuracy DESC, number LIMIT 1""",
+            "SELECT * FROM trials WHERE run_id = ? AND status = 'finished' AND phase != 'final'"
+            f" ORDER BY {self.BEST_ORDER} LIMIT 1",
             [run_id],
         )
+
+    @_writes
+    def set_estimates(self, run_id: int, estimates: Mapping[int, float]) -> None:
+        """Store the estimated accuracy of trials (trial id -> estimate) in one transaction."""
+        with self.conn:
+            self.conn.executemany(
+                "UPDATE trials SET est_accuracy = ? WHERE id = ? AND run_id = ?",
+                [(float(v), int(k), run_id) for k, v in estimates.items()],
+            )
 
     @_writes
     def mark_running_interrupted(self, run_id: int) -> int:

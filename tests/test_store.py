@@ -214,8 +214,34 @@ def test_best_trial_ordering(store: Store) -> None:
     assert store.best_trial(other) is None
     runs = {r["id"]: r for r in store.runs()}
     assert runs[rid]["finished_trials"] == 4
+    # the listing shows the best trial's own numbers, not each column's maximum
     assert runs[rid]["best_score"] == 60.0
-    assert runs[rid]["best_val_accuracy"] == 0.95
+    assert runs[rid]["best_val_accuracy"] == 0.7
+    assert runs[rid]["best_number"] == store.trial(t_c)["number"]
+
+
+def test_best_trial_is_the_highest_estimate(store: Store) -> None:
+    """Once the engine has stored estimates, they rank the trials, not the score or the
+    measured accuracy; equal estimates go to the faster trial."""
+    rid = new_run(store)
+    lucky = add(store, rid, score=70.0, val_accuracy=0.9, seconds=5.0)
+    slow = add(store, rid, score=50.0, val_accuracy=0.8, seconds=9.0)
+    fast = add(store, rid, score=40.0, val_accuracy=0.79, seconds=3.0)
+    assert store.best_trial(rid)["id"] == lucky  # no estimates yet: by score
+    store.set_estimates(rid, {lucky: 0.78, slow: 0.8, fast: 0.8})
+    assert store.best_trial(rid)["id"] == fast
+    store.set_estimates(rid, {slow: 0.81})
+    assert store.best_trial(rid)["id"] == slow
+    runs = {r["id"]: r for r in store.runs()}
+    assert runs[rid]["best_est_accuracy"] == 0.81
+    assert runs[rid]["epochs_trained"] == 0  # these trials recorded no epochs
+
+
+def test_estimates_of_another_run_are_not_written(store: Store) -> None:
+    rid, other = new_run(store), new_run(store)
+    t = add(store, rid, score=1.0, val_accuracy=0.5)
+    store.set_estimates(other, {t: 0.99})
+    assert store.trial(t)["est_accuracy"] is None
 
 
 def test_mark_running_interrupted(store: Store) -> None:
