@@ -162,7 +162,7 @@ class PPOAgent:
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
         b_adv = tf.constant(adv, tf.float32)
         b_ret = tf.constant(returns / REWARD_SCALE, tf.float32)  # the critic works in O(1) units
-        stats: dict[str, float] = {}
+        passes: list[dict[str, float]] = []
         for _ in range(cfg.update_epochs):
             with tf.GradientTape() as tape:
                 new_logp = self._log_prob(self._mean(b_obs), b_act)
@@ -182,13 +182,17 @@ class PPOAgent:
             self.optimizer.apply_gradients(zip(grads, self.params, strict=True))
             approx_kl = tf.reduce_mean((ratio - 1) - log_ratio)
             clip_frac = tf.reduce_mean(tf.cast(tf.abs(ratio - 1) > cfg.clip_coef, tf.float32))
-            stats = {
-                "actor_loss": float(pg_loss),
-                "critic_loss": float(v_loss),
-                "entropy": float(entropy),
-                "approx_kl": float(approx_kl),
-                "clip_fraction": float(clip_frac),
-            }
+            passes.append(
+                {
+                    "actor_loss": float(pg_loss),
+                    "critic_loss": float(v_loss),
+                    "entropy": float(entropy),
+                    "approx_kl": float(approx_kl),
+                    "clip_fraction": float(clip_frac),
+                }
+            )
+        # Averaged over the passes (as CleanRL logs them), not the last pass alone.
+        stats = {k: float(np.mean([p[k] for p in passes])) for k in passes[0]}
         stats["mean_std"] = float(tf.reduce_mean(tf.exp(self.log_std)))
         return stats
 

@@ -150,25 +150,27 @@ class BayesPPO(Strategy):
         uniform points too, of which the one with the highest expected improvement under the
         GP of every result so far is trained. The policy proposes; the GP screens."""
         sc, dims = self.screening, len(self.space.dims)
-        cands = self.agent.mean_action(obs) + self.agent.std() * rng.standard_normal(
-            (max(1, sc.candidates), dims)
-        )
+        mean, std = self.agent.mean_action(obs), self.agent.std()
+        cands = mean + std * rng.standard_normal((max(1, sc.candidates), dims))
+        # What the policy believed at this step, for the proposer view.
+        belief = {"policy_mean": mean.tolist(), "policy_std": std.tolist()}
         if sc.candidates <= 1 or not self._fit_gp():
-            return cands[0], {"by": "policy sample"}
+            return cands[0], {"by": "policy sample", **belief}
         pool, source = cands, "policy"
         if rng.random() < sc.ei_share:
             pool = np.vstack([cands, rng.uniform(-1.0, 1.0, (sc.random_points, dims))])
             source = "policy + uniform"
-        mean, std = self.gp.predict_actions(pool)
-        ei = expected_improvement(mean, std, self._incumbent)
+        est, sd = self.gp.predict_actions(pool)
+        ei = expected_improvement(est, sd, self._incumbent)
         i = int(np.argmax(ei))
         return pool[i], {
             "by": f"max EI of {len(pool)} ({source})",
             "from": "policy" if i < len(cands) else "uniform",
             "ei": float(ei[i]),
-            "est_acc": float(mean[i]),
-            "est_sd": float(std[i]),
+            "est_acc": float(est[i]),
+            "est_sd": float(sd[i]),
             "incumbent": float(self._incumbent),
+            **belief,
         }
 
     def _fit_gp(self) -> bool:
