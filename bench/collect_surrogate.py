@@ -71,6 +71,7 @@ def main() -> None:
     ap.add_argument("--noise-seeds", type=int, default=2)
     ap.add_argument("--design-seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--noise-first", action="store_true", help="train the repeats next")
     args = ap.parse_args()
 
     from engine.data import prepare_data
@@ -91,6 +92,8 @@ def main() -> None:
         for j in plan(args.n, args.noise_rows, args.noise_seeds, args.design_seed)
         if (j[0], j[2]) not in done
     ]
+    if args.noise_first:  # the repeats before the rest of the design
+        jobs.sort(key=lambda j: j[1] != "noise")
     print(f"{len(done)} rows already collected, {len(jobs)} to go", flush=True)
 
     ref = prepare_data(args.data, PROFILES["quick"].data)

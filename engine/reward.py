@@ -63,9 +63,16 @@ def adaptive_weights(progress: float) -> tuple[float, float]:
     return 0.9 - shift, 0.1 + shift
 
 
+def reward_terms(
+    acc: float, seconds: float, penalty: float, alpha: float, beta: float
+) -> tuple[float, float, float]:
+    """The reward's three terms: (100·α·acc, −0.1·β·T, −P)."""
+    return 100.0 * alpha * acc, -0.1 * beta * seconds, -penalty
+
+
 def reward(acc: float, seconds: float, penalty: float, alpha: float, beta: float) -> float:
     """r = 100·α·acc − 0.1·β·T − P."""
-    return 100.0 * alpha * acc - 0.1 * beta * seconds - penalty
+    return sum(reward_terms(acc, seconds, penalty, alpha, beta))
 
 
 RANKING_PROGRESS = 1.0  # the weights every trial is ranked under: the run's final ones

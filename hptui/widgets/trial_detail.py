@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from engine.reward import reward_terms
 from hptui.widgets.run_header import RANKING
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -32,7 +33,7 @@ def reward_parts(t: dict[str, Any]) -> tuple[float, float, float] | None:
     acc, sec, a, b = t.get("val_accuracy"), t.get("seconds"), t.get("alpha"), t.get("beta")
     if t.get("reward") is None or None in (acc, sec, a, b):  # final validation: no reward
         return None
-    return 100.0 * a * acc, -0.1 * b * sec, -(t.get("penalty") or 0.0)
+    return reward_terms(acc, sec, t.get("penalty") or 0.0, a, b)
 
 
 class TrialDetail(Static):
