@@ -186,4 +186,93 @@ MIGRATIONS.append(
     """
 )
 
+# The trial columns, in the order of the table (for copying rows between tables).
+_TRIAL_COLUMNS = """id, run_id, number, status, phase, strategy, ppo_epoch, trajectory, step,
+    space_version, config, lr, batch_size, lstm_units, dropout, embed_dim, lstm_layers,
+    optimizer, max_epochs, epochs_run, best_epoch, val_accuracy, val_loss, test_accuracy,
+    seconds, alpha, beta, penalty, rules_fired, reward, extra, error, worker, device,
+    precision, created_at, started_at, finished_at, score, est_accuracy"""
+
+MIGRATIONS.append(
+    # 5 -> 6: learning-curve pruning (engine.pruners). A trial the engine stopped after an
+    # epoch is stored `pruned`, which the status CHECK must allow: SQLite cannot alter a CHECK,
+    # so `trials` is rebuilt (new table, copy, drop, rename, indexes again). `epochs` refers to
+    # `trials`, so it is set aside and rebuilt after it (dropping a parent with children fails
+    # while foreign keys are on). The pruner's settings are versioned per run, like the space.
+    f"""
+    CREATE TABLE trials_new (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        number INTEGER NOT NULL,
+        status TEXT NOT NULL
+            CHECK (status IN ('queued','running','finished','failed','interrupted','cancelled',
+                              'pruned')),
+        phase TEXT NOT NULL,
+        strategy TEXT NOT NULL,
+        ppo_epoch INTEGER,
+        trajectory INTEGER,
+        step INTEGER,
+        space_version INTEGER NOT NULL,
+        config TEXT NOT NULL,
+        lr REAL, batch_size INTEGER, lstm_units INTEGER, dropout REAL,
+        embed_dim INTEGER, lstm_layers INTEGER, optimizer TEXT,
+        max_epochs INTEGER,
+        epochs_run INTEGER,                       -- a pruned trial: the epochs it ran
+        best_epoch INTEGER,
+        val_accuracy REAL,
+        val_loss REAL,
+        test_accuracy REAL,
+        seconds REAL,
+        alpha REAL, beta REAL,
+        penalty REAL,
+        rules_fired TEXT,
+        reward REAL,
+        extra TEXT,
+        error TEXT,
+        worker INTEGER,
+        device TEXT,
+        precision TEXT,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        score REAL,
+        est_accuracy REAL,
+        UNIQUE (run_id, number)
+    );
+    INSERT INTO trials_new ({_TRIAL_COLUMNS}) SELECT {_TRIAL_COLUMNS} FROM trials;
+    CREATE TABLE epochs_saved AS SELECT * FROM epochs;
+    DROP TABLE epochs;
+    DROP TABLE trials;
+    ALTER TABLE trials_new RENAME TO trials;
+    CREATE INDEX trials_run_status ON trials (run_id, status);
+    CREATE INDEX trials_run_score ON trials (run_id, score);
+    CREATE INDEX trials_run_est ON trials (run_id, est_accuracy);
+    CREATE TABLE epochs (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        trial_id INTEGER NOT NULL REFERENCES trials(id),
+        epoch INTEGER NOT NULL,
+        loss REAL, accuracy REAL, val_loss REAL, val_accuracy REAL,
+        seconds REAL,
+        UNIQUE (trial_id, epoch)
+    );
+    INSERT INTO epochs (id, run_id, trial_id, epoch, loss, accuracy, val_loss, val_accuracy,
+                        seconds)
+        SELECT id, run_id, trial_id, epoch, loss, accuracy, val_loss, val_accuracy, seconds
+        FROM epochs_saved;
+    DROP TABLE epochs_saved;
+    CREATE INDEX epochs_run ON epochs (run_id);
+    CREATE TABLE pruner_settings (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        version INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        settings TEXT NOT NULL,                   -- JSON: engine.pruners.PrunerSettings
+        change TEXT NOT NULL,
+        source TEXT NOT NULL,
+        UNIQUE (run_id, version)
+    );
+    """
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)

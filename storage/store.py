@@ -31,7 +31,7 @@ PARAM_COLUMNS = (
     "lstm_layers",
     "optimizer",
 )
-TRIAL_STATUSES = ("queued", "running", "finished", "failed", "interrupted", "cancelled")
+TRIAL_STATUSES = ("queued", "running", "finished", "failed", "interrupted", "cancelled", "pruned")
 RUN_STATUSES = ("running", "paused", "stopping", "finished", "failed", "cancelled")
 ACTIVE_RUN_STATUSES = ("running", "paused", "stopping")
 BUSY_TIMEOUT_MS = 30_000
@@ -471,3 +471,61 @@ class Store:
 
     def integrity_ok(self) -> bool:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # --- learning-curve pruning (engine.pruners) --------------------------------------------
+    @_writes
+    def add_pruner_version(
+        self, run_id: int, settings: Mapping[str, Any], change: str, source: str
+    ) -> int:
+        """A new version of the run's pruner settings; returns its number (1, 2, ...)."""
+        with self.conn:
+            version = int(
+                self.conn.execute(
+                    "SELECT coalesce(max(version), 0) + 1 FROM pruner_settings WHERE run_id = ?",
+                    [run_id],
+                ).fetchone()[0]
+            )
+            self.conn.execute(
+                "INSERT INTO pruner_settings (run_id, version, created_at, settings, change,"
+                " source) VALUES (?, ?, ?, ?, ?, ?)",
+                [run_id, version, time.time(), json.dumps(dict(settings)), change, source],
+            )
+        return version
+
+    def pruner_versions(self, run_id: int) -> list[dict[str, Any]]:
+        rows = self._rows(
+            "SELECT * FROM pruner_settings WHERE run_id = ? ORDER BY version", [run_id]
+        )
+        for r in rows:
+            r["settings"] = json.loads(r["settings"])
+        return rows
+
+    def current_pruner(self, run_id: int) -> dict[str, Any] | None:
+        """The latest pruner settings version of the run (None: the run has none yet)."""
+        rows = self.pruner_versions(run_id)
+        return rows[-1] if rows else None
+
+    def search_curves(
+        self, run_id: int, statuses: Iterable[str]
+    ) -> list[tuple[int, str, int, float | None]]:
+        """(trial id, status, epoch, validation accuracy) of every epoch of the run's search
+        trials (final validation not included) whose status is in `statuses`."""
+        statuses = list(statuses)
+        marks = ", ".join("?" for _ in statuses)
+        return self.conn.execute(
+            "SELECT t.id, t.status, e.epoch, e.val_accuracy FROM epochs e "
+            "JOIN trials t ON t.id = e.trial_id "
+            f"WHERE t.run_id = ? AND t.phase != 'final' AND t.status IN ({marks}) "
+            "ORDER BY t.id, e.epoch",
+            [run_id, *statuses],
+        ).fetchall()
+
+    def pruning_summary(self, run_id: int) -> dict[str, int]:
+        """Pruned search trials and the epochs they ran and were spared, for show and export."""
+        row = self.conn.execute(
+            "SELECT count(*), coalesce(sum(epochs_run), 0), "
+            "coalesce(sum(max(0, max_epochs - coalesce(epochs_run, 0))), 0) FROM trials "
+            "WHERE run_id = ? AND status = 'pruned' AND phase != 'final'",
+            [run_id],
+        ).fetchone()
+        return {"pruned": int(row[0]), "epochs_run": int(row[1]), "epochs_saved": int(row[2])}

@@ -27,11 +27,23 @@ class Proposal:
 
 @dataclass
 class Outcome:
+    """A trial's result as a strategy is told it. A pruned trial (engine.pruners: stopped by
+    the engine after an epoch) is `ok` with `pruned` set: its accuracy is that of the epochs
+    it ran (the best by validation loss) and its seconds are theirs, so Bayes sees a partial,
+    lower accuracy and PPO a reward of a partial accuracy and a short time."""
+
     ok: bool
     val_accuracy: float = 0.0
     seconds: float = 0.0
     reward: float = 0.0
     error: str = ""
+    pruned: bool = False
+    epochs_run: int = 0  # epochs trained (0: unknown, e.g. a failed trial)
+
+    def epochs_spent(self, proposal: Proposal) -> int:
+        """Epochs the trial costs against an epoch budget: a pruned trial the epochs it ran,
+        any other its proposal's epochs (a failure costs what it was meant to)."""
+        return min(self.epochs_run, proposal.epochs) if self.pruned else proposal.epochs
 
 
 class Strategy(ABC):
