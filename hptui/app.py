@@ -30,6 +30,7 @@ from textual.widgets import DataTable, Footer, Tab, Tabs
 from hptui.store_reader import OPEN_STATUSES, Snapshot, StoreReader
 from hptui.widgets.event_log import EventLog
 from hptui.widgets.penalty_pane import PenaltyPane
+from hptui.widgets.proposer_pane import ProposerPane
 from hptui.widgets.reward_plot import RewardPlot
 from hptui.widgets.run_header import ACTIVE, RunHeader
 from hptui.widgets.trainers_pane import TrainersPane
@@ -46,7 +47,10 @@ PANES = [
     ("penalties", "Penalties"),
     ("trainers", "Trainers"),
     ("log", "Log"),
+    ("proposer", "Proposer"),
 ]
+# Large terminals: the bottom row, the only full-width cell, shows the log or the proposer.
+BOTTOM = ("log", "proposer")
 MAIN_ACTIONS = {
     "pause",
     "edit",
@@ -134,6 +138,7 @@ class HptuiApp(App[None]):
                 with VerticalScroll(id="pane-detail", classes="pane"):
                     yield TrialDetail(id="detail")
                 yield EventLog(id="pane-log", classes="pane")
+                yield ProposerPane(id="pane-proposer", classes="pane")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -146,6 +151,9 @@ class HptuiApp(App[None]):
         self.trainers = self.query_one(TrainersPane)
         self.event_log = self.query_one(EventLog)
         self.detail = self.query_one(TrialDetail)
+        self.proposer = self.query_one(ProposerPane)
+        self.grid = self.query_one("#panes")
+        self.bottom = "log"
         self.tabs = self.query_one("#pane-tabs", Tabs)
         self.body = self.query_one("#main")
         self.panes = {key: self.query_one(f"#pane-{key}") for key, _ in PANES}
@@ -174,6 +182,9 @@ class HptuiApp(App[None]):
     def _mark_pane(self) -> None:
         for key, _ in PANES:
             self.panes[key].set_class(key == self.current_pane, "-current")
+        if self.current_pane in BOTTOM:
+            self.bottom = self.current_pane
+        self.grid.set_class(self.bottom == "proposer" and not self.narrow, "-proposer")
 
     def action_pane(self, key: str) -> None:
         self.tabs.active = f"tab-{key}"
@@ -297,6 +308,8 @@ class HptuiApp(App[None]):
             tid = self.table.current_trial_id()
             self.selected = tid
         self._show_detail()
+        if s.trials or s.ppo_updates or s.versions is not None or s.best_read:
+            self.proposer.show(self.trials, self.ppo, self.versions, self.selected)
         for c in s.commands:
             kind = self.watched.pop(c["id"], c["kind"])
             if c["status"] == "refused":
@@ -338,6 +351,7 @@ class HptuiApp(App[None]):
             return
         self.selected = trial_id
         self._show_detail()
+        self.proposer.show(self.trials, self.ppo, self.versions, self.selected)
         if self._epochs_wanted() is not None:
             # its epochs now, not at the next tick; a light read, not a whole poll
             self.run_worker(partial(self._load_epochs, trial_id), group="epochs")

@@ -23,7 +23,9 @@ within a second (see the log).
 | `s` | stop: running trials finish, then the run ends (asks first) |
 | `c` | cancel: kill running trials and end the run (asks first) |
 | `q` | quit; while the run is active, choose detach or stop |
-| `1`-`6` | show trials, trial, accuracy, penalties, trainers, log (small terminals) |
+| `1`-`7` | show trials, trial, accuracy, penalties, trainers, log, proposer (small terminals) |
+| `6` / `7` | large terminals: the log / the proposer in the bottom row |
+| `←` `→` | in the proposer: previous / next PPO step (`Home`: first, `End`: the table's) |
 | `o` / `O` | in the trials table: next sort column / reverse order |
 | `f` / `F` | in the trials table: show one phase / one status (again: the next) |
 | `↑` `↓` `Enter` | pick a trial to see its epochs, reward breakdown and error |
@@ -40,6 +42,17 @@ marked ★ in the table and @ in the accuracy plot.
 the search goes on, and P the sum of the pruning rules that fired. That is why the plot
 shows validation accuracy: a reward curve falls as α shrinks even while the search
 improves.
+
+**Proposer** is what the PPO policy believes and why it proposed a step. `μ epN` is the
+policy's mean action over epoch N's steps, in each hyperparameter's own units; `μ±σ` the
+range one standard deviation either side (a wide range: the policy is still exploring).
+`state` is the configuration (and previous reward) the step started from, `action` what it
+proposed. `chosen` says how: the policy's candidates (and on some steps uniform points) are
+screened by expected improvement (EI) under a Gaussian process of every result, whose
+estimate ± sd is shown against the incumbent (its best estimated accuracy then). The reward
+is split into its parts, and `update` gives the last policy update's KL, clip fraction,
+entropy, mean std and losses. It shows the PPO step selected in the trials table, else the
+latest.
 """
 
 

@@ -11,7 +11,7 @@ import pytest
 from textual.widgets import Checkbox, Label
 from textual.widgets._footer import FooterKey
 
-from hptui.app import HptuiApp
+from hptui.app import PANES, HptuiApp
 from hptui.screens.export_prompt import ExportPrompt
 from hptui.screens.quit_prompt import QuitPrompt
 from hptui.screens.space_editor import SpaceEditor
@@ -283,13 +283,13 @@ def test_quit_and_help_fit_the_footer_and_tab_stays_visible(filled: Filled) -> N
             for key in ("q", "question_mark"):
                 assert key in keys and keys[key].region.right <= 80 and keys[key].region.width
             seen = set()
-            for _ in range(7):
+            for _ in range(len(PANES) + 1):
                 await pilot.press("tab")
                 await pilot.pause()
                 focused = app.focused
                 assert focused is not None and focused.region.area > 0  # never a hidden pane
                 seen.add(app.current_pane)
-            assert len(seen) == 6  # Tab goes through every pane
+            assert len(seen) == len(PANES)  # Tab goes through every pane
 
     asyncio.run(go())
 

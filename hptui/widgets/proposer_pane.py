@@ -1,0 +1,405 @@
+"""The proposer: what the PPO policy believes and why it proposed a step.
+
+Three parts, all read from rows the engine already stored:
+- the policy's mean and spread per hyperparameter over the last PPO epochs, in the space's own
+  units (the mean over an epoch's steps of the policy mean it sampled from, mapped through the
+  space, and the range mean ± one standard deviation mapped the same way);
+- the latest policy update's statistics (KL, clip fraction, entropy, mean std, losses);
+- one PPO step: the state it started from and the action it took (both decoded), how the
+  action was chosen (the GP screening: EI, the GP's estimate against the incumbent), and the
+  reward's parts.
+
+Decoding uses the engine's space mappings and the reward its formula (numpy only: the UI never
+imports TensorFlow or scikit-optimize).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from engine.reward import reward
+from engine.space import REWARD_SCALE, Real, SearchSpace, SpaceError
+
+MAX_EPOCH_COLUMNS = 8
+WIDE, SIDE = 140, 62  # from WIDE columns on, the text goes beside the table, in SIDE columns
+
+
+def fmt_value(space: SearchSpace | None, name: str, v: Any, digits: int = 2) -> str:
+    """A hyperparameter's value as the pane shows it: log-scaled reals (lr) in scientific
+    notation with `digits` decimals (3: a proposal's 4 significant digits), other reals at 3
+    significant digits, categories as themselves."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, float):
+        dim = _dim(space, name)
+        if name == "lr" or (isinstance(dim, Real) and dim.log):
+            return f"{v:.{digits}e}"
+        return f"{v:.3g}"
+    return str(v)
+
+
+def _dim(space: SearchSpace | None, name: str) -> Any:
+    if space is None:
+        return None
+    try:
+        return space[name]
+    except KeyError:
+        return None
+
+
+def decode(space: SearchSpace, vec: Sequence[float]) -> dict[str, Any]:
+    """Action coordinates in [-1, 1] -> a configuration in the space's units."""
+    return space.from_action(np.clip(np.asarray(vec[: len(space.dims)], float), -1.0, 1.0))
+
+
+def ppo_steps(trials: Mapping[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The PPO trials, by number."""
+    return sorted(
+        (t for t in trials.values() if t.get("phase") == "ppo"), key=lambda t: t["number"]
+    )
+
+
+def epoch_beliefs(
+    steps: list[dict[str, Any]], space_of: Any
+) -> dict[int, dict[str, tuple[Any, Any, Any]]]:
+    """Per PPO epoch, per hyperparameter: (mean, low, high) in the space's units. The mean is
+    the epoch's average policy mean (action coordinates) mapped through the space of the
+    epoch's last step; low and high are that mean minus and plus the average policy std."""
+    by_epoch: dict[int, list[dict[str, Any]]] = {}
+    for t in steps:
+        screen = (t.get("extra") or {}).get("screen") or {}
+        if t.get("ppo_epoch") is not None and screen.get("policy_mean") is not None:
+            by_epoch.setdefault(int(t["ppo_epoch"]), []).append(t)
+    out: dict[int, dict[str, tuple[Any, Any, Any]]] = {}
+    for epoch, ts in sorted(by_epoch.items()):
+        space = space_of(ts[-1])
+        if space is None:
+            continue
+        n = len(space.dims)
+        means = [t["extra"]["screen"]["policy_mean"] for t in ts]
+        if any(len(m) < n for m in means):
+            continue
+        mean = np.mean([m[:n] for m in means], axis=0)
+        stds = [t["extra"]["screen"].get("policy_std") for t in ts]
+        std = (
+            np.mean([s[:n] for s in stds], axis=0)
+            if all(s is not None and len(s) >= n for s in stds)
+            else np.zeros(n)
+        )
+        mid, lo, hi = decode(space, mean), decode(space, mean - std), decode(space, mean + std)
+        out[epoch] = {name: (mid[name], lo[name], hi[name]) for name in space.names}
+    return out
+
+
+def reward_terms(t: dict[str, Any]) -> tuple[tuple[float, float, float], float, bool] | None:
+    """((100·α·acc, −0.1·β·T, −P), total, failed) of a step, each term from the engine's reward
+    formula with the other inputs at zero. A failed step is told to the policy as accuracy 0
+    and 0 seconds. None while the step runs or when α/β are unknown."""
+    a, b = t.get("alpha"), t.get("beta")
+    pen = float(t.get("penalty") or 0.0)
+    if a is None or b is None:
+        return None
+    acc, sec = t.get("val_accuracy"), t.get("seconds")
+    if acc is not None and sec is not None and t.get("reward") is not None:
+        terms = (
+            reward(acc, 0.0, 0.0, a, b),
+            reward(0.0, sec, 0.0, a, b),
+            reward(0.0, 0.0, pen, a, b),
+        )
+        return terms, reward(acc, sec, pen, a, b), False
+    if t.get("status") == "failed":
+        return (0.0, 0.0, reward(0.0, 0.0, pen, a, b)), reward(0.0, 0.0, pen, a, b), True
+    return None
+
+
+def _f(v: Any, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+class ProposerPane(VerticalScroll, can_focus=True):
+    """The proposer view. `show` takes the app's trials, PPO updates and space versions; the
+    numbers shown are kept in `beliefs`, `step`, `state_cfg`, `action_cfg`, `terms`, `last_update`
+    and `text` (plain text)."""
+
+    BINDINGS = [
+        Binding("left,comma", "step(-1)", "prev step", show=False),
+        Binding("right,full_stop", "step(1)", "next step", show=False),
+        Binding("home", "first_step", "first step", show=False),
+        Binding("end", "follow", "follow", show=False),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.body = Static("no PPO step yet", id="proposer-body")
+        self.trials: Mapping[int, dict[str, Any]] = {}
+        self.updates: list[dict[str, Any]] = []
+        self.versions: Mapping[int, dict[str, Any]] = {}
+        self.selected: int | None = None
+        self.pinned: int | None = None  # a step picked with the arrows; None: follow the table
+        self._spaces: dict[int, tuple[Any, SearchSpace | None]] = {}
+        self.steps: list[dict[str, Any]] = []
+        self.beliefs: dict[int, dict[str, tuple[Any, Any, Any]]] = {}
+        self.step: dict[str, Any] | None = None
+        self.state_cfg: dict[str, Any] | None = None
+        self.prev_reward: float | None = None
+        self.action_cfg: dict[str, Any] | None = None
+        self.terms: tuple[tuple[float, float, float], float, bool] | None = None
+        self.last_update: dict[str, Any] | None = None
+        self.text = ""
+        self.notes = ""  # the lines below (or beside) the table alone, as plain text
+        self._width = 0
+
+    def compose(self) -> Any:
+        yield self.body
+
+    def on_resize(self) -> None:
+        if self.size.width != self._width:
+            self._width = self.size.width
+            self._redraw()
+
+    # --- data -----------------------------------------------------------------------------
+    def show(
+        self,
+        trials: Mapping[int, dict[str, Any]],
+        updates: list[dict[str, Any]],
+        versions: Mapping[int, dict[str, Any]],
+        selected: int | None,
+    ) -> None:
+        """New data, or a new trial selected in the trials table (a PPO one is then shown)."""
+        if selected != self.selected:
+            self.pinned = None  # a new selection in the table wins over the arrows
+        self.trials, self.updates, self.versions, self.selected = (
+            trials,
+            updates,
+            versions,
+            selected,
+        )
+        self._redraw()
+
+    def space_of(self, t: dict[str, Any]) -> SearchSpace | None:
+        """The space a trial was drawn under (actions map onto its ranges)."""
+        v = t.get("space_version")
+        row = self.versions.get(v) if v is not None else None
+        if row is None and self.versions:
+            row = self.versions[max(self.versions)]
+        if row is None:
+            return None
+        cached = self._spaces.get(row["version"])
+        if cached is None or cached[0] is not row["space"]:
+            try:
+                space: SearchSpace | None = SearchSpace.from_dict(row["space"])
+            except SpaceError:
+                space = None
+            cached = (row["space"], space)
+            self._spaces[row["version"]] = cached
+        return cached[1]
+
+    def current_step(self) -> dict[str, Any] | None:
+        """The pinned step, else the PPO trial selected in the table, else the latest."""
+        if self.pinned is not None and self.pinned in self.trials:
+            return self.trials[self.pinned]
+        sel = self.trials.get(self.selected) if self.selected is not None else None
+        if sel is not None and sel.get("phase") == "ppo":
+            return sel
+        return self.steps[-1] if self.steps else None
+
+    # --- keys -----------------------------------------------------------------------------
+    def action_step(self, delta: int) -> None:
+        if not self.steps:
+            return
+        cur = self.current_step()
+        ids = [t["id"] for t in self.steps]
+        i = ids.index(cur["id"]) if cur is not None and cur["id"] in ids else len(ids) - 1
+        self.pinned = ids[max(0, min(len(ids) - 1, i + delta))]
+        self._redraw()
+
+    def action_first_step(self) -> None:
+        if self.steps:
+            self.pinned = self.steps[0]["id"]
+            self._redraw()
+
+    def action_follow(self) -> None:
+        self.pinned = None
+        self._redraw()
+
+    # --- drawing ----------------------------------------------------------------------------
+    def _redraw(self) -> None:
+        self.steps = ppo_steps(self.trials)
+        self.beliefs = epoch_beliefs(self.steps, self.space_of)
+        self.last_update = self.updates[-1] if self.updates else None
+        t = self.step = self.current_step()
+        self.state_cfg = self.action_cfg = self.prev_reward = self.terms = None
+        space = self.space_of(t) if t is not None else None
+        extra = (t.get("extra") or {}) if t is not None else {}
+        if space is not None:
+            n = len(space.dims)
+            state, action = extra.get("state"), extra.get("action")
+            if state is not None and len(state) >= n:
+                self.state_cfg = decode(space, state)
+                if len(state) > n:
+                    self.prev_reward = float(state[n]) * REWARD_SCALE
+            if action is not None and len(action) >= n:
+                self.action_cfg = decode(space, action)
+        if t is not None:
+            self.terms = reward_terms(t)
+        body = self._renderable(t, space, extra)
+        self.body.update(body)
+        self.text = _plain(body, self.scrollable_content_region.width or 74)
+
+    def _renderable(
+        self, t: dict[str, Any] | None, space: SearchSpace | None, extra: dict[str, Any]
+    ) -> RenderableType:
+        if t is None and not self.beliefs and self.last_update is None:
+            return Text("no PPO step yet: the policy proposes after the warm-up", style="dim")
+        head = Text()
+        if t is not None:
+            i = next((k for k, s in enumerate(self.steps) if s["id"] == t["id"]), 0)
+            head.append(f"step #{t['number']}", style="bold")
+            head.append(
+                f" ({i + 1}/{len(self.steps)}) · PPO ep {t.get('ppo_epoch')}"
+                f" traj {t.get('trajectory')} step {t.get('step')} · {t.get('status')}"
+            )
+            if self.pinned is not None:
+                how = "picked ←/→ End"
+            elif self.selected is not None and t["id"] == self.selected:
+                how = "selected ←/→"
+            else:
+                how = "latest ←/→"
+            head.append(f" · {how}", style="dim")
+        lines: list[RenderableType] = []
+        if t is not None:
+            lines.append(self._chosen(t, extra))
+            lines.append(self._reward_line(t, extra))
+        lines.append(self._update_line())
+        width = self.scrollable_content_region.width or 74
+        self.notes = _plain(Group(*lines), width - SIDE if width >= WIDE else width)
+        if width >= WIDE:  # the table, and beside it why the step was chosen and its reward
+            side = Table.grid(padding=(0, 3))
+            side.add_column(no_wrap=True)
+            side.add_column(ratio=1)
+            side.add_row(self._table(space, width - SIDE), Group(*lines))
+            return Group(head, side)
+        return Group(head, self._table(space, width), *lines)
+
+    def _table(self, space: SearchSpace | None, width: int) -> Table:
+        """Rows: the hyperparameters; columns: the policy mean of the last epochs, the spread
+        of the latest, and the step's state and action."""
+        space = space or (self.space_of(self.steps[-1]) if self.steps else None)
+        names = space.names if space is not None else []
+        epochs = sorted(self.beliefs)
+        # as many epoch columns as fit: name 11, range 18, state and action 9, each epoch 8,
+        # and 2 between columns
+        fit = max(1, (width - 53) // 10)
+        shown = epochs[-min(fit, MAX_EPOCH_COLUMNS) :]
+        tbl = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold")
+        tbl.add_column("", style="dim", no_wrap=True)
+        for e in shown:
+            tbl.add_column(f"μ ep{e}", justify="right", no_wrap=True)
+        if shown:
+            tbl.add_column(f"ep{shown[-1]} μ±σ", justify="right", no_wrap=True)
+        tbl.add_column("state", justify="right", no_wrap=True)
+        tbl.add_column("action", justify="right", style="bold", no_wrap=True)
+        for name in names:
+            row = [name]
+            for e in shown:
+                b = self.beliefs[e].get(name)
+                row.append("-" if b is None else fmt_value(space, name, b[0]))
+            if shown:
+                b = self.beliefs[shown[-1]].get(name)
+                if b is None:
+                    row.append("-")
+                else:
+                    lo, hi = fmt_value(space, name, b[1]), fmt_value(space, name, b[2])
+                    row.append(lo if lo == hi else f"{lo}..{hi}")
+            for cfg in (self.state_cfg, self.action_cfg):
+                row.append("-" if cfg is None else fmt_value(space, name, cfg[name], 3))
+            tbl.add_row(*row)
+        prev = "-" if self.prev_reward is None else f"{self.prev_reward:.2f}"
+        tbl.add_row("prev reward", *([""] * (len(shown) + (1 if shown else 0))), prev, "")
+        return tbl
+
+    def _chosen(self, t: dict[str, Any], extra: dict[str, Any]) -> Text:
+        screen = extra.get("screen")
+        line = Text("chosen: ", style="bold")
+        if not screen:
+            line.append("no screening recorded for this step", style="dim")
+        else:
+            line.append(str(screen.get("by", "?")))
+            if screen.get("from"):
+                line.append(f" · from {screen['from']}")
+            if screen.get("ei") is not None:
+                line.append(f" · EI {screen['ei']:.4f}")
+            est, sd, inc = screen.get("est_acc"), screen.get("est_sd"), screen.get("incumbent")
+            if est is not None:
+                line.append(f" · GP {est:.4f}")
+                if sd is not None:
+                    line.append(f" ± {sd:.4f}")
+                if inc is not None:
+                    line.append(f" vs incumbent {inc:.4f} ({est - inc:+.4f})")
+        return line
+
+    def _reward_line(self, t: dict[str, Any], extra: dict[str, Any]) -> Text:
+        """The reward's parts on one line; α, β, the rules that fired and the critic's
+        expectation on the next."""
+        line = Text("reward ", style="bold")
+        if self.terms is None:
+            line.append(f"not yet ({t.get('status')})", style="dim")
+        else:
+            (acc_t, time_t, pen_t), total, failed = self.terms
+            line.append(f"{acc_t:.2f}", style="green")
+            line.append(" (100·α·acc) ")
+            line.append(f"{time_t:+.2f}", style="yellow")
+            line.append(" (−0.1·β·T) ")
+            line.append(f"{pen_t:+.2f}", style="red" if pen_t else "dim")
+            line.append(" (−P)")
+            line.append(f" = {total:.2f}", style="bold")
+            stored = t.get("reward")
+            if failed:
+                line.append("  failed: told as accuracy 0", style="red")
+            elif stored is not None and abs(stored - total) > 5e-3:
+                line.append(f"  (stored {stored:.2f})", style="red")
+        notes = []
+        if t.get("alpha") is not None and t.get("beta") is not None:
+            notes.append(f"α {t['alpha']:.2f} β {t['beta']:.2f}")
+        fired = t.get("rules_fired") or []
+        if fired:
+            notes.append(f"P: {', '.join(fired)}")
+        if extra.get("value") is not None:
+            notes.append(f"critic expected {extra['value']:.2f}")
+        if extra.get("logprob") is not None:
+            notes.append(f"log-prob {extra['logprob']:.2f}")
+        if notes:
+            line.append("\n  " + " · ".join(notes), style="dim")
+        return line
+
+    def _update_line(self) -> Text:
+        u = self.last_update
+        line = Text("update ", style="bold")
+        if u is None:
+            line.append("none yet", style="dim")
+            return line
+        line.append(f"after ep {u['ppo_epoch']} ({u['n_steps']} steps)")
+        line.append(
+            f" · KL {_f(u.get('approx_kl'), '.4f')} · clip {_f(u.get('clip_fraction'), '.3f')}"
+            f" · entropy {_f(u.get('entropy'), '.3f')} · mean std {_f(u.get('mean_std'), '.3f')}"
+            f" · actor loss {_f(u.get('actor_loss'), '.4f')}"
+            f" · critic loss {_f(u.get('critic_loss'), '.4f')}"
+        )
+        return line
+
+
+def _plain(r: RenderableType, width: int) -> str:
+    """Plain text of a renderable at the pane's width, kept for tests and captures."""
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(r)
+    return console.export_text()
