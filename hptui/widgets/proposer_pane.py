@@ -158,6 +158,7 @@ class ProposerPane(VerticalScroll, can_focus=True):
         self.text = ""
         self.notes = ""  # the lines below (or beside) the table alone, as plain text
         self._width = 0
+        self._dirty = False
 
     def compose(self) -> Any:
         yield self.body
@@ -165,6 +166,10 @@ class ProposerPane(VerticalScroll, can_focus=True):
     def on_resize(self) -> None:
         if self.size.width != self._width:
             self._width = self.size.width
+            self._redraw()
+
+    def on_show(self) -> None:
+        if self._dirty:
             self._redraw()
 
     # --- data -----------------------------------------------------------------------------
@@ -184,7 +189,10 @@ class ProposerPane(VerticalScroll, can_focus=True):
             versions,
             selected,
         )
-        self._redraw()
+        if self.display and self.region.area:
+            self._redraw()
+        else:  # hidden (another tab, or the log in the bottom row): drawn once shown
+            self._dirty = True
 
     def space_of(self, t: dict[str, Any]) -> SearchSpace | None:
         """The space a trial was drawn under (actions map onto its ranges)."""
@@ -234,6 +242,7 @@ class ProposerPane(VerticalScroll, can_focus=True):
 
     # --- drawing ----------------------------------------------------------------------------
     def _redraw(self) -> None:
+        self._dirty = False
         self.steps = ppo_steps(self.trials)
         self.beliefs = epoch_beliefs(self.steps, self.space_of)
         self.last_update = self.updates[-1] if self.updates else None

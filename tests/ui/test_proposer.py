@@ -239,9 +239,10 @@ def test_proposer_before_any_ppo_step(filled: Filled) -> None:
         app = HptuiApp(str(filled.db), filled.run_id)
         async with app.run_test(size=(80, 24)) as pilot:
             await refresh(app, pilot)
+            pane = app.query_one(ProposerPane)
+            assert pane.text == ""  # hidden behind another tab: not drawn on every read
             await pilot.press("7")
             await pilot.pause()
-            pane = app.query_one(ProposerPane)
             assert pane.beliefs == {}
             assert pane.step is not None and pane.step["number"] == 6
             assert pane.action_cfg is None and "no screening recorded" in flat(pane)
