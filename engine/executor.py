@@ -26,7 +26,11 @@ from engine.trainer import TrialTask
 #   {"kind": "started", "slot", "trial_id"}
 #   {"kind": "progress", "slot", "trial_id", "epoch", "epochs", "batch", "batches"}
 #   {"kind": "epoch", "slot", "trial_id", "epoch", "loss", "accuracy", "val_loss",
-#    "val_accuracy", "seconds"}
+#    "val_accuracy", "seconds"[, "verdict": True]}
+# With "verdict" (the epoch is in the task's `verdict_epochs`) the worker waits until the engine
+# calls `verdict(trial_id, stop)`; told to stop, the trainer ends after that epoch and the
+# result says `pruned`. Executors that cannot answer (Ray) have `supports_verdicts = False` and
+# the engine never asks them for verdicts.
 #   {"kind": "result", "slot", "trial_id", "result": TrialResult dict}
 #   {"kind": "failed", "slot", "trial_id", "error"}
 Message = dict[str, Any]
@@ -34,6 +38,7 @@ Message = dict[str, Any]
 
 class Executor(Protocol):
     slots: int
+    supports_verdicts: bool  # absent: False
 
     def start(self) -> None: ...
     def free_slots(self) -> list[int]: ...
@@ -110,9 +115,19 @@ def worker_main(slot: int, settings: WorkerSettings, tasks: Any, results: Any) -
         if task is None:
             return
         results.send({"kind": "started", "slot": slot, "trial_id": task.trial_id})
+        stopped_at: list[int] = []  # the epoch the engine said to stop after
 
-        def report(msg: dict[str, Any]) -> None:
-            results.send({**msg, "slot": slot})
+        def report(
+            msg: dict[str, Any], task: TrialTask = task, stopped_at: list = stopped_at
+        ) -> bool:
+            ask = msg.get("kind") == "epoch" and msg.get("epoch") in task.verdict_epochs
+            results.send({**msg, "slot": slot, **({"verdict": True} if ask else {})})
+            if not ask:
+                return False
+            stop = _await_verdict(tasks, task.trial_id)
+            if stop:
+                stopped_at.append(int(msg["epoch"]))
+            return stop
 
         try:
             res = train_trial(
@@ -123,6 +138,8 @@ def worker_main(slot: int, settings: WorkerSettings, tasks: Any, results: Any) -
                 device=device,
                 precision=policy,
             )
+            if stopped_at and res.epochs_run <= stopped_at[0]:
+                res.pruned = True
             results.send(
                 {"kind": "result", "slot": slot, "trial_id": task.trial_id, "result": res.to_dict()}
             )
@@ -141,10 +158,27 @@ def worker_main(slot: int, settings: WorkerSettings, tasks: Any, results: Any) -
             )
 
 
+def _await_verdict(tasks: Any, trial_id: int) -> bool:
+    """Wait for the engine's verdict on `trial_id` (True: stop after this epoch). The engine
+    gone (its end of the pipe closed, or a shut-down) ends the worker, as it would anyway."""
+    while True:
+        try:
+            msg = tasks.recv()
+        except EOFError:
+            os._exit(0)
+        if msg is None:
+            os._exit(0)
+        if isinstance(msg, dict) and msg.get("kind") == "verdict":
+            if msg.get("trial_id") == trial_id:
+                return bool(msg.get("stop"))
+
+
 class LocalPoolExecutor:
     """A process per slot, started with `spawn` (forking after TensorFlow has run hangs).
     Each worker has its own pipes: a worker killed mid-write can corrupt only its own pipe,
     which is dropped with it (a shared queue's lock would deadlock everyone)."""
+
+    supports_verdicts = True
 
     def __init__(self, slots: int, settings: WorkerSettings) -> None:
         self.slots = slots
@@ -188,6 +222,18 @@ class LocalPoolExecutor:
         assert slot not in self._busy, f"slot {slot} is busy"
         self._busy[slot] = task.trial_id
         self._tasks[slot].send(task)
+
+    def verdict(self, trial_id: int, stop: bool) -> bool:
+        """Answer the worker waiting after an epoch of `trial_id`: stop there, or go on.
+        False if no worker holds the trial (it was cancelled or died meanwhile)."""
+        for slot, tid in self._busy.items():
+            if tid == trial_id:
+                try:
+                    self._tasks[slot].send({"kind": "verdict", "trial_id": trial_id, "stop": stop})
+                except (OSError, ValueError):
+                    return False  # the worker died; _reap_dead fails its trial
+                return True
+        return False
 
     def poll(self, timeout: float) -> list[Message]:
         waitables = list(self._results.values()) + [p.sentinel for p in self._procs.values()]

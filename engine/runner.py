@@ -28,6 +28,7 @@ from engine.estimate import FidelityGP
 from engine.executor import DEFAULT_TRAINER, Executor, WorkerSettings
 from engine.final import final_summary, format_final
 from engine.profiles import PROFILES
+from engine.pruners import REFERENCE_STATUSES, Curve, PrunerSettings, decide, decision_epochs
 from engine.reward import (
     DEFAULT_RULES,
     Rule,
@@ -102,6 +103,8 @@ class Engine:
         self.data_ref: DataRef | None = None
         self._saved_state: dict[str, Any] | None = None
         self._estimator: FidelityGP | None = None
+        self.pruner = PrunerSettings()
+        self._prunes: dict[int, dict[str, Any]] = {}  # trial id -> the decision to prune it
 
     # --- lock ---------------------------------------------------------------------------
     def _take_lock(self) -> None:
@@ -315,6 +318,7 @@ class Engine:
                 import_tensorflow_quietly(log_path)
         self.space_version, self.space, self.rules = self._space_and_rules()
         self._drop_unusable_rules()
+        self._load_pruner()
         self.strategy = build_strategy(self.cfg, self.profile, self.space, self.workers)
         self._restore_strategy(self.strategy)
         self.store.update_run(self.run_id, planned_trials=self.strategy.planned_trials)
@@ -430,6 +434,7 @@ class Engine:
             early_stopping=p.early_stopping,
             evaluate_test=p.phase == "final",
             seed=trial_seed(self.cfg.seed, p.key),
+            verdict_epochs=self._verdict_epochs(p),
         )
         self._executor.submit(slot, task)
         self.running[trial_id] = (p, slot)
@@ -488,6 +493,8 @@ class Engine:
                     for k in ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
                 },
             )
+            if msg.get("verdict"):  # the worker waits: go on, or stop after this epoch
+                self._give_verdict(tid, int(msg["epoch"]))
         elif kind in ("result", "failed"):
             self._on_done(tid, msg, search)
 
@@ -497,13 +504,15 @@ class Engine:
         trial = self.store.trial(tid)
         assert trial is not None
         alpha, beta, penalty = trial["alpha"], trial["beta"], trial["penalty"]
+        prune = self._prunes.pop(tid, None)
         if msg["kind"] == "result":
             res = msg["result"]
+            pruned = bool(res.get("pruned")) and search
             r = reward(res["val_accuracy"], res["seconds"], penalty, alpha, beta)
             # Commit the finished trial before anything else happens.
             self.store.update_trial(
                 tid,
-                status="finished",
+                status="pruned" if pruned else "finished",
                 val_accuracy=res["val_accuracy"],
                 val_loss=res["val_loss"],
                 seconds=res["seconds"],
@@ -515,14 +524,28 @@ class Engine:
                 device=res["device"],
                 precision=res["precision"],
                 finished_at=time.time(),
+                **({"extra": {**trial["extra"], "pruned": prune}} if pruned and prune else {}),
             )
-            outcome = Outcome(True, res["val_accuracy"], res["seconds"], r)
+            outcome = Outcome(
+                True,
+                res["val_accuracy"],
+                res["seconds"],
+                r,
+                pruned=pruned,
+                epochs_run=int(res["epochs_run"]),
+            )
             self._failed_in_a_row.clear()
-            if search:
+            if search and not pruned:  # a pruned trial is not a candidate for best
                 self._update_estimates()
             self.store.log(
                 self.run_id,
-                f"trial {trial['number']} ({p.phase}) finished: val acc "
+                f"trial {trial['number']} ({p.phase}) "
+                + (
+                    f"pruned after epoch {res['epochs_run']} of {p.epochs}"
+                    if pruned
+                    else "finished"
+                )
+                + ": val acc "
                 f"{res['val_accuracy']:.4f}, {res['seconds']:.1f} s"
                 + (f", reward {r:.2f}" if search else f", test acc {res['test_accuracy']:.4f}"),
             )
@@ -545,6 +568,8 @@ class Engine:
             return
         if search:
             self.strategy.tell(p, outcome)
+            if outcome.pruned:  # epochs handed back: an epoch budget plans more trials
+                self.store.update_run(self.run_id, planned_trials=self.strategy.planned_trials)
             for upd in self.strategy.pop_updates():
                 self.store.add_ppo_update(self.run_id, **upd)
                 self.store.log(
@@ -592,6 +617,8 @@ class Engine:
             return f"cancelled: {n} running trial(s) killed"
         if kind in ("edit_space", "edit_rules"):
             return self._edit(kind, payload)
+        if kind == "edit_pruner":
+            return self._edit_pruner(payload)
         raise SpaceError(f"unknown command {kind!r}")
 
     def _edit(self, kind: str, payload: dict[str, Any]) -> str:
@@ -689,13 +716,14 @@ class Engine:
         row = self.store.conn.execute(
             "SELECT count(*) FILTER (WHERE status = 'finished'), "
             "count(*) FILTER (WHERE status = 'failed'), "
+            "count(*) FILTER (WHERE status = 'pruned'), "
             "avg(finished_at - started_at) FILTER (WHERE status = 'finished'), min(started_at) "
             "FROM trials WHERE run_id = ? AND phase != 'final'",
             [self.run_id],
         ).fetchone()
-        finished, failed, avg_wall, first = row
+        finished, failed, pruned, avg_wall, first = row
         planned = self.strategy.planned_trials if hasattr(self, "strategy") else 0
-        left = max(0, planned - finished - failed)
+        left = max(0, planned - finished - failed - pruned)
         eta = None
         if avg_wall:
             final = 2 * avg_wall * self.profile.final_epochs / max(1, self.profile.step_epochs)
@@ -705,6 +733,8 @@ class Engine:
         out = {
             "finished": finished,
             "failed": failed,
+            "pruned": pruned,
+            "pruner": self.pruner.kind,
             "planned": planned,
             "running": len(self.running),
             "workers": self.workers,
@@ -714,6 +744,71 @@ class Engine:
         if hasattr(self, "strategy"):
             out.update(self.strategy.progress())
         return out
+
+    # --- learning-curve pruning (engine.pruners) ------------------------------------------------
+    def _load_pruner(self) -> None:
+        """The run's pruner: its latest settings version, or version 1 from the run config."""
+        row = self.store.current_pruner(self.run_id)
+        try:
+            if row is not None:
+                self.pruner = PrunerSettings.from_dict(row["settings"])
+            else:
+                self.pruner = PrunerSettings.from_dict(self.cfg.pruner)
+                self.store.add_pruner_version(
+                    self.run_id, self.pruner.to_dict(), self.pruner.describe(), "engine"
+                )
+        except SpaceError as exc:
+            raise EngineError(f"run {self.run_id}: unusable pruner settings: {exc}") from None
+        self.store.log(self.run_id, f"pruner: {self.pruner.describe()}")
+        if self.pruner.kind != "none" and self.cfg.executor != "local":
+            self.store.log(
+                self.run_id,
+                f"the {self.cfg.executor} executor cannot stop a trial after an epoch: "
+                "every trial runs to the end (no pruning)",
+                "warning",
+            )
+
+    def _verdict_epochs(self, p: Proposal) -> tuple[int, ...]:
+        """Epochs after which p's worker waits for a verdict (none for final validation, with
+        no pruner, or on an executor that cannot stop a trial after an epoch)."""
+        if p.phase == "final" or not getattr(self._executor, "supports_verdicts", False):
+            return ()
+        return decision_epochs(self.pruner, p.epochs)
+
+    def _curves(self) -> dict[int, Curve]:
+        curves: dict[int, Curve] = {}
+        for tid, status, epoch, acc in self.store.search_curves(self.run_id, REFERENCE_STATUSES):
+            c = curves.setdefault(tid, Curve(status, {}))
+            if acc is not None:
+                c.acc[epoch] = acc  # type: ignore[index]
+        return curves
+
+    def _give_verdict(self, tid: int, epoch: int) -> None:
+        """A worker waits after `epoch` of trial `tid`. Decide from the run's curves; a
+        decision to prune is logged (committed) before the worker is told. The worker is
+        always answered, even when the pruner was switched off meanwhile."""
+        p, _ = self.running[tid]
+        d = decide(self.pruner, tid, epoch, self._curves()) if p.phase != "final" else None
+        if d is not None and d.prune:
+            number = self.store.trial(tid)["number"]  # type: ignore[index]
+            self._prunes[tid] = {"epoch": epoch, "pruner": self.pruner.kind, "reason": d.reason}
+            self.store.log(
+                self.run_id,
+                f"trial {number}: pruning after epoch {epoch} of {p.epochs} "
+                f"({self.pruner.kind}): {d.reason}",
+            )
+        self._executor.verdict(tid, bool(d and d.prune))  # type: ignore[attr-defined]
+
+    def _edit_pruner(self, payload: dict[str, Any]) -> str:
+        """A new pruner settings version, for trials started from now on."""
+        settings = PrunerSettings.from_dict(payload.get("pruner"))
+        if settings == self.pruner:
+            raise SpaceError("the edit changes nothing")
+        version = self.store.add_pruner_version(
+            self.run_id, settings.to_dict(), settings.describe(), payload.get("source", "user")
+        )
+        self.pruner = settings
+        return f"pruner version {version}: {settings.describe()} (for trials started from now)"
 
     # --- final validation (SPEC §6) -----------------------------------------------------------
     def _update_estimates(self) -> None:

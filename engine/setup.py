@@ -49,6 +49,9 @@ class RunConfig:
     # A trial running longer than this many seconds is killed and fails (None: automatic,
     # 10 x the median seconds per epoch so far times its epochs, never under TIMEOUT_FLOOR_S).
     trial_timeout: float | None = None
+    # Learning-curve pruning (engine.pruners): none, median or asha with default settings, or
+    # a PrunerSettings dict; the engine then versions it in the store (editable mid-run).
+    pruner: str | dict = "none"
 
 
 def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers: int) -> Strategy:

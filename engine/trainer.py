@@ -14,7 +14,9 @@ from typing import Any
 
 from engine.data import Dataset
 
-ProgressFn = Callable[[dict[str, Any]], None]
+# Reports a message; for an "epoch" message it returns True when the engine says to stop
+# after that epoch (a pruned trial, engine.pruners), else something false.
+ProgressFn = Callable[[dict[str, Any]], Any]
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -31,6 +33,10 @@ class TrialTask:
     early_stopping: bool = True  # SPEC §5: patience 1 on val loss, best weights restored
     evaluate_test: bool = False  # final validation: also report test accuracy
     seed: int = 0
+    # Epochs after which the worker waits for the engine's verdict (go on, or stop here: the
+    # trial is pruned). Empty: the trial runs to the end (no pruner, or an executor without
+    # verdicts such as Ray).
+    verdict_epochs: tuple[int, ...] = ()
 
 
 @dataclass
@@ -45,6 +51,7 @@ class TrialResult:
     test_accuracy: float | None = None
     precision: str = ""
     device: str = ""
+    pruned: bool = False  # stopped after an epoch because the engine said so
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -157,7 +164,7 @@ def _progress_callback(task: TrialTask, progress: ProgressFn, batches: int) -> A
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             logs = logs or {}
-            progress(
+            stop = progress(
                 dict(
                     kind="epoch",
                     trial_id=task.trial_id,
@@ -169,6 +176,8 @@ def _progress_callback(task: TrialTask, progress: ProgressFn, batches: int) -> A
                     seconds=time.perf_counter() - self.epoch_start,
                 )
             )
+            if stop:  # pruned: Keras ends the fit after this epoch, its numbers kept
+                self.model.stop_training = True
 
     return Progress()
 

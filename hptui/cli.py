@@ -122,6 +122,7 @@ def _run_config(args: argparse.Namespace) -> Any:
         bayes_async=args.bayes_async,
         max_consecutive_failures=args.max_consecutive_failures,
         trial_timeout=args.trial_timeout,
+        pruner=args.pruner,
     )
 
 
@@ -550,6 +551,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Bayes asks a point whenever a worker frees (constant liar) instead of in "
         "synchronous batches: workers stay busy, but runs are no longer reproducible",
+    )
+    p.add_argument(
+        "--pruner",
+        choices=("none", "median", "asha"),
+        default="none",
+        help="stop hopeless trials after an epoch: median stopping, or asynchronous successive "
+        "halving (rungs at 1, 3, 9 epochs, top third goes on)",
     )
     p.add_argument("--no-final", action="store_true", help="skip the final validation")
     p.add_argument(

@@ -4,13 +4,18 @@ budgets of random and grid search, and the engine stopping a trial after an epoc
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 import sqlite3
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from engine.profiles import PROFILES
 from engine.pruners import (
     Curve,
     PrunerSettings,
@@ -21,12 +26,59 @@ from engine.pruners import (
     decision_epochs,
     median_prune,
 )
+from engine.runner import Engine, RunConfig, create_run
 from engine.space import SpaceError, default_space
 from engine.strategies.base import Outcome
 from engine.strategies.grid import GridSearch
 from engine.strategies.random_search import RandomSearch
+from engine.trainer import TrialResult, TrialTask
 from storage.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from storage.store import Store
+
+CURVE_TRAINER = "tests.test_pruners:curve_train"
+
+
+def curve_accuracy(config: dict[str, Any], epoch: int) -> float:
+    """A deterministic learning curve: a level set by lr and dropout, rising by 0.03 an epoch."""
+    lr, dropout = float(config["lr"]), float(config["dropout"])
+    return 0.85 - 0.06 * (math.log10(lr) + 3) ** 2 - (dropout - 0.3) ** 2 + 0.03 * (epoch - 1)
+
+
+def curve_train(
+    task: TrialTask, data: Any, progress: Any = None, *, vocab_size: int, device: str = "",
+    precision: str = "",
+) -> TrialResult:  # fmt: skip
+    """A trainer double that honours the engine's verdicts: it stops after an epoch when its
+    report of that epoch returns true. $HPTUI_FAULT_SLEEP: seconds per epoch (default 0.05);
+    $HPTUI_PRUNE_TAIL_S: seconds it lingers after being told to stop (a window to kill in)."""
+    progress = progress or (lambda _m: None)
+    per_epoch = float(os.environ.get("HPTUI_FAULT_SLEEP", "0.05"))
+    history = []
+    for e in range(1, task.epochs + 1):
+        time.sleep(per_epoch)
+        acc = curve_accuracy(task.config, e)
+        m = {"loss": 1 - acc, "accuracy": acc, "val_loss": 1 - acc, "val_accuracy": acc}
+        history.append(m)
+        stop = progress(
+            {"kind": "epoch", "trial_id": task.trial_id, "epoch": e, **m, "seconds": per_epoch}
+        )
+        if stop:
+            time.sleep(float(os.environ.get("HPTUI_PRUNE_TAIL_S", "0")))
+            break
+    last = history[-1]
+    return TrialResult(
+        trial_id=task.trial_id,
+        val_accuracy=last["val_accuracy"],
+        val_loss=last["val_loss"],
+        seconds=per_epoch * len(history),
+        epochs_run=len(history),
+        best_epoch=len(history),
+        history=history,
+        test_accuracy=last["val_accuracy"] if task.evaluate_test else None,
+        precision="float32",
+        device="cpu",
+    )
+
 
 # Five finished curves. At epoch 1: 0.60 0.65 0.70 0.72 0.80 -> median 0.70.
 # At epoch 2: 0.70 0.74 0.75 0.78 0.82 -> median 0.75.
@@ -345,5 +397,98 @@ def test_pruner_versions(tmp_path: Path) -> None:
         assert store.add_pruner_version(rid, {"kind": "asha"}, "ASHA", "user") == 2
         assert store.current_pruner(rid)["settings"] == {"kind": "asha"}
         assert [v["version"] for v in store.pruner_versions(rid)] == [1, 2]
+    finally:
+        store.close()
+
+
+# --- the engine: a worker told to stop after an epoch -------------------------------------------
+@pytest.fixture
+def three_epoch_tiny(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tiny profile with 3-epoch search trials (8 x 3 = 24 epochs), so there is an epoch
+    to stop after."""
+    tiny = dataclasses.replace(PROFILES["tiny"], search_epochs=3, trials_override=8)
+    monkeypatch.setitem(PROFILES, "tiny", tiny)
+
+
+def _run(db: Path, strategy: str, pruner: str | dict, workers: int = 1) -> tuple[int, Store]:
+    s = Store(db)
+    rid = create_run(
+        s,
+        RunConfig(strategy=strategy, profile="tiny", data="sample", workers=workers, seed=4,
+                  pruner=pruner),
+    )  # fmt: skip
+    s.close()
+    assert Engine(db, rid, trainer=CURVE_TRAINER).run() == "finished"
+    return rid, Store(db, readonly=True)
+
+
+@pytest.mark.parametrize("pruner", ["asha", {"kind": "median", "warmup_trials": 2}])
+def test_engine_prunes_and_spends_the_saved_epochs_on_more_trials(
+    tmp_path: Path, cache_env, three_epoch_tiny, pruner: str | dict
+) -> None:
+    rid, store = _run(tmp_path / "p.db", "random", pruner)
+    kind = pruner if isinstance(pruner, str) else pruner["kind"]
+    try:
+        search = [t for t in store.trials(rid) if t["phase"] != "final"]
+        pruned = [t for t in search if t["status"] == "pruned"]
+        assert pruned, [(t["status"], t["epochs_run"]) for t in search]
+        assert {t["status"] for t in search} <= {"finished", "pruned"}
+        for t in pruned:
+            eps = store.epochs(t["id"])
+            assert [e["epoch"] for e in eps] == list(range(1, t["epochs_run"] + 1))
+            assert t["epochs_run"] < t["max_epochs"] == 3
+            assert t["val_accuracy"] == pytest.approx(eps[-1]["val_accuracy"])
+            assert t["extra"]["pruned"]["pruner"] == kind
+            assert t["extra"]["pruned"]["epoch"] == t["epochs_run"]
+            assert t["reward"] is not None and t["seconds"] < 3 * 0.05 + 1
+        spent = sum(t["epochs_run"] for t in search)
+        # the budget of 24 epochs is spent to within a trial; the epochs saved buy trials
+        assert 24 - 3 < spent <= 24 and len(search) >= 8
+        if kind == "asha":  # prunes most trials after 1 epoch of 3: many more trials
+            assert len(search) > 8
+        assert store.run(rid)["planned_trials"] == len(search)
+        # a pruned trial is never the best, and the header counts them
+        assert store.best_trial(rid)["status"] == "finished"
+        assert store.run(rid)["progress"]["pruned"] == len(pruned)
+        assert store.pruning_summary(rid)["pruned"] == len(pruned)
+        assert store.current_pruner(rid)["settings"]["kind"] == kind
+        msgs = [e["message"] for e in store.events(rid)]
+        assert any("pruning after epoch" in m for m in msgs)
+        # final validation is never pruned
+        final = [t for t in store.trials(rid) if t["phase"] == "final"]
+        assert final and all(t["status"] == "finished" for t in final)
+    finally:
+        store.close()
+
+
+def test_engine_without_pruner_runs_every_epoch(
+    tmp_path: Path, cache_env, three_epoch_tiny
+) -> None:
+    rid, store = _run(tmp_path / "n.db", "random", "none")
+    try:
+        search = [t for t in store.trials(rid) if t["phase"] != "final"]
+        assert len(search) == 8 and all(t["epochs_run"] == 3 for t in search)
+        assert all(t["status"] == "finished" for t in search)
+    finally:
+        store.close()
+
+
+def test_pruner_edited_mid_run_and_bad_edit_refused(
+    tmp_path: Path, cache_env, three_epoch_tiny
+) -> None:
+    db = tmp_path / "e.db"
+    s = Store(db)
+    rid = create_run(s, RunConfig(strategy="grid", profile="tiny", data="sample", workers=1,
+                                  seed=2, pruner="none"))  # fmt: skip
+    s.add_command(rid, "edit_pruner", {"pruner": {"kind": "asha", "reduction_factor": 1}})
+    s.add_command(rid, "edit_pruner", {"pruner": {"kind": "asha"}})
+    s.close()
+    assert Engine(db, rid, trainer=CURVE_TRAINER).run() == "finished"
+    store = Store(db, readonly=True)
+    try:
+        cmds = store.conn.execute("SELECT status FROM commands ORDER BY id").fetchall()
+        assert [c[0] for c in cmds] == ["refused", "done"]
+        assert [v["settings"]["kind"] for v in store.pruner_versions(rid)] == ["none", "asha"]
+        assert any(t["status"] == "pruned" for t in store.trials(rid))
     finally:
         store.close()

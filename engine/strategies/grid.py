@@ -46,11 +46,12 @@ class GridSearch(Strategy):
     def _propose(self) -> Proposal | None:
         if self._committed() + self.epochs > self.budget or not self.points:
             return None
+        planned = self.planned_trials  # this point included
         config = self.points.pop(0)
         self.visited.append(_key(config))
         n = len(self.visited)
         return Proposal(
-            config, "search", self.epochs, progress=(n - 1) / self.planned_trials, key=f"g{n}"
+            config, "search", self.epochs, progress=min(1.0, (n - 1) / planned), key=f"g{n}"
         )
 
     def _observe(self, proposal: Proposal, outcome: Outcome) -> None:
