@@ -492,3 +492,33 @@ def test_pruner_edited_mid_run_and_bad_edit_refused(
         assert any(t["status"] == "pruned" for t in store.trials(rid))
     finally:
         store.close()
+
+
+@pytest.mark.slow
+def test_real_training_is_pruned_after_an_epoch(
+    tmp_path: Path, cache_env, three_epoch_tiny
+) -> None:
+    """TensorFlow trainers on the bundled reviews: Keras ends a told trial's fit after the
+    epoch, and the trial is stored pruned with the epochs it trained."""
+    db = tmp_path / "real.db"
+    s = Store(db)
+    rid = create_run(
+        s,
+        RunConfig(strategy="random", profile="tiny", data="sample", workers=1, seed=4,
+                  pruner="asha", final_validation=False),
+    )  # fmt: skip
+    s.close()
+    assert Engine(db, rid).run() == "finished"
+    store = Store(db, readonly=True)
+    try:
+        search = store.trials(rid)
+        pruned = [t for t in search if t["status"] == "pruned"]
+        assert pruned, [(t["status"], t["epochs_run"], t["error"]) for t in search]
+        for t in pruned:
+            assert t["epochs_run"] == 1 and t["max_epochs"] == 3  # ASHA's only rung: epoch 1
+            assert [e["epoch"] for e in store.epochs(t["id"])] == [1]
+            assert t["val_accuracy"] == pytest.approx(store.epochs(t["id"])[0]["val_accuracy"])
+        assert {t["status"] for t in search} <= {"finished", "pruned"}
+        assert sum(t["epochs_run"] for t in search) <= 24 and len(search) > 8
+    finally:
+        store.close()
