@@ -522,3 +522,30 @@ def test_real_training_is_pruned_after_an_epoch(
         assert sum(t["epochs_run"] for t in search) <= 24 and len(search) > 8
     finally:
         store.close()
+
+
+# --- the UI shows pruned trials and the pruner ----------------------------------------------------
+def test_ui_shows_pruned_trials_and_the_pruner() -> None:
+    from hptui.widgets.run_header import RunHeader
+    from hptui.widgets.trial_detail import TrialDetail
+    from hptui.widgets.trials_table import STATUS_FILTERS, trial_cells
+
+    run = {
+        "id": 1, "status": "finished", "strategy": "random", "profile": "quick", "phase": "done",
+        "created_at": 0.0, "finished_at": 10.0, "started_at": 0.0,
+        "progress": {"finished": 5, "failed": 0, "pruned": 3, "planned": 8, "pruner": "asha"},
+    }  # fmt: skip
+    text = RunHeader.render_run(run, None, now=20.0).plain
+    assert "pruner asha" in text and "trials 8/8" in text and "(3 pruned)" in text
+    trial = {
+        "number": 4, "status": "pruned", "phase": "search", "max_epochs": 3, "epochs_run": 1,
+        "config": {"lr": 0.001}, "space_version": 1, "val_accuracy": 0.61,
+        "extra": {"pruned": {"pruner": "asha", "epoch": 1, "reason": "not in the top 1 of 4"}},
+    }  # fmt: skip
+    assert trial_cells(trial)["status"].plain == "pruned" and "pruned" in STATUS_FILTERS
+    detail = TrialDetail.render_trial(trial, [])
+    from rich.console import Console
+
+    console = Console(width=120, record=True)
+    console.print(detail)
+    assert "pruned by asha after epoch 1 of 3: not in the top 1 of 4" in console.export_text()

@@ -1,5 +1,7 @@
 """The search plot: the validation accuracy of every finished search trial in order, the best
-so far as a line, the store's best trial marked, and where the phase changes.
+so far as a line, the store's best trial marked, and where the phase changes. Pruned trials
+(stopped after an epoch by the run's pruner) are marked apart at their partial accuracy and
+are not in the best so far.
 
 Validation accuracy, not reward: each trial's reward uses the weights of its own moment, and α
 shrinks as the run goes on, so a reward curve falls even while the search improves."""
@@ -12,8 +14,11 @@ from textual_plotext import PlotextPlot
 
 # Markers that read without colour (NO_COLOR, 256-colour greys); the legend is in the border,
 # not inside the plot, where it hid data.
-TRIAL_MARK, RUNNING_BEST_MARK, BEST_MARK = "x", "•", "@"
-LEGEND = f"{TRIAL_MARK} trial  {RUNNING_BEST_MARK} best so far  {BEST_MARK} best by score  │ phase"
+TRIAL_MARK, RUNNING_BEST_MARK, BEST_MARK, PRUNED_MARK = "x", "•", "@", "-"
+LEGEND = (
+    f"{TRIAL_MARK} trial  {PRUNED_MARK} pruned  {RUNNING_BEST_MARK} best so far  "
+    f"{BEST_MARK} best by score  │ phase"
+)
 PHASE_NAMES = {"warmup": "warm-up", "ppo": "PPO", "search": "search"}
 
 
@@ -40,6 +45,8 @@ class RewardPlot(PlotextPlot):
         self.ylim: tuple[float, float] = (0.0, 1.0)
         self.plot_title = "no finished trials yet"
         self.markers = {"val acc": TRIAL_MARK, "best so far": RUNNING_BEST_MARK}
+        self.pruned_xs: list[float] = []  # pruned search trials: number, partial accuracy
+        self.pruned_ys: list[float] = []
         self._key: tuple[Any, ...] = ()
 
     def on_mount(self) -> None:
@@ -71,10 +78,20 @@ class RewardPlot(PlotextPlot):
         best_x = best_y = None
         if best is not None and best.get("val_accuracy") is not None:
             best_x, best_y = float(best["number"]), float(best["val_accuracy"])
-        key = (tuple(xs), tuple(accs), tuple(bounds), best_x, best_y)
+        pruned = [
+            t
+            for t in trials
+            if t["status"] == "pruned"
+            and t.get("phase") != "final"
+            and t.get("val_accuracy") is not None
+        ]
+        pxs = [float(t["number"]) for t in pruned]
+        pys = [float(t["val_accuracy"]) for t in pruned]
+        key = (tuple(xs), tuple(accs), tuple(bounds), best_x, best_y, tuple(pxs), tuple(pys))
         if key == self._key:
             return  # nothing changed: no redraw
         self._key = key
+        self.pruned_xs, self.pruned_ys = (pxs, pys) if fin else ([], [])
         self.xs, self.boundaries, self.best_x, self.best_y = xs, bounds, best_x, best_y
         self.series = {"val acc": accs, "best so far": running} if fin else {}
         self.mode = str(fin[-1]["phase"]) if fin else "empty"
@@ -83,7 +100,7 @@ class RewardPlot(PlotextPlot):
                 PHASE_NAMES.get(p, p) for p in dict.fromkeys(str(t["phase"]) for t in fin)
             )
             self.plot_title = f"val accuracy per trial ({phases})"
-            self.ylim = y_range(accs)
+            self.ylim = y_range(accs + self.pruned_ys)
         else:
             self.plot_title = "no finished trials yet"
         self._draw()
@@ -98,13 +115,15 @@ class RewardPlot(PlotextPlot):
             return
         plt.xlabel("trial")
         plt.ylim(*self.ylim)
-        lo, hi = min(self.xs), max(self.xs)
+        lo, hi = min(self.xs + self.pruned_xs), max(self.xs + self.pruned_xs)
         plt.xlim(lo - 1, hi + 1)
         for x, phase in self.boundaries:
             plt.vline(x, "magenta")
             plt.text(PHASE_NAMES.get(phase, phase), x=x, y=self.ylim[1], color="magenta")
         plt.plot(self.xs, self.series["best so far"], marker=RUNNING_BEST_MARK, color="green")
         plt.scatter(self.xs, self.series["val acc"], marker=TRIAL_MARK, color="cyan")
+        if self.pruned_xs:
+            plt.scatter(self.pruned_xs, self.pruned_ys, marker=PRUNED_MARK, color="orange")
         if self.best_x is not None and self.best_y is not None:
             plt.scatter([self.best_x], [self.best_y], marker=BEST_MARK, color="orange")
         self.refresh()

@@ -38,7 +38,7 @@ def phase_text(run: dict[str, Any]) -> str:
             f" (traj len {p.get('traj_len', '?')})"
         )
     if phase == "search":
-        done = p.get("finished", 0) + p.get("failed", 0)
+        done = p.get("finished", 0) + p.get("failed", 0) + p.get("pruned", 0)
         return f"search {done}/{p.get('planned', '?')}"
     if phase == "final":
         return "final validation"
@@ -133,14 +133,18 @@ class RunHeader(Static):
         t.append(f" {run.get('strategy')} · {run.get('profile')} · ")
         t.append("stopped" if ended_by_stop else phase_text(run), style="bold cyan")
         t.append(f" · space v{run.get('space_version', 1)}")
+        if p.get("pruner") and p["pruner"] != "none":
+            t.append(f" · pruner {p['pruner']}")
         t.append("\n")
         busy = p.get("running", 0)
         workers = p.get("workers", run.get("workers", "?"))
-        done = p.get("finished", 0) + p.get("failed", 0)
+        done = p.get("finished", 0) + p.get("failed", 0) + p.get("pruned", 0)
         t.append(f"data {run.get('data_source') or '-'} · ")
         t.append(f"{run.get('device') or 'device ?'} {run.get('precision') or ''}".rstrip())
         t.append(f" · workers {busy if active else 0}/{workers} busy")
         t.append(f" · trials {done}/{p.get('planned', '?')}")
+        if p.get("pruned"):
+            t.append(f" ({p['pruned']} pruned)", style="dark_orange")
         if p.get("failed"):
             t.append(f" ({p['failed']} failed)", style="red")
         t.append("\n")

@@ -78,6 +78,15 @@ class TrialDetail(Static):
             what = "the default configuration" if role == "default" else what
             acc = _f(t.get("test_accuracy"), 4)
             parts.append(Text(f"final validation of {what}: test accuracy {acc}", style="bold"))
+        pruned = (t.get("extra") or {}).get("pruned") if t.get("status") == "pruned" else None
+        if pruned:
+            parts.append(
+                Text(
+                    f"pruned by {pruned.get('pruner')} after epoch {pruned.get('epoch')} of "
+                    f"{t.get('max_epochs')}: {pruned.get('reason')}",
+                    style="dark_orange",
+                )
+            )
         if t.get("score") is not None:
             line = Text(f"score {t['score']:.2f}", style="bold")
             if is_best:

@@ -17,6 +17,7 @@ STATUS_STYLE = {
     "failed": "bold red",
     "interrupted": "yellow",
     "cancelled": "magenta",
+    "pruned": "dark_orange",  # stopped by the run's pruner after an epoch
 }
 # (key, label, width): the most telling columns first. Fixed widths: cells change as trials
 # run (running -> finished) and are never measured again. Only the columns that fit whole are
@@ -45,7 +46,7 @@ KEYS = [k for k, _, _ in COLUMNS]
 MIN_COLUMNS = 5  # #, best, status, phase, val acc: always shown
 SORTABLE = [k for k in KEYS if k != "best"]
 PHASE_FILTERS = [None, "warmup", "ppo", "search", "final"]
-STATUS_FILTERS = [None, "finished", "running", "failed", "interrupted", "cancelled"]
+STATUS_FILTERS = [None, "finished", "pruned", "running", "failed", "interrupted", "cancelled"]
 FINAL_ROLE = {"best": "fin best", "default": "fin dflt"}
 BEST_MARK = "★"
 
