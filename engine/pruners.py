@@ -14,7 +14,25 @@ dependency of the engine.
   included; while fewer than `factor` are recorded, only the best goes on).
 
 A decision is only ever taken after an epoch that is not the trial's last: the worker then
-waits for the engine's verdict and stops after that epoch if told to (engine.executor).
+waits for the engine's verdict and stops after that epoch if told to (engine.executor); the
+epochs it trained are kept and the trial is stored `pruned`. Final validation is never pruned,
+and the Ray executor cannot stop a trial after an epoch, so under Ray every trial runs to the
+end (the engine says so in the run's log).
+
+What a pruned trial means to each strategy (engine.strategies.base.Outcome):
+- every strategy is told it as a result (`ok`), with the accuracy of the epochs it ran (the
+  best by validation loss, as for any trial) and the seconds they took;
+- **random** and **grid** spend a budget of epochs (trials x epochs): a pruned trial costs
+  the epochs it ran, so the epochs saved pay for more trials;
+- **bayes** takes that partial accuracy as the trial's value: lower than the configuration
+  would reach, a penalty the surrogate learns from. Its number of trials is fixed, so pruning
+  saves time, not buys trials;
+- **bayes-ppo**: the warm-up is Bayes (1-epoch trials: nothing to prune); a PPO step's reward
+  is `100·α·acc − 0.1·β·T − P` of its partial accuracy and its short time, so the policy
+  learns to avoid such regions (the accuracy term outweighs the seconds saved by far). The
+  number of steps is fixed by the schedule: pruning saves time, not buys steps;
+- a pruned trial is never the run's best (it did not train its epochs) and no estimate is made
+  for it.
 """
 
 from __future__ import annotations
