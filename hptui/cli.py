@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hptui.headless import HeadlessView
+from hptui.names import DEFAULT_TRAINER, PRECISIONS, PROFILE_NAMES, STRATEGIES
 from hptui.report import ReportError, export_payload, fmt_num, print_summary, reward_plot
 from storage.store import Store, StoreError, StoreNeedsMigration, default_db_path, engine_alive
 
@@ -178,6 +178,7 @@ def open_app(db: str | Path, run_id: int) -> int:
 
 def run_headless(db: str | Path, run_id: int) -> int:
     from engine.runner import Engine, EngineError
+    from hptui.headless import HeadlessView
 
     live = HeadlessView(run_id, console)
     try:
@@ -504,11 +505,6 @@ def _write_atomically(out: Path, text: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from engine.executor import DEFAULT_TRAINER
-    from engine.profiles import PROFILES
-    from engine.runner import STRATEGIES
-    from engine.trainer import PRECISIONS
-
     parser = argparse.ArgumentParser(
         prog="hptui",
         description="Hyperparameter search for an IMDB LSTM: Bayesian warm-up, "
@@ -532,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", choices=STRATEGIES, default="bayes-ppo")
     p.add_argument(
         "--profile",
-        choices=list(PROFILES),
+        choices=PROFILE_NAMES,
         help="budgets and data size (default: seed with a GPU, quick without)",
     )
     p.add_argument(

@@ -15,9 +15,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from storage.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
@@ -37,6 +35,9 @@ ACTIVE_RUN_STATUSES = ("running", "paused", "stopping")
 BUSY_TIMEOUT_MS = 30_000
 STALE_S = 15.0  # an engine whose heartbeat is older than this is gone; its lock is taken over
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 class StoreError(Exception):
@@ -147,7 +148,14 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable hptui store ({exc})") from None
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
+
+    @functools.cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over the connection, for writes; imported on first use, so the
+        commands that only read (runs, show, export) start without it."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     def _check_and_migrate(self, conn: sqlite3.Connection) -> None:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -198,7 +206,9 @@ class Store:
 
     # --- low level ------------------------------------------------------------------
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        return [_decode(r) for r in self.db.query(sql, list(params))]
+        cur = self.conn.execute(sql, list(params))
+        cols = [c[0] for c in cur.description]
+        return [_decode(dict(zip(cols, r, strict=True))) for r in cur]
 
     def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
         rows = self._rows(sql, params)
