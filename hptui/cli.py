@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from rich.table import Table
 
 from hptui.names import DEFAULT_TRAINER, PRECISIONS, PROFILE_NAMES, STRATEGIES
 from hptui.report import ReportError, export_payload, fmt_num, print_summary, reward_plot
+from storage.schema import SCHEMA_VERSION
 from storage.store import Store, StoreError, StoreNeedsMigration, default_db_path, engine_alive
 
 console = Console()
@@ -63,11 +65,22 @@ def open_store(path: str | Path, *, readonly: bool, create: bool = False) -> Sto
     try:
         try:
             return Store(path, readonly=readonly, create=create)
-        except StoreNeedsMigration:
-            Store(path).close()  # a store from an older hptui: migrate it once, then read
+        except StoreNeedsMigration as old:
+            # A store from an older hptui: migrate it once (writable), then read it.
+            try:
+                Store(path, create=False).close()
+            except StoreError as exc:
+                raise StoreError(f"{old}; migrating it failed: {exc}") from None
+            err_console.print(
+                f"hptui: {path}: store migrated to schema {SCHEMA_VERSION}",
+                markup=False,
+                highlight=False,
+            )
             return Store(path, readonly=readonly)
     except StoreError as exc:
         raise CliError(str(exc)) from None
+    except OSError as exc:  # a name too long for the file system, a permission, ...
+        raise CliError(f"--db {path}: {exc.strerror or exc}") from None
 
 
 def get_run(store: Store, run_id: int) -> dict[str, Any]:
@@ -95,6 +108,7 @@ def _run_config(args: argparse.Namespace) -> Any:
             else "profile quick: no GPU found, so the small CPU profile (use --profile seed for "
             "the full SPEC budgets)"
         )
+    _check_workers(args.workers, args.executor)
     if args.executor == "ray":
         import importlib.util
 
@@ -130,11 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from engine.runner import EngineError, create_run
 
     cfg = _run_config(args)
-    if cfg.data not in ("auto", "keras", "sample") and not Path(cfg.data).exists():
-        raise CliError(
-            f"--data: {cfg.data} does not exist (use auto, keras, sample, an aclImdb "
-            "folder or .tar.gz, or an imdb.npz)"
-        )
+    _check_data(cfg)
     store = open_store(args.db, readonly=False, create=True)
     try:
         run_id = create_run(store, cfg)
@@ -149,6 +159,48 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_headless(args.db, run_id)
     spawn_engine(args.db, run_id)
     return open_app(args.db, run_id)
+
+
+DATA_HELP = "use auto, keras, sample, an aclImdb folder or .tar.gz, or an imdb.npz"
+
+
+def _check_workers(n: int | None, executor: str) -> None:
+    """A bound on --workers: each local worker is a process with its own TensorFlow."""
+    if n is None:
+        return
+    cpus = os.cpu_count() or 1
+    limit = max(4, 4 * cpus) if executor == "local" else 1024
+    if n > limit:
+        where = f"4 x the {cpus} CPU cores here" if executor == "local" else "the Ray limit"
+        raise CliError(f"--workers {n}: too many; at most {limit} ({where})")
+
+
+def _check_data(cfg: Any) -> None:
+    """Read a --data file or folder now, before any run exists: a missing, empty, unrelated or
+    damaged source is refused with what is wrong with it. The tokenized arrays are cached,
+    so the engine does not read the source again."""
+    spec = cfg.data
+    if not spec.strip():
+        raise CliError(f"--data is empty; {DATA_HELP}")
+    if spec in ("auto", "keras", "sample"):
+        return
+    path = Path(spec).expanduser()
+    try:
+        exists = path.exists()
+    except OSError as exc:
+        raise CliError(f"--data {spec}: {exc.strerror or exc}") from None
+    if not exists:
+        raise CliError(f"--data: {spec} does not exist ({DATA_HELP})")
+    from engine.data import DataError, prepare_data
+    from engine.profiles import PROFILES
+
+    console.print(f"reading {escape(str(path))} ...", highlight=False)
+    try:
+        prepare_data(spec, PROFILES[cfg.profile].data)
+    except DataError as exc:
+        raise CliError(f"--data {spec}: {exc}") from None
+    except OSError as exc:
+        raise CliError(f"--data {spec}: cannot read it ({exc.strerror or exc})") from None
 
 
 def spawn_engine(db: str | Path, run_id: int) -> int:
@@ -212,7 +264,13 @@ def cmd_resume(args: argparse.Namespace) -> int:
     try:
         run = get_run(store, args.run)
         if engine_alive(run):
-            return _wait_command(store, store.add_command(args.run, "resume"), "resume")
+            cid = store.add_command(args.run, "resume")
+            try:
+                return _wait_command(store, cid, "resume")
+            except EngineGone:
+                # Died while we waited: the command stays pending and the new engine takes
+                # it; carry on below as for any run whose engine is gone.
+                run = get_run(store, args.run)
         if run["status"] in ("finished", "cancelled") and run.get("final"):
             raise CliError(f"run {args.run} is {run['status']}: nothing to resume")
         _check_saved_state(store, run)
@@ -254,18 +312,26 @@ def cmd_control(args: argparse.Namespace) -> int:
         if run["status"] not in ("running", "paused", "stopping"):
             raise CliError(f"run {args.run} is {run['status']}: cannot {args.command}")
         cid = store.add_command(args.run, args.command)
-        if not engine_alive(run):
+        try:
+            if not engine_alive(run):
+                raise EngineGone(args.command)
+            return _wait_command(store, cid, args.command)
+        except EngineGone:
             console.print(
-                f"[yellow]run {args.run}: no engine is running it now; the command "
-                "waits for `hptui resume`[/]"
+                f"[yellow]run {args.run}: no engine is running it now (its process is gone); "
+                f"the {args.command} is applied when it resumes (`hptui resume {args.run}`)[/]"
             )
             return 0
-        return _wait_command(store, cid, args.command)
     finally:
         store.close()
 
 
+class EngineGone(Exception):
+    """The engine a command was sent to is not running (it died before answering)."""
+
+
 def _wait_command(store: Store, cid: int, what: str, timeout: float = 10.0) -> int:
+    """Wait for the engine's answer; raise EngineGone as soon as its process is gone."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         cmd = store.command(cid)
@@ -274,8 +340,15 @@ def _wait_command(store: Store, cid: int, what: str, timeout: float = 10.0) -> i
                 raise CliError(f"{what} refused: {cmd['message']}")
             console.print(escape(cmd["message"] or ""))
             return 0
+        run = store.run(cmd["run_id"]) if cmd else None
+        if run is not None and not engine_alive(run):
+            raise EngineGone(what)
         time.sleep(0.1)
-    console.print(f"{what} sent; the engine has not answered yet", markup=False)
+    console.print(
+        f"{what} sent; the engine is alive but has not answered in {timeout:.0f} s (it acts "
+        "on it at its next step; `hptui show` tells when)",
+        markup=False,
+    )
     return 0
 
 
@@ -345,25 +418,38 @@ def _send_edit(
     store: Store, run: dict[str, Any], kind: str, payload: dict[str, Any], what: str
 ) -> int:
     cid = store.add_command(run["id"], kind, payload)
-    if not engine_alive(run):
+    try:
+        if not engine_alive(run):
+            raise EngineGone(what)
+        return _wait_command(store, cid, what)
+    except EngineGone:
         console.print(
             f"run {run['id']}: no engine is running it now; the {what} is applied when it "
             f"resumes (`hptui resume {run['id']}`)",
             markup=False,
         )
         return 0
-    return _wait_command(store, cid, what)
 
 
 def _read_json(path: str) -> Any:
     from engine.space import SpaceError
 
     try:
-        return json.loads(Path(path).read_text())
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SpaceError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SpaceError(f"{path}: is a directory; give a JSON file") from None
+    except UnicodeDecodeError as exc:
+        raise SpaceError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 JSON"
+        ) from None
+    except OSError as exc:
+        raise SpaceError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     except json.JSONDecodeError as exc:
         raise SpaceError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise SpaceError(f"{path}: JSON nested too deeply") from None
 
 
 # --- reports ------------------------------------------------------------------------------------
@@ -635,6 +721,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("hptui: interrupted")
         return 130
+    except sqlite3.DatabaseError as exc:  # a store damaged after it was opened and checked
+        db = getattr(args, "db", "the store")
+        err_console.print(
+            f"[bold red]hptui: error:[/] {escape(str(db))}: the store is damaged or unreadable "
+            f"({escape(str(exc))}); restore it from a copy or use another --db",
+            highlight=False,
+        )
+        return 1
     except Exception as exc:  # a bug: one clear line for the user, the traceback in a file
         import tempfile
         import traceback

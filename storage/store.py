@@ -111,7 +111,29 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a killed process not yet reaped by its parent (a zombie) runs nothing
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
+
+
+@functools.cache
+def _expected_tables() -> dict[str, frozenset[str]]:
+    """Tables and columns of a store at SCHEMA_VERSION: the migrations run in memory."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for script in MIGRATIONS:
+            conn.executescript(script)
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {n: frozenset(r[1] for r in conn.execute(f"PRAGMA table_info({n})")) for n in names}
+    finally:
+        conn.close()
 
 
 class Store:
@@ -170,9 +192,11 @@ class Store:
             )
         if self.readonly:
             if version < SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path}: store schema {version} needs migrating; run the engine"
+                raise StoreNeedsMigration(
+                    f"{self.path}: store schema {version} is older than this hptui's "
+                    f"({SCHEMA_VERSION}); open it writable once to migrate it"
                 )
+            self._check_tables(conn)
             return
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(
@@ -187,6 +211,23 @@ class Store:
         if app_id == 0:
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.commit()
+        self._check_tables(conn)
+
+    def _check_tables(self, conn: sqlite3.Connection) -> None:
+        """Refuse a store whose tables or columns were dropped or renamed (a damaged or
+        hand-edited file), naming what is missing, rather than failing later mid-query."""
+        missing = []
+        for table, cols in _expected_tables().items():
+            have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+            if not have:
+                missing.append(f"table {table}")
+            elif cols - have:
+                missing.append(f"{table}.{', {table}.'.join(sorted(cols - have))}")
+        if missing:
+            raise StoreError(
+                f"{self.path}: a damaged hptui store (schema {SCHEMA_VERSION} without "
+                f"{'; '.join(missing)}); restore it from a copy or use another --db"
+            )
 
     def close(self) -> None:
         self.conn.close()
