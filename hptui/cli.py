@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -455,6 +456,22 @@ def _read_json(path: str) -> Any:
 # --- reports ------------------------------------------------------------------------------------
 
 
+RUNS_COLUMNS = (
+    "id",
+    "started",
+    "strategy",
+    "profile",
+    "status",
+    "phase",
+    "trials",
+    "best #",
+    "est acc",
+    "val acc",
+    "epochs",
+    "data",
+)
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     store = open_store(args.db, readonly=True)
     try:
@@ -464,33 +481,47 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not rows:
         console.print(f"no runs in {escape(str(args.db))}")
         return 0
-    t = Table(title=f"runs in {escape(str(args.db))}")
-    for col in (
-        "id",
-        "started",
-        "strategy",
-        "profile",
-        "status",
-        "phase",
-        "trials",
-        "best val acc",
-        "best reward",
-        "data",
-    ):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(
+    table = [
+        (
             str(r["id"]),
             time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"])),
-            escape(r["strategy"]),
-            escape(r["profile"]),
-            escape(r["status"]),
-            escape(r["phase"]),
+            r["strategy"],
+            r["profile"],
+            r["status"],
+            r["phase"],
             f"{r['finished_trials']}/{r['planned_trials'] or '?'}",
-            fmt_num(r["best_val_accuracy"], 4),
-            fmt_num(r["best_score"], 2),
-            escape(r["data_source"] or "-"),
+            "-" if r.get("best_number") is None else str(r["best_number"]),
+            fmt_num(r.get("best_est_accuracy"), 4),
+            fmt_num(r.get("best_val_accuracy"), 4),
+            str(r.get("epochs_trained") or 0),
+            r["data_source"] or "-",
         )
+        for r in rows
+    ]
+    note = "best = the trial with the highest estimated accuracy (est acc); val acc is measured"
+    widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(RUNS_COLUMNS)]
+    if not console.is_terminal:
+        # A pipe or a file: plain aligned text, every value whole, whatever the width.
+        sys.stdout.write(f"runs in {args.db}\n")
+        for row in (RUNS_COLUMNS, *table):
+            line = "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True))
+            sys.stdout.write(line.rstrip() + "\n")
+        sys.stdout.write(note + "\n")
+        return 0
+    if sum(widths) + 3 * len(widths) + 1 > console.width:
+        # Too narrow for the table: one block per run, wrapped, nothing cut.
+        console.print(f"runs in {args.db}", markup=False, highlight=False)
+        for row in table:
+            pairs = ", ".join(f"{c} {v}" for c, v in zip(RUNS_COLUMNS[1:], row[1:], strict=True))
+            console.print(f"run {row[0]}: {pairs}", markup=False, highlight=False)
+        console.print(note, markup=False, highlight=False)
+        return 0
+    t = Table(title=f"runs in {escape(str(args.db))}", caption=note, box=box.SIMPLE_HEAD)
+    for col in RUNS_COLUMNS:
+        numeric = col in ("id", "trials", "best #", "est acc", "val acc", "epochs")
+        t.add_column(col, no_wrap=True, justify="right" if numeric else "left")
+    for row in table:
+        t.add_row(*(escape(v) for v in row))
     console.print(t)
     return 0
 
@@ -704,7 +735,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", help="JSON object of name -> dimension to apply")
     p.add_argument("--rules", help="JSON list of pruning rules replacing the current ones")
     p.set_defaults(func=cmd_space)
-    p = with_run(sub.add_parser("engine", help=argparse.SUPPRESS))
+    # Internal, for `run` and `resume` (no help=, so --help does not list it).
+    p = with_run(sub.add_parser("engine"))
     # For tests and benchmarks: a "module:function" trainer run by the same real workers.
     p.add_argument("--trainer", default=DEFAULT_TRAINER, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_engine)

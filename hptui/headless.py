@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hptui.report import fmt_s
+from hptui.report import fmt_num, fmt_s
 
 
 class HeadlessView:
@@ -26,6 +26,7 @@ class HeadlessView:
         self._last = 0.0
         self._last_line = ""
         self._data_shown = False
+        self._started: float | None = None
 
     def __enter__(self) -> HeadlessView:
         if self.tty:
@@ -69,13 +70,21 @@ class HeadlessView:
             f"run {engine.run_id} {phase} [{engine.status}]",
             f"trials {done}/{p['planned']} ({p['failed']} failed, "
             f"{p['running']}/{p['workers']} running)",
-            f"best val acc {best['val_accuracy']:.4f}, reward {best['reward']:.2f} "
-            f"(trial {best['number']})"
+            f"best trial {best['number']}: est acc {fmt_num(best.get('est_accuracy'), 4)}, "
+            f"val acc {best['val_accuracy']:.4f}"
             if best
             else "best -",
-            f"elapsed {fmt_s(p['elapsed_s'])}, remaining ~{fmt_s(p['eta_s'])}",
+            f"elapsed {fmt_s(self._elapsed(engine))}, remaining ~{fmt_s(p['eta_s'])}",
             f"data {ref.source}: {ref.reason}" if (ref := engine.data_ref) else "data -",
         ]
+
+    def _elapsed(self, engine: Any) -> float:
+        """Seconds since the run started, from the stored start (never an engine clock, which
+        a resume or the first trial's start would move): it never jumps backwards."""
+        if self._started is None:
+            run = engine.store.run(engine.run_id) or {}
+            self._started = run.get("started_at") or run.get("created_at") or time.time()
+        return max(0.0, time.time() - self._started)
 
     def _render(self, engine: Any) -> Any:
         from rich.progress_bar import ProgressBar

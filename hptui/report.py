@@ -15,6 +15,11 @@ from rich.table import Table
 from engine.final import format_final
 from storage.store import Store
 
+BEST_MEANING = (
+    "best = highest estimated accuracy (GP posterior mean over the run's trials); runs of "
+    "older versions without estimates: highest score"
+)
+
 
 class ReportError(LookupError):
     """Nothing to report (unknown run, no finished trial); the message says which."""
@@ -63,14 +68,21 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
         f"{len(search)} search trials",
         markup=False,
     )
+    console.print(
+        f"epochs trained: {store.epochs_trained(rid)} (search trials; final validation not "
+        "included)",
+        markup=False,
+    )
     best = store.best_trial(rid)
     if best:
         console.print(
-            f"best: trial {best['number']} (space v{best['space_version']}), val acc "
-            f"{best['val_accuracy']:.4f}, reward {best['reward']:.2f}, score "
-            f"{best['score']:.2f}: {json.dumps(best['config'])}",
+            f"best: trial {best['number']} (space v{best['space_version']}), est acc "
+            f"{fmt_num(best.get('est_accuracy'), 4)} (measured val acc "
+            f"{best['val_accuracy']:.4f}), score {fmt_num(best.get('score'), 2)}: "
+            f"{json.dumps(best['config'])}",
             markup=False,
         )
+        console.print(BEST_MEANING, markup=False)
     if run.get("final"):
         console.print(format_final(run["final"]), markup=False)
     if run.get("error"):
@@ -126,15 +138,33 @@ def export_payload(store: Store, run_id: int) -> dict[str, Any]:
     best = store.best_trial(run_id)
     if best is None:
         raise ReportError(f"run {run_id} has no finished trial yet: nothing to export")
+    from engine.profiles import PROFILES  # the profile's data settings and final epochs
+
+    profile = PROFILES.get(run["profile"])
+    search = [t for t in store.trials(run_id) if t["phase"] != "final"]
+    count = {k: sum(t["status"] == k for t in search) for k in ("finished", "failed")}
     return {
         "run_id": run_id,
         "trial_id": best["id"],
         "trial_number": best["number"],
         "space_version": best["space_version"],
         "hyperparameters": best["config"],
+        "est_accuracy": best.get("est_accuracy"),
         "val_accuracy": best["val_accuracy"],
         "reward": best["reward"],
         "score": best["score"],
+        "best_means": BEST_MEANING,
+        "retrain": {
+            "vocab_size": profile.data.vocab_size if profile else None,
+            "max_len": profile.data.max_len if profile else None,
+            "epochs": profile.final_epochs if profile else None,
+            "precision": run["precision"],
+            "data_source": run["data_source"],
+            "data_location": run["data_location"],
+            "seed": run["seed"],
+        },
+        "trials": {"search": len(search), **count},
+        "epochs_trained": store.epochs_trained(run_id),
         "strategy": run["strategy"],
         "profile": run["profile"],
         "data_source": run["data_source"],

@@ -1,0 +1,137 @@
+"""What `runs`, `show`, `export`, `--help` and the headless view tell about a run."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from rich.console import Console
+
+from hptui import cli
+from hptui.headless import HeadlessView
+from storage.store import Store
+from tests.faults.clitools import hptui, make_run
+
+LONG_SOURCE = "aclImdb:/data/a/rather/long/path/to/the/reviews/aclImdb_v1.tar.gz"
+
+
+@pytest.fixture
+def store_with_trials(tmp_path: Path) -> tuple[Path, int]:
+    db = tmp_path / "s.db"
+    run_id = make_run(db)
+    s = Store(db)
+    try:
+        s.update_run(
+            run_id,
+            data_source=LONG_SOURCE,
+            precision="float32",
+            phase="search",
+        )
+        rows = [  # (val acc, est acc, epochs, status)
+            (0.80, 0.71, 2, "finished"),
+            (0.74, 0.78, 2, "finished"),  # best by the estimate, not by val acc
+            (None, None, 1, "failed"),
+        ]
+        for val, est, epochs, status in rows:
+            tid, _ = s.add_trial(
+                run_id,
+                {"lr": 1e-3, "optimizer": "adam"},
+                phase="search",
+                strategy="random",
+                max_epochs=2,
+                status="running",
+                space_version=1,
+            )
+            s.update_trial(
+                tid,
+                status=status,
+                val_accuracy=val,
+                est_accuracy=est,
+                score=None if val is None else 50 * val,
+                reward=None if val is None else 60 * val,
+                epochs_run=epochs,
+                seconds=3.0,
+            )
+    finally:
+        s.close()
+    return db, run_id
+
+
+def test_runs_shows_the_best_trial_by_the_one_ranking_whole_in_a_pipe(
+    store_with_trials: tuple[Path, int],
+) -> None:
+    db, run_id = store_with_trials
+    out = hptui("runs", "--db", str(db), env={"COLUMNS": "80"})
+    assert out.returncode == 0, out.stderr
+    head, row = out.stdout.splitlines()[1:3]
+    for col in ("best #", "est acc", "val acc", "epochs"):
+        assert col in head
+    assert "best reward" not in out.stdout
+    assert LONG_SOURCE in row and "…" not in out.stdout
+    cells = row.split()
+    assert cells[8:12] == ["2", "0.7800", "0.7400", "5"], row  # best #2, its numbers, 5 epochs
+
+
+def test_runs_on_an_80_column_terminal_cuts_nothing(
+    store_with_trials: tuple[Path, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, _ = store_with_trials
+    buf = io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=buf, width=80, force_terminal=True))
+    assert cli.main(["runs", "--db", str(db)]) == 0
+    text = buf.getvalue()
+    flat = "".join(line.rstrip() for line in text.splitlines())
+    assert "…" not in text
+    assert LONG_SOURCE.replace(" ", "") in flat.replace(" ", "")
+    assert all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_help_does_not_list_the_internal_engine_command() -> None:
+    out = hptui("--help")
+    assert out.returncode == 0
+    assert "SUPPRESS" not in out.stdout
+    listed = [line.split()[0] for line in out.stdout.splitlines() if line.startswith("    ")]
+    assert "runs" in listed and "engine" not in listed
+
+
+def test_show_says_epochs_trained_and_what_best_means(store_with_trials: tuple[Path, int]) -> None:
+    db, run_id = store_with_trials
+    out = hptui("show", str(run_id), "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    assert "epochs trained: 5" in text
+    assert "best: trial 2" in text and "est acc 0.7800 (measured val acc 0.7400)" in text
+    assert "best = highest estimated accuracy (GP posterior mean over the run's trials)" in text
+
+
+def test_export_holds_what_retraining_needs(store_with_trials: tuple[Path, int]) -> None:
+    db, run_id = store_with_trials
+    out = hptui("export", str(run_id), "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["trial_number"] == 2
+    assert data["est_accuracy"] == pytest.approx(0.78) and data["val_accuracy"] == 0.74
+    retrain = data["retrain"]
+    assert retrain["vocab_size"] == 2000 and retrain["max_len"] == 40 and retrain["epochs"] == 1
+    assert retrain["precision"] == "float32" and retrain["data_source"] == LONG_SOURCE
+    assert data["trials"] == {"search": 3, "finished": 2, "failed": 1}
+
+
+def test_headless_elapsed_counts_from_the_stored_start(store_with_trials: tuple[Path, int]) -> None:
+    db, run_id = store_with_trials
+    s = Store(db, readonly=True)
+    try:
+        started = s.run(run_id)["started_at"]
+        # An engine whose own clock restarted (a resume): its elapsed_s is small.
+        engine = SimpleNamespace(store=s, run_id=run_id)
+        view = HeadlessView(run_id, Console(file=io.StringIO()))
+        first = view._elapsed(engine)
+        time.sleep(0.05)
+        second = view._elapsed(engine)
+        assert second >= first >= time.time() - started - 1
+    finally:
+        s.close()
