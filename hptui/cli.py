@@ -24,7 +24,14 @@ from rich.table import Table
 from hptui.names import DEFAULT_TRAINER, PRECISIONS, PROFILE_NAMES, STRATEGIES
 from hptui.report import ReportError, export_payload, fmt_num, print_summary, reward_plot
 from storage.schema import SCHEMA_VERSION
-from storage.store import Store, StoreError, StoreNeedsMigration, default_db_path, engine_alive
+from storage.store import (
+    Store,
+    StoreError,
+    StoreNeedsMigration,
+    default_db_path,
+    disk_full,
+    engine_alive,
+)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -755,6 +762,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except sqlite3.DatabaseError as exc:  # a store damaged after it was opened and checked
         db = getattr(args, "db", "the store")
+        if "full" in str(exc).lower() or (isinstance(db, str) and disk_full(db)):
+            err_console.print(
+                f"[bold red]hptui: error:[/] {escape(str(db))}: the disk holding the store is "
+                "full, so nothing was written; a running engine waits for space and loses "
+                "nothing. Free some space, then run this command again.",
+                highlight=False,
+            )
+            return 1
         err_console.print(
             f"[bold red]hptui: error:[/] {escape(str(db))}: the store is damaged or unreadable "
             f"({escape(str(exc))}); restore it from a copy or use another --db",

@@ -75,6 +75,15 @@ def _writes(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+def disk_full(path: str | Path) -> bool:
+    """Is the file system holding `path` out of space (for unprivileged writers)?"""
+    try:
+        st = os.statvfs(Path(path).resolve().parent)
+    except OSError:
+        return False
+    return st.f_bavail == 0
+
+
 def default_db_path() -> Path:
     return Path(os.environ.get("HPTUI_DB", "hptui.db"))
 
@@ -168,6 +177,12 @@ class Store:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._check_and_migrate(conn)
         except sqlite3.DatabaseError as exc:
+            if _is_full(exc) or disk_full(self.path):
+                raise StoreError(
+                    f"{self.path}: the disk holding the store is full, so it cannot be opened "
+                    "for writing; nothing was written (a running engine waits for space and "
+                    "loses nothing). Free some space, then try again."
+                ) from None
             raise StoreError(f"{self.path}: not a usable hptui store ({exc})") from None
         self.conn = conn
 
