@@ -126,6 +126,7 @@ class Quality:
     model: str
     r2: float
     spearman: float
+    spearman_good: float | None = None  # among rows above 0.6 accuracy
 
 
 def held_out_quality(
@@ -142,7 +143,14 @@ def held_out_quality(
     pred = np.empty_like(y)
     for train, test in KFold(folds, shuffle=True, random_state=0).split(x):
         pred[test] = make_model(model).fit(x[train], y[train]).predict(x[test])
-    return Quality(target, model, float(r2_score(y, pred)), float(spearmanr(y, pred)[0]))
+    good = y > 0.6  # rank quality where optimizers compete: among the models that learned
+    return Quality(
+        target,
+        model,
+        float(r2_score(y, pred)),
+        float(spearmanr(y, pred)[0]),
+        float(spearmanr(y[good], pred[good])[0]) if target.startswith(("acc", "test")) else None,
+    )
 
 
 class Surrogate:
@@ -203,12 +211,17 @@ def report(path: Path = TABLE) -> None:
     print(f"table {path.name}: {len(design)} design rows, {len(rows) - len(design)} repeats")
     for t in ("acc1", "acc2", "acc_e3", "test_acc"):
         print(f"noise sd {t}: {noise_sd(rows, t):.4f}")
-    print(f"{'target':<13}{'model':<13}{'R2':>7}{'Spearman':>10}")
+    print("5-fold cross-validated, on the design rows:")
+    print(f"{'target':<13}{'model':<13}{'R2':>7}{'Spearman':>10}{'Spearman >0.6':>15}")
     for t in ("acc1", "acc2", "acc_e3", "test_acc", "log_sec1", "log_sec_next"):
         for m in MODELS:
             q = held_out_quality(rows, t, m)
-            print(f"{t:<13}{m:<13}{q.r2:>7.3f}{q.spearman:>10.3f}")
+            good = "" if q.spearman_good is None else f"{q.spearman_good:.3f}"
+            print(f"{t:<13}{m:<13}{q.r2:>7.3f}{q.spearman:>10.3f}{good:>15}")
 
 
 if __name__ == "__main__":
+    import warnings
+
+    warnings.simplefilter("ignore")  # GP kernel-bound notes while cross-validating
     report()
