@@ -21,8 +21,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hptui.names import DEFAULT_TRAINER, PRECISIONS, PROFILE_NAMES, STRATEGIES
-from hptui.report import ReportError, export_payload, fmt_num, print_summary, reward_plot
+from hptui.names import DEFAULT_TRAINER, PRECISIONS, PROFILE_NAMES, PRUNERS, STRATEGIES
+from hptui.report import (
+    ReportError,
+    export_payload,
+    fmt_num,
+    print_summary,
+    pruner_settings,
+    pruner_text,
+    reward_plot,
+)
 from storage.schema import SCHEMA_VERSION
 from storage.store import (
     Store,
@@ -368,13 +376,16 @@ def cmd_space(args: argparse.Namespace) -> int:
     from engine.rulecheck import check_rules
     from engine.space import SearchSpace, SpaceError, format_dimension, parse_assignment
 
-    store = open_store(args.db, readonly=not (args.set or args.file or args.rules))
+    space_edit = bool(args.set or args.file or args.rules)
+    if args.pruner is not None and space_edit:
+        raise CliError("--pruner is an edit of its own: give it without --set, --file or --rules")
+    store = open_store(args.db, readonly=not (space_edit or args.pruner is not None))
     try:
         run = get_run(store, args.run)
         cur = store.current_space(args.run)
         assert cur is not None
         space = SearchSpace.from_dict(cur["space"])
-        if not (args.set or args.file or args.rules):
+        if not space_edit and args.pruner is None:
             t = Table(title=f"run {args.run}: search space version {cur['version']}")
             t.add_column("name")
             t.add_column("kind")
@@ -392,10 +403,14 @@ def cmd_space(args: argparse.Namespace) -> int:
                     f"{rule.penalty:g}",
                 )
             console.print(r)
+            console.print(f"pruner: {pruner_text(store, run)}", markup=False, highlight=False)
             return 0
         # A failed run takes an edit too: one that died of a bad edit is corrected, then resumed.
         if run["status"] not in ("running", "paused", "stopping", "failed"):
-            raise CliError(f"run {args.run} is {run['status']}: its space can no longer change")
+            what = "pruner" if args.pruner is not None else "space"
+            raise CliError(f"run {args.run} is {run['status']}: its {what} can no longer change")
+        if args.pruner is not None:
+            return _send_pruner_edit(store, run, args.pruner)
         try:
             if args.rules:
                 rules_data = _read_json(args.rules)
@@ -420,6 +435,28 @@ def cmd_space(args: argparse.Namespace) -> int:
         )
     finally:
         store.close()
+
+
+def _send_pruner_edit(store: Store, run: dict[str, Any], kind: str) -> int:
+    """Check a pruner edit here (a known kind, a change), then send it to the engine."""
+    from engine.pruners import PrunerSettings
+    from engine.space import SpaceError
+
+    try:
+        new = PrunerSettings.from_dict({"kind": kind})
+    except SpaceError as exc:
+        raise CliError(f"pruner edit refused: {exc}") from None
+    try:
+        same = PrunerSettings.from_dict(pruner_settings(store, run)) == new
+    except SpaceError:  # unusable stored settings: the edit replaces them
+        same = False
+    if same:
+        raise CliError(
+            f"pruner edit refused: run {run['id']} already uses {new.describe()}; nothing to change"
+        )
+    return _send_edit(
+        store, run, "edit_pruner", {"pruner": {"kind": kind}, "source": "cli"}, "pruner edit"
+    )
 
 
 def _send_edit(
@@ -475,14 +512,21 @@ RUNS_COLUMNS = (
     "est acc",
     "val acc",
     "epochs",
+    "pruner",
+    "pruned",
+    "saved",
     "data",
 )
+RUNS_NUMERIC = {"id", "trials", "best #", "est acc", "val acc", "epochs", "pruned", "saved"}
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
     store = open_store(args.db, readonly=True)
     try:
         rows = store.runs()
+        for r in rows:
+            r["pruner"] = pruner_settings(store, r).get("kind", "none")
+            r["pruning"] = store.pruning_summary(r["id"])
     finally:
         store.close()
     if not rows:
@@ -501,11 +545,17 @@ def cmd_runs(args: argparse.Namespace) -> int:
             fmt_num(r.get("best_est_accuracy"), 4),
             fmt_num(r.get("best_val_accuracy"), 4),
             str(r.get("epochs_trained") or 0),
+            str(r["pruner"]),
+            str(r["pruning"]["pruned"]),
+            str(r["pruning"]["epochs_saved"]),
             r["data_source"] or "-",
         )
         for r in rows
     ]
-    note = "best = the trial with the highest estimated accuracy (est acc); val acc is measured"
+    note = (
+        "best = the trial with the highest estimated accuracy (est acc); val acc is measured; "
+        "pruned: trials the pruner stopped early, saved: the epochs they did not train"
+    )
     widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(RUNS_COLUMNS)]
     if not console.is_terminal:
         # A pipe or a file: plain aligned text, every value whole, whatever the width.
@@ -525,7 +575,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     t = Table(title=f"runs in {escape(str(args.db))}", caption=note, box=box.SIMPLE_HEAD)
     for col in RUNS_COLUMNS:
-        numeric = col in ("id", "trials", "best #", "est acc", "val acc", "epochs")
+        numeric = col in RUNS_NUMERIC
         t.add_column(col, no_wrap=True, justify="right" if numeric else "left")
     for row in table:
         t.add_row(*(escape(v) for v in row))
@@ -674,7 +724,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--pruner",
-        choices=("none", "median", "asha"),
+        choices=PRUNERS,
         default="none",
         help="stop hopeless trials after an epoch: median stopping, or asynchronous successive "
         "halving (rungs at 1, 3, 9 epochs, top third goes on)",
@@ -732,7 +782,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("cancel", "end the run now, killing running trials"),
     ):
         with_run(sub.add_parser(name, help=text)).set_defaults(func=cmd_control)
-    p = with_run(sub.add_parser("space", help="print the search space, or edit it"))
+    p = with_run(sub.add_parser("space", help="print or edit the search space, rules and pruner"))
     p.add_argument(
         "--set",
         action="append",
@@ -741,6 +791,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--file", help="JSON object of name -> dimension to apply")
     p.add_argument("--rules", help="JSON list of pruning rules replacing the current ones")
+    p.add_argument(
+        "--pruner",
+        metavar="{" + ",".join(PRUNERS) + "}",
+        help="switch the run's learning-curve pruner (median stopping, ASHA, or none) for the "
+        "trials started from now on",
+    )
     p.set_defaults(func=cmd_space)
     # Internal, for `run` and `resume` (no help=, so --help does not list it).
     p = with_run(sub.add_parser("engine"))

@@ -38,14 +38,41 @@ def fmt_num(v: float | None, digits: int) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
 
-def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
+def pruner_settings(store: Store, run: dict[str, Any]) -> dict[str, Any]:
+    """The run's current pruner settings: its latest stored version, or, before the engine
+    stored one, what the run was created with (a name or settings)."""
+    row = store.current_pruner(run["id"])
+    if row is not None:
+        return dict(row["settings"])
+    cfg = (run.get("config") or {}).get("pruner") or "none"
+    return {"kind": cfg} if isinstance(cfg, str) else dict(cfg)
 
+
+def pruner_text(store: Store, run: dict[str, Any]) -> str:
+    """The current pruner in words, as the engine described it when it stored the version."""
+    row = store.current_pruner(run["id"])
+    if row is not None:
+        return f"{row['change']} (version {row['version']})"
+    kind = pruner_settings(store, run).get("kind", "none")
+    return f"{kind} (as the run was created; its engine has not started)"
+
+
+def pruning_line(store: Store, run: dict[str, Any]) -> str:
+    """Pruner, pruned trials and the epochs they were spared, in one line."""
+    p = store.pruning_summary(run["id"])
+    return (
+        f"pruner: {pruner_text(store, run)}; {p['pruned']} trials pruned, "
+        f"{p['epochs_saved']} epochs saved"
+    )
+
+
+def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
     rid = run["id"]
     trials = store.trials(rid)
     search = [t for t in trials if t["phase"] != "final"]
     t = Table(title=escape(f"run {rid}: {run['strategy']} / {run['profile']} - {run['status']}"))
     t.add_column("phase")
-    for col in ("trials", "finished", "failed", "best val acc", "best reward", "seconds"):
+    for col in ("trials", "finished", "failed", "pruned", "best val acc", "best reward", "seconds"):
         t.add_column(col, justify="right")
     for phase in dict.fromkeys(x["phase"] for x in trials):
         rows = [x for x in trials if x["phase"] == phase]
@@ -55,6 +82,7 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
             str(len(rows)),
             str(len(fin)),
             str(sum(x["status"] == "failed" for x in rows)),
+            str(sum(x["status"] == "pruned" for x in rows)),
             fmt_num(max((x["val_accuracy"] for x in fin), default=None), 4),
             fmt_num(max((x["reward"] for x in fin if x["reward"] is not None), default=None), 2),
             f"{sum(x['seconds'] or 0 for x in fin):.0f}",
@@ -73,6 +101,7 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
         "included)",
         markup=False,
     )
+    console.print(pruning_line(store, run), markup=False)
     best = store.best_trial(rid)
     if best:
         console.print(
@@ -142,7 +171,8 @@ def export_payload(store: Store, run_id: int) -> dict[str, Any]:
 
     profile = PROFILES.get(run["profile"])
     search = [t for t in store.trials(run_id) if t["phase"] != "final"]
-    count = {k: sum(t["status"] == k for t in search) for k in ("finished", "failed")}
+    count = {k: sum(t["status"] == k for t in search) for k in ("finished", "failed", "pruned")}
+    pruning = store.pruning_summary(run_id)
     return {
         "run_id": run_id,
         "trial_id": best["id"],
@@ -165,6 +195,9 @@ def export_payload(store: Store, run_id: int) -> dict[str, Any]:
         },
         "trials": {"search": len(search), **count},
         "epochs_trained": store.epochs_trained(run_id),
+        "pruned_trials": pruning["pruned"],
+        "epochs_saved_by_pruning": pruning["epochs_saved"],
+        "pruner": pruner_settings(store, run),
         "strategy": run["strategy"],
         "profile": run["profile"],
         "data_source": run["data_source"],

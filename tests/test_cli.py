@@ -183,6 +183,72 @@ def test_space_edit_refused_names_lr(tmp_path: Path, capsys) -> None:
     s.close()
 
 
+def test_space_pruner_sends_an_edit_pruner_command(tmp_path: Path, capsys) -> None:
+    db = tmp_path / "p.db"
+    rid = running_run(db)
+    assert main(["space", str(rid), "--db", str(db), "--pruner", "asha"]) == 0
+    assert "the pruner edit is applied when it resumes" in capsys.readouterr().out
+    s = Store(db, readonly=True)
+    try:
+        (cmd,) = s.pending_commands(rid)
+        assert cmd["kind"] == "edit_pruner"
+        assert cmd["payload"] == {"pruner": {"kind": "asha"}, "source": "cli"}
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--pruner", "hyperband"], "unknown pruner 'hyperband' (known: none, median, asha)"),
+        (["--pruner", ""], "unknown pruner ''"),
+        (["--pruner", "none"], "already uses no pruning; nothing to change"),
+        (["--pruner", "median", "--set", "lr=1e-4:1e-3"], "--pruner is an edit of its own"),
+    ],
+)
+def test_space_pruner_refused_sends_nothing(
+    tmp_path: Path, capsys, args: list[str], needle: str
+) -> None:
+    db = tmp_path / "p.db"
+    rid = running_run(db)  # created with no pruner
+    assert main(["space", str(rid), "--db", str(db), *args]) == 1
+    assert needle in " ".join(capsys.readouterr().err.split())
+    s = Store(db, readonly=True)
+    try:
+        assert s.pending_commands(rid) == []
+        assert s.pruner_versions(rid) == []
+    finally:
+        s.close()
+
+
+def test_space_pruner_of_finished_run_refused(finished_db, capsys) -> None:
+    db, rid = finished_db
+    assert main(["space", str(rid), "--db", str(db), "--pruner", "median"]) == 1
+    assert "its pruner can no longer change" in capsys.readouterr().err
+
+
+def test_space_pruner_edit_is_applied_by_the_engine(tmp_path: Path, cache_env, capsys) -> None:
+    db = tmp_path / "e.db"
+    rid = running_run(db)
+    assert main(["space", str(rid), "--db", str(db), "--pruner", "median"]) == 0
+    assert Engine(db, rid, trainer=FAKE_TRAINER).run() == "finished"
+    s = Store(db, readonly=True)
+    try:
+        versions = s.pruner_versions(rid)
+        assert [(v["settings"]["kind"], v["source"]) for v in versions] == [
+            ("none", "engine"),
+            ("median", "cli"),
+        ]
+        assert s.conn.execute("SELECT status FROM commands").fetchall() == [("done",)]
+    finally:
+        s.close()
+    capsys.readouterr()
+    assert main(["space", str(rid), "--db", str(db)]) == 0
+    assert "pruner: median stopping (after 5 finished trials) (version 2)" in " ".join(
+        capsys.readouterr().out.split()
+    )
+
+
 def test_space_edit_of_finished_run_refused(finished_db, capsys) -> None:
     db, rid = finished_db
     assert main(["space", str(rid), "--db", str(db), "--set", "lr=1e-4:1e-3:log"]) == 1

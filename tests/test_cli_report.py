@@ -118,7 +118,8 @@ def test_export_holds_what_retraining_needs(store_with_trials: tuple[Path, int])
     retrain = data["retrain"]
     assert retrain["vocab_size"] == 2000 and retrain["max_len"] == 40 and retrain["epochs"] == 1
     assert retrain["precision"] == "float32" and retrain["data_source"] == LONG_SOURCE
-    assert data["trials"] == {"search": 3, "finished": 2, "failed": 1}
+    assert data["trials"] == {"search": 3, "finished": 2, "failed": 1, "pruned": 0}
+    assert data["pruned_trials"] == 0 and data["pruner"] == {"kind": "none"}
 
 
 def test_headless_elapsed_counts_from_the_stored_start(store_with_trials: tuple[Path, int]) -> None:
@@ -135,3 +136,89 @@ def test_headless_elapsed_counts_from_the_stored_start(store_with_trials: tuple[
         assert second >= first >= time.time() - started - 1
     finally:
         s.close()
+
+
+@pytest.fixture
+def store_with_pruning(tmp_path: Path) -> tuple[Path, int]:
+    """A run created with ASHA, switched to median stopping, with two trials pruned."""
+    db = tmp_path / "p.db"
+    run_id = make_run(db, pruner="asha")
+    s = Store(db)
+    try:
+        s.update_run(run_id, precision="float32", phase="search")
+        s.add_pruner_version(run_id, {"kind": "asha"}, "ASHA (rungs from epoch 1)", "engine")
+        median = {"kind": "median", "warmup_trials": 2}
+        s.add_pruner_version(run_id, median, "median stopping (after 2 finished trials)", "cli")
+        for status, epochs in (("finished", 3), ("pruned", 1), ("pruned", 2), ("failed", 1)):
+            tid, _ = s.add_trial(
+                run_id,
+                {"lr": 1e-3, "optimizer": "adam"},
+                phase="search",
+                strategy="random",
+                max_epochs=3,
+                status="running",
+                space_version=1,
+            )
+            s.update_trial(
+                tid,
+                status=status,
+                val_accuracy=None if status == "failed" else 0.7 + 0.01 * epochs,
+                est_accuracy=0.75 if status == "finished" else None,
+                epochs_run=epochs,
+                seconds=epochs * 1.0,
+            )
+    finally:
+        s.close()
+    return db, run_id
+
+
+def test_show_prints_the_pruner_pruned_trials_and_epochs_saved(
+    store_with_pruning: tuple[Path, int],
+) -> None:
+    db, run_id = store_with_pruning
+    out = hptui("show", str(run_id), "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    # 2 pruned trials after 1 and 2 of 3 epochs: 2 + 1 epochs spared
+    assert "pruner: median stopping (after 2 finished trials) (version 2)" in text
+    assert "2 trials pruned, 3 epochs saved" in text
+    assert "pruned" in out.stdout.splitlines()[2]  # the per-phase table counts them too
+
+
+def test_show_before_the_engine_started_names_the_pruner_asked_for(tmp_path: Path) -> None:
+    db = tmp_path / "n.db"
+    run_id = make_run(db, pruner="asha")
+    out = hptui("show", str(run_id), "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    assert "pruner: asha (as the run was created; its engine has not started)" in text
+    assert "0 trials pruned, 0 epochs saved" in text
+
+
+def test_runs_lists_the_pruner_pruned_trials_and_epochs_saved(
+    store_with_pruning: tuple[Path, int],
+) -> None:
+    db, _ = store_with_pruning
+    out = hptui("runs", "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    head, row = out.stdout.splitlines()[1:3]
+    names = head.split()
+    for col in ("pruner", "pruned", "saved"):
+        assert col in names
+    # the row has one cell more than the header (the start's date and time are two words)
+    cells = row.split()
+    assert cells[12:15] == ["median", "2", "3"], row
+    assert "pruned: trials the pruner stopped early" in out.stdout
+
+
+def test_export_holds_the_pruned_trials_and_the_pruner(
+    store_with_pruning: tuple[Path, int],
+) -> None:
+    db, run_id = store_with_pruning
+    out = hptui("export", str(run_id), "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["pruned_trials"] == 2 and data["epochs_saved_by_pruning"] == 3
+    assert data["pruner"] == {"kind": "median", "warmup_trials": 2}
+    assert data["trials"] == {"search": 4, "finished": 1, "failed": 1, "pruned": 2}
+    assert data["trial_number"] == 1  # a pruned trial is never the best

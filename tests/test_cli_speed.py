@@ -37,6 +37,7 @@ def _probe(*args: str) -> subprocess.CompletedProcess[str]:
 def test_names_agree_with_the_engine() -> None:
     from engine.executor import DEFAULT_TRAINER
     from engine.profiles import PROFILES
+    from engine.pruners import PRUNERS
     from engine.setup import STRATEGIES
     from engine.trainer import PRECISIONS
     from hptui import names
@@ -45,6 +46,7 @@ def test_names_agree_with_the_engine() -> None:
     assert names.PROFILE_NAMES == tuple(PROFILES)
     assert names.PRECISIONS == PRECISIONS
     assert names.DEFAULT_TRAINER == DEFAULT_TRAINER
+    assert names.PRUNERS == PRUNERS
 
 
 def test_read_commands_import_nothing_heavy(tmp_path: Path) -> None:
