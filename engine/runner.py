@@ -14,6 +14,7 @@ import secrets
 import signal
 import socket
 import sqlite3
+import stat
 import statistics
 import sys
 import threading
@@ -65,6 +66,28 @@ TIMEOUT_FIRST_S = 3600.0  # ... and before any trial has finished, there is no m
 TIMEOUT_FACTOR = 10.0
 POLL_S = 0.2  # commands are looked at at least this often
 ESTIMATE_REFIT = 5  # the estimating GP's kernel is re-optimised every 5 results (cheap between)
+
+
+FULL_RETRY_S = 2.0  # a write that found the disk full is retried this often
+
+
+class StoppedWhileFull(Exception):
+    """A signal (SIGTERM, SIGINT) came while the engine waited for disk space: it stops
+    without writing; a resume marks the trials that were running interrupted."""
+
+
+def _say(db_path: str, text: str) -> None:
+    """One line to stderr, unless stderr is a file on the store's disk: the detached engine's
+    stderr is the run's log beside the store, and while that disk is full, writing there
+    fails or takes the last bytes the store needs. Never raises."""
+    try:
+        st = os.fstat(2)
+        store_dev = os.stat(Path(db_path).resolve().parent).st_dev
+        if stat.S_ISREG(st.st_mode) and st.st_dev == store_dev:
+            return
+        os.write(2, (text + "\n").encode())
+    except OSError:
+        pass
 
 
 class Engine:
@@ -268,37 +291,78 @@ class Engine:
             # Another engine has the run: write nothing, stop our workers, say so.
             print(f"hptui engine: {exc}", file=sys.stderr, flush=True)
             raise
-        except Exception as exc:
-            self.store.update_run(
-                self.run_id,
-                status="failed",
-                error=f"{type(exc).__name__}: {exc}",
-                finished_at=time.time(),
+        except StoppedWhileFull:
+            # Nothing can be written: the run stays as the store has it (finished trials
+            # committed, running ones marked interrupted by the resume).
+            _say(
+                self.db_path,
+                f"hptui: run {self.run_id} stopped by a signal while waiting for disk space; "
+                f"finished trials are kept. Free some space, then carry on with: "
+                f"hptui resume {self.run_id} --db {self.db_path}",
             )
-            self.store.log(self.run_id, f"engine failed: {type(exc).__name__}: {exc}", "error")
+            return "interrupted"
+        except Exception as exc:
+            with contextlib.suppress(StoppedWhileFull):  # a signal while the disk is full
+                self.store.update_run(
+                    self.run_id,
+                    status="failed",
+                    error=f"{type(exc).__name__}: {exc}",
+                    finished_at=time.time(),
+                )
+                self.store.log(self.run_id, f"engine failed: {type(exc).__name__}: {exc}", "error")
             raise
         finally:
             if self._executor is not None:
                 self._executor.shutdown()
             for s, h in old_handlers.items():
                 signal.signal(s, h)
-            with contextlib.suppress(LockLost):
+            with contextlib.suppress(LockLost, StoppedWhileFull):
                 self.store.update_run(self.run_id, engine_pid=None)
             self.store.close()
 
     def _on_disk_full(self, exc: Exception) -> None:
         """The store's disk is full: wait for space and retry the write; results stay in
-        memory (and workers wait on their pipes), so nothing is lost."""
+        memory (and workers wait on their pipes), so nothing is lost. The wait says so on
+        stderr (never in a file on the full disk), keeps the heartbeat where a write still
+        gets through, and ends at SIGTERM or SIGINT (StoppedWhileFull)."""
+        if self._interrupt:
+            raise StoppedWhileFull(str(exc))
         now = time.monotonic()
         if now - self._full_noted > 30:
             self._full_noted = now
-            print(
+            _say(
+                self.db_path,
                 f"hptui engine: {self.db_path}: {exc}; waiting for disk space, retrying every "
-                "2 s (nothing is lost)",
-                file=sys.stderr,
-                flush=True,
+                f"{FULL_RETRY_S:g} s (nothing is lost)",
             )
-        time.sleep(2.0)
+        deadline = now + FULL_RETRY_S
+        while True:
+            self._beat_while_full()
+            if self._interrupt:
+                raise StoppedWhileFull(str(exc))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(0.1, left))
+
+    def _beat_while_full(self) -> None:
+        """The heartbeat, tried once: on a full disk the write may fail, and that is fine
+        (on this host a live pid holds the run whatever its heartbeat's age)."""
+        now, conn = time.time(), self.store.conn
+        if now - self._last_beat < HEARTBEAT_S or self.store.fence is None:
+            return
+        if conn.in_transaction:  # never commit part of the write that is waiting
+            return
+        run_id, token = self.store.fence
+        try:
+            with conn:
+                conn.execute(
+                    "UPDATE runs SET heartbeat = ? WHERE id = ? AND engine_token = ?",
+                    [now, run_id, token],
+                )
+            self._last_beat = now
+        except sqlite3.Error:
+            pass
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self._interrupt = True

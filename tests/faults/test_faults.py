@@ -14,7 +14,7 @@ import pytest
 
 from engine.runner import Engine, RunConfig, create_run
 from storage.store import Store
-from tests.faults.conftest import DOUBLE, Engines, query, wait_until
+from tests.faults.conftest import DOUBLE, REPO, Engines, query, wait_until
 
 SEARCH = "phase != 'final'"
 
@@ -242,3 +242,91 @@ def test_readers_never_see_database_is_locked(tmp_path: Path) -> None:
     assert reads > 20
     written = query(db, "SELECT count(*) FROM trials")[0][0]
     assert written > 100, f"the writer managed only {written} trials"
+
+
+def _fill(path: Path) -> None:
+    """Fill the file system holding `path` to the last byte."""
+    with open(path, "wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 4096)
+        except OSError:
+            pass
+
+
+def test_sigterm_while_waiting_for_disk_space_stops_and_loses_nothing(
+    small_disk: Path, fault_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HPTUI_FAULT_SLEEP", "1.0")
+    db = small_disk / "full.db"
+    junk = small_disk / "junk"
+    run_id = new_run(db, strategy="random", seed=3)
+    # The engine's stderr on another disk, so its message can be read while this one is full.
+    err_path = tmp_path / "engine.err"
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hptui.cli", "engine", str(run_id), "--db", str(db),
+             "--trainer", DOUBLE],
+            cwd=REPO, stdout=err, stderr=err, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_until(lambda: len(finished(db)) >= 1, 120, "a finished trial")
+        _fill(junk)
+        wait_until(
+            lambda: "waiting for disk space" in err_path.read_text(), 120, "the engine to wait"
+        )
+        kept = finished(db)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)  # it stops, instead of waiting for space for ever
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    text = err_path.read_text()
+    assert "stopped by a signal while waiting for disk space" in text, text
+    assert f"hptui resume {run_id}" in text and "Traceback" not in text, text
+    assert proc.returncode == 0, text
+
+    junk.unlink()  # space again: the run carries on from the store
+    assert kept and kept <= finished(db)
+    assert Engine(db, run_id, trainer=DOUBLE).run() == "finished"
+    assert kept <= finished(db)
+    assert len(finished(db)) == 4
+    keys = query(
+        db,
+        f"SELECT json_extract(extra, '$.key') FROM trials WHERE status = 'finished' AND {SEARCH} "
+        "GROUP BY 1 HAVING count(*) > 1",
+    )
+    assert keys == [], f"proposals trained to the end twice: {keys}"
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+WRITE_NOTE = """
+import sys
+from engine.runner import _say
+_say(sys.argv[1], "waiting for disk space")
+print("returned")
+"""
+
+
+def test_the_waiting_note_never_goes_to_a_file_on_the_full_disk(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    db = small_disk / "s.db"
+    on_disk = small_disk / "run.log"  # where the detached engine's stderr goes
+    elsewhere = tmp_path / "run.log"
+    on_disk.write_bytes(b"")
+    reserve = small_disk / "reserve"
+    reserve.write_bytes(b"\0" * 65536)
+    _fill(small_disk / "junk")
+    reserve.unlink()  # the last 64 KB, which the store needs: the note must not take them
+    for log in (on_disk, elsewhere):
+        with open(log, "ab") as fh:
+            out = subprocess.run(
+                [sys.executable, "-c", WRITE_NOTE, str(db)],
+                cwd=REPO, stdout=subprocess.PIPE, stderr=fh, text=True, timeout=60,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+            )  # fmt: skip
+        assert out.returncode == 0 and out.stdout.strip() == "returned"
+    assert on_disk.read_bytes() == b""
+    assert "waiting for disk space" in elsewhere.read_text()
