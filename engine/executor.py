@@ -188,7 +188,6 @@ class LocalPoolExecutor:
         self._tasks: dict[int, Any] = {}  # slot -> send end of its task pipe
         self._results: dict[int, Any] = {}  # slot -> receive end of its result pipe
         self._busy: dict[int, int] = {}  # slot -> trial id
-        self.info: dict[str, str] = {}
 
     def start(self) -> None:
         for slot in range(self.slots):
@@ -248,8 +247,6 @@ class LocalPoolExecutor:
         for m in msgs:
             if m["kind"] in ("result", "failed") and self._busy.get(m["slot"]) == m["trial_id"]:
                 del self._busy[m["slot"]]
-            if m["kind"] == "ready":
-                self.info = {"device": m["device"], "precision": m["precision"]}
         msgs.extend(self._reap_dead())
         return msgs
 

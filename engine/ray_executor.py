@@ -132,7 +132,6 @@ class RayExecutor:
         self.cpus_per_trial = cpus_per_trial
         self.gpus_per_trial = gpus_per_trial
         self.retries = retries
-        self.info: dict[str, str] = {}
         self._owns_ray = False
         self._data_ref: Any = None
         self._queue: Queue | None = None
@@ -156,9 +155,9 @@ class RayExecutor:
         res = ray.cluster_resources()
         where = self.address or os.environ.get("RAY_ADDRESS") or "local"
         device = f"ray ({where}: {res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs)"
-        self.info = {"device": device, "precision": self.settings.precision or "auto"}
+        info = {"device": device, "precision": self.settings.precision or "auto"}
         for slot in range(self.slots):
-            self._pending.append({"kind": "ready", "slot": slot, "pid": None, **self.info})
+            self._pending.append({"kind": "ready", "slot": slot, "pid": None, **info})
 
     def _init_ray(self) -> None:
         address = self.address or os.environ.get("RAY_ADDRESS") or "local"
@@ -284,7 +283,6 @@ class RayExecutor:
                 continue
             if m["kind"] == "ready":
                 att.pid, att.node = m.get("pid"), m.get("node")
-                self.info = {"device": m["device"], "precision": m["precision"]}
             out.append(m)
         return out
 

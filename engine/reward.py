@@ -42,10 +42,12 @@ class Rule:
         return {"name": self.name, "when": self.when, "penalty": self.penalty}
 
     def describe(self) -> str:
-        conds = " and ".join(
-            f"{p} {op} {ref!r}" for p, c in self.when.items() for op, ref in c.items()
-        )
-        return f"{self.name}: if {conds} then -{self.penalty:g}"
+        return f"{self.name}: if {describe_when(self.when)} then -{self.penalty:g}"
+
+
+def describe_when(when: Mapping[str, Mapping[str, Any]]) -> str:
+    """A rule's conditions in words: `optimizer == 'sgd' and lr > 0.005`."""
+    return " and ".join(f"{p} {op} {ref!r}" for p, c in when.items() for op, ref in c.items())
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (

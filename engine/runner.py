@@ -41,11 +41,10 @@ from engine.reward import (
 )
 from engine.rulecheck import check_rules
 from engine.setup import (
-    STRATEGIES,
     EngineError,
     RunConfig,
     build_strategy,
-    create_run,
+    create_run,  # noqa: F401  (the benchmark scripts create their runs through the runner)
     import_tensorflow_quietly,
     log_path_for,
     make_executor,
@@ -56,9 +55,6 @@ from engine.state import StateError, decode_state, encode_state
 from engine.strategies.base import Outcome, Proposal, Strategy
 from engine.trainer import TrialTask
 from storage.store import LockLost, Store, engine_alive
-
-# The set-up names callers reach through the runner, the engine's entry point.
-__all__ = ["STRATEGIES", "Engine", "EngineError", "RunConfig", "create_run", "log_path_for"]
 
 HEARTBEAT_S = 1.0
 TIMEOUT_FLOOR_S = 300.0  # the automatic trial time limit is never shorter
@@ -461,9 +457,6 @@ class Engine:
                     self.on_tick(self)
                 except OSError:  # the terminal went away (hang-up): carry on without it
                     self.on_tick = None
-
-    def _phase_of(self) -> str:
-        return self.strategy.phase()
 
     def _set_phase(self, phase: str) -> None:
         self._phase = phase

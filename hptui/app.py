@@ -32,11 +32,11 @@ from hptui.widgets.event_log import EventLog
 from hptui.widgets.penalty_pane import PenaltyPane
 from hptui.widgets.proposer_pane import ProposerPane
 from hptui.widgets.reward_plot import RewardPlot
-from hptui.widgets.run_header import ACTIVE, RunHeader
+from hptui.widgets.run_header import RunHeader
 from hptui.widgets.trainers_pane import TrainersPane
 from hptui.widgets.trial_detail import TrialDetail
 from hptui.widgets.trials_table import TrialsTable
-from storage.store import Store, StoreError, engine_alive
+from storage.store import ACTIVE_RUN_STATUSES, Store, StoreError, engine_alive
 
 POLL_S = 0.5
 NARROW_W, NARROW_H = 120, 36  # below either, one pane at a time behind tabs
@@ -394,7 +394,7 @@ class HptuiApp(App[None]):
         return self.run_row["status"] if self.run_row else "unknown"
 
     def _require_active(self, what: str) -> bool:
-        if self._status() in ACTIVE:
+        if self._status() in ACTIVE_RUN_STATUSES:
             return True
         self.notify(f"run {self.run_id} is {self._status()}: cannot {what}", severity="warning")
         return False

@@ -33,6 +33,7 @@ from hptui.report import (
 )
 from storage.schema import SCHEMA_VERSION
 from storage.store import (
+    ACTIVE_RUN_STATUSES,
     Store,
     StoreError,
     StoreNeedsMigration,
@@ -325,7 +326,7 @@ def cmd_control(args: argparse.Namespace) -> int:
     store = open_store(args.db, readonly=False)
     try:
         run = get_run(store, args.run)
-        if run["status"] not in ("running", "paused", "stopping"):
+        if run["status"] not in ACTIVE_RUN_STATUSES:
             raise CliError(f"run {args.run} is {run['status']}: cannot {args.command}")
         cid = store.add_command(args.run, args.command)
         try:
@@ -372,7 +373,7 @@ def _wait_command(store: Store, cid: int, what: str, timeout: float = 10.0) -> i
 
 
 def cmd_space(args: argparse.Namespace) -> int:
-    from engine.reward import parse_rules
+    from engine.reward import describe_when, parse_rules
     from engine.rulecheck import check_rules
     from engine.space import SearchSpace, SpaceError, format_dimension, parse_assignment
 
@@ -399,14 +400,14 @@ def cmd_space(args: argparse.Namespace) -> int:
             for rule in parse_rules(cur["rules"]):
                 r.add_row(
                     escape(rule.name),
-                    escape(rule.describe().split(": ", 1)[1].split(" then")[0]),
+                    escape(describe_when(rule.when)),
                     f"{rule.penalty:g}",
                 )
             console.print(r)
             console.print(f"pruner: {pruner_text(store, run)}", markup=False, highlight=False)
             return 0
         # A failed run takes an edit too: one that died of a bad edit is corrected, then resumed.
-        if run["status"] not in ("running", "paused", "stopping", "failed"):
+        if run["status"] not in (*ACTIVE_RUN_STATUSES, "failed"):
             what = "pruner" if args.pruner is not None else "space"
             raise CliError(f"run {args.run} is {run['status']}: its {what} can no longer change")
         if args.pruner is not None:

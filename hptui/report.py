@@ -26,9 +26,10 @@ class ReportError(LookupError):
 
 
 def fmt_s(seconds: float | None) -> str:
+    """Seconds as m:ss or h:mm:ss; '-' when unknown."""
     if seconds is None:
         return "-"
-    seconds = int(seconds)
+    seconds = max(0, int(seconds))
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -29,8 +29,6 @@ PARAM_COLUMNS = (
     "lstm_layers",
     "optimizer",
 )
-TRIAL_STATUSES = ("queued", "running", "finished", "failed", "interrupted", "cancelled", "pruned")
-RUN_STATUSES = ("running", "paused", "stopping", "finished", "failed", "cancelled")
 ACTIVE_RUN_STATUSES = ("running", "paused", "stopping")
 BUSY_TIMEOUT_MS = 30_000
 STALE_S = 15.0  # an engine whose heartbeat is older than this is gone; its lock is taken over

@@ -9,10 +9,7 @@ from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
-
-def describe_when(when: dict[str, dict[str, Any]]) -> str:
-    """`optimizer == 'sgd' and lr > 0.005` (without importing the engine)."""
-    return " and ".join(f"{p} {op} {ref!r}" for p, c in when.items() for op, ref in c.items())
+from engine.reward import describe_when
 
 
 def rule_stats(

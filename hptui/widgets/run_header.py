@@ -7,19 +7,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
-from storage.store import engine_alive
-
-ACTIVE = ("running", "paused", "stopping")
-
-
-def fmt_s(seconds: float | None) -> str:
-    """Seconds as m:ss or h:mm:ss; '-' when unknown."""
-    if seconds is None:
-        return "-"
-    seconds = max(0, int(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+from hptui.report import fmt_s
+from storage.store import ACTIVE_RUN_STATUSES, engine_alive
 
 
 def phase_text(run: dict[str, Any]) -> str:
@@ -77,7 +66,7 @@ def elapsed_s(run: dict[str, Any], now: float) -> float | None:
     start = run.get("started_at") or run.get("created_at")
     if start is None:
         return None
-    end = run.get("finished_at") if run.get("status") not in ACTIVE else None
+    end = run.get("finished_at") if run.get("status") not in ACTIVE_RUN_STATUSES else None
     return max(0.0, (end or now) - start)
 
 
@@ -104,7 +93,7 @@ class RunHeader(Static):
     ) -> Text:
         p = run.get("progress") or {}
         status = run.get("status", "?")
-        active = status in ACTIVE
+        active = status in ACTIVE_RUN_STATUSES
         alive = engine_alive(run, now)
         starting = (
             active
