@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
@@ -281,22 +280,39 @@ BAD_EDITS = [
 ]
 
 
+VALID_EDIT = {"dropout": {"type": "real", "low": 0.1, "high": 0.3}}
+
+
+def assert_only_dropout_edited(space: SearchSpace) -> None:
+    """`space` is the default space with VALID_EDIT applied, and nothing else changed."""
+    assert space["dropout"] == Real("dropout", 0.1, 0.3, False)
+    default = default_space()
+    assert [d for d in space.dims if d.name != "dropout"] == [
+        d for d in default.dims if d.name != "dropout"
+    ]
+
+
 @pytest.mark.parametrize(("changes", "needle"), BAD_EDITS)
-def test_bad_edits_refused_and_space_unchanged(changes, needle) -> None:
+def test_bad_edits_refused_naming_the_problem(changes, needle) -> None:
     space = default_space()
-    before = copy.deepcopy(space.to_dict())
     with pytest.raises(SpaceError) as exc:
         space.edited(changes)
     assert needle in str(exc.value)
-    assert space.to_dict() == before
-    assert space == default_space()
+    for name in changes:  # the message names the dimension it refuses
+        assert str(exc.value).startswith(f"{name}:") or f"'{name}'" in str(exc.value)
+    # the refused edit left nothing behind: a valid edit of the same space is exactly itself
+    assert_only_dropout_edited(space.edited(VALID_EDIT))
 
 
-def test_partial_bad_edit_changes_nothing() -> None:
+def test_partial_bad_edit_blames_the_bad_part_and_applies_nothing() -> None:
     space = default_space()
-    with pytest.raises(SpaceError, match="batch_size"):
+    with pytest.raises(SpaceError) as exc:
         space.edited({"lr": [1e-3], "batch_size": []})
-    assert space == default_space()
+    assert str(exc.value).startswith("batch_size:") and "lr" not in str(exc.value)
+    # the good half of the refused edit was not kept: lr is still the default range
+    after = space.edited(VALID_EDIT)
+    assert after["lr"] == default_space()["lr"] != Categorical("lr", (1e-3,))
+    assert_only_dropout_edited(after)
 
 
 def test_parse_dimension_forms() -> None:
@@ -381,7 +397,7 @@ def test_parse_assignment_property(text: str) -> None:
         assert str(exc)
         return
     new = space.edited({name: spec})
-    assert space == default_space()
+    assert [d for d in new.dims if d.name != name] == [d for d in space.dims if d.name != name]
     assert new.names == list(PARAM_TYPES)
     assert SearchSpace.from_dict(new.to_dict()) == new
     d = new[name]
