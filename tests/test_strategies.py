@@ -205,7 +205,7 @@ def fresh_opt(space: SearchSpace, n_init: int, seed: int) -> Optimizer:
 def test_bayes_initial_points_explicit() -> None:
     space = default_space()
     b = BayesSearch(space, n_calls=6, n_initial_points=3, epochs=1, seed=42, batch=3)
-    assert b.opt._n_initial_points == 3
+    assert b.opt.models == [] and b.opt.Xi == []
     first = [b.ask() for _ in range(3)]
     assert b.ask() is None  # waits for the batch
     with warnings.catch_warnings():
@@ -214,9 +214,9 @@ def test_bayes_initial_points_explicit() -> None:
     assert [[p.config[n] for n in space.names] for p in first] == expected
     for p in first:
         b.tell(p, ok(p))
-    assert b.opt._n_initial_points == 0
-    assert len(b.opt.models) == 1  # the GP is fitted after exactly 3 random points
-    assert len(b.opt.Xi) == 3
+    # the GP is fitted after exactly 3 distinct random points (skopt's default would be 10)
+    assert len(b.opt.models) == 1
+    assert len({tuple(x) for x in b.opt.Xi}) == len(b.opt.Xi) == 3
 
 
 def test_bayes_gp_not_fitted_before_initial_points() -> None:
