@@ -330,3 +330,37 @@ def test_the_waiting_note_never_goes_to_a_file_on_the_full_disk(
         assert out.returncode == 0 and out.stdout.strip() == "returned"
     assert on_disk.read_bytes() == b""
     assert "waiting for disk space" in elsewhere.read_text()
+
+
+def test_the_wait_for_space_beats_when_it_can_and_ends_at_a_signal(
+    tmp_path: Path, fault_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    import engine.runner as runner
+
+    monkeypatch.setattr(runner, "FULL_RETRY_S", 0.3)
+    db = tmp_path / "beat.db"
+    run_id = new_run(db, strategy="random")
+    engine = Engine(db, run_id, trainer=DOUBLE)
+    engine._take_lock()
+    full = sqlite3.OperationalError("database or disk is full")
+    try:
+        before = query(db, "SELECT heartbeat FROM runs")[0][0]
+        engine._last_beat = 0.0
+        engine._on_disk_full(full)  # one wait: the heartbeat write got through
+        assert query(db, "SELECT heartbeat FROM runs")[0][0] > before
+        # A heartbeat that cannot be written (a read-only connection refuses it for real)
+        # does not end the wait.
+        writable = engine.store.conn
+        engine.store.conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        engine._last_beat = 0.0
+        engine._on_disk_full(full)
+        engine.store.conn.close()
+        engine.store.conn = writable
+        # SIGTERM or SIGINT (the handler sets the flag): the wait ends at once
+        engine._on_signal(signal.SIGTERM, None)
+        with pytest.raises(runner.StoppedWhileFull):
+            engine._on_disk_full(full)
+    finally:
+        engine.store.close()
