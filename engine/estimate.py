@@ -1,11 +1,12 @@
 """A Gaussian process over every finished trial of a run, and what it is used for:
 
-- **Which trial is best, under noise.** A single validation accuracy is one noisy draw
-  (retraining a configuration under another seed moves it by about a point), so the highest
-  measured accuracy of a run is biased upwards and often a lucky draw. The run's best is the
-  trial with the highest *estimated* accuracy: the GP's posterior mean at it. Neighbours share
-  strength, so a configuration whose neighbours also did well outranks a lone lucky one.
 - **Screening PPO's proposals** by expected improvement (bayes-ppo).
+- **An estimate of each trial's accuracy** under noise (a single validation accuracy is one
+  noisy draw: retraining a configuration under another seed moves it by about 1.6 points),
+  stored with each trial and shown beside the measurement. It does not rank trials: on the
+  surrogate benchmark, choosing the best by this estimate was no better than by score or by
+  the measured accuracy (a GP on a few dozen points of a space with a cliff, where half the
+  configurations never learn, smooths the best region down as much as it removes luck).
 
 Trials trained for different numbers of epochs (the 1-epoch warm-up beside 2-epoch steps) are
 put on one scale by a fidelity input: every estimate is the one at the run's longest training.

@@ -869,9 +869,8 @@ class Engine:
 
     # --- final validation (SPEC §6) -----------------------------------------------------------
     def _update_estimates(self) -> None:
-        """Re-estimate the accuracy of every finished search trial (engine.estimate): the
-        run's best is the trial with the highest estimate, so one lucky measurement does
-        not make it."""
+        """Re-estimate the accuracy of every finished search trial (engine.estimate), stored
+        beside the measurement for the UI and `show` (the ranking itself is the score's)."""
         done = [
             t for t in self.store.trials(self.run_id, status="finished") if t["phase"] != "final"
         ]

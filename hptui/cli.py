@@ -554,7 +554,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         for r in rows
     ]
     note = (
-        "best = the trial with the highest estimated accuracy (est acc); val acc is measured; "
+        "best = the trial with the highest score (the one ranking); est acc = a GP's estimate; "
         "pruned: trials the pruner stopped early, saved: the epochs they did not train"
     )
     widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(RUNS_COLUMNS)]

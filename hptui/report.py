@@ -16,8 +16,8 @@ from engine.final import format_final
 from storage.store import Store
 
 BEST_MEANING = (
-    "best = highest estimated accuracy (GP posterior mean over the run's trials); runs of "
-    "older versions without estimates: highest score"
+    "best = highest score (the reward under the run's final weights: 60·acc − 0.04·s − "
+    "penalty); est acc = a GP's estimate over the run's trials, for information"
 )
 
 

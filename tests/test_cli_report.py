@@ -31,12 +31,12 @@ def store_with_trials(tmp_path: Path) -> tuple[Path, int]:
             precision="float32",
             phase="search",
         )
-        rows = [  # (val acc, est acc, epochs, status)
-            (0.80, 0.71, 2, "finished"),
-            (0.74, 0.78, 2, "finished"),  # best by the estimate, not by val acc
-            (None, None, 1, "failed"),
+        rows = [  # (val acc, est acc, score, epochs, status)
+            (0.80, 0.71, 39.0, 2, "finished"),  # a penalty: the highest val acc, not the best
+            (0.74, 0.78, 41.0, 2, "finished"),  # best by score, the one ranking
+            (None, None, None, 1, "failed"),
         ]
-        for val, est, epochs, status in rows:
+        for val, est, score, epochs, status in rows:
             tid, _ = s.add_trial(
                 run_id,
                 {"lr": 1e-3, "optimizer": "adam"},
@@ -51,7 +51,7 @@ def store_with_trials(tmp_path: Path) -> tuple[Path, int]:
                 status=status,
                 val_accuracy=val,
                 est_accuracy=est,
-                score=None if val is None else 50 * val,
+                score=score,
                 reward=None if val is None else 60 * val,
                 epochs_run=epochs,
                 seconds=3.0,
@@ -105,7 +105,7 @@ def test_show_says_epochs_trained_and_what_best_means(store_with_trials: tuple[P
     text = " ".join(out.stdout.split())
     assert "epochs trained: 5" in text
     assert "best: trial 2" in text and "est acc 0.7800 (measured val acc 0.7400)" in text
-    assert "best = highest estimated accuracy (GP posterior mean over the run's trials)" in text
+    assert "best = highest score (the reward under the run's final weights" in text
 
 
 def test_export_holds_what_retraining_needs(store_with_trials: tuple[Path, int]) -> None:
