@@ -907,7 +907,11 @@ class Engine:
                         cfg,
                         "final",
                         self.profile.final_epochs,
-                        early_stopping=False,
+                        # As in the search (SPEC §5's steps): stop when validation loss
+                        # rises, best weights restored. Without it a configuration found
+                        # best at 2 epochs was scored after overfitting at epoch 3 (test
+                        # 0.678 against the default's 0.742 in a real quick run).
+                        early_stopping=True,
                         key=f"final-{role}",
                         extra={"role": role, "best_trial": best["number"]},
                     )
@@ -915,7 +919,7 @@ class Engine:
         self.store.log(
             self.run_id,
             f"final validation: best (trial {best['number']}) and "
-            f"default, {self.profile.final_epochs} epochs each",
+            f"default, up to {self.profile.final_epochs} epochs each (early stopping)",
         )
         self._loop(search=False, final_tasks=todo)
         done = {
