@@ -81,6 +81,7 @@ def test_old_store_pickle_is_dropped_by_the_migration_and_resume_says_why(
     plant(db, run_id, marker)
     # As a schema 2 store saved it: a pickle, and none of the later columns.
     write(db, "ALTER TABLE runs DROP COLUMN engine_token")
+    write(db, "DROP TABLE pruner_settings")
     write(db, "DROP INDEX trials_run_est")
     write(db, "ALTER TABLE trials DROP COLUMN est_accuracy")
     write(db, "PRAGMA user_version = 2")
