@@ -7,6 +7,7 @@ import platform
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 # The full labeled IMDB archive, where a checkout has one beside it (repo-relative).
@@ -79,3 +80,16 @@ def mean_sd(xs: Sequence[float]) -> str:
     if len(xs) == 1:
         return f"{xs[0]:.4f}"
     return f"{statistics.mean(xs):.4f} ± {statistics.stdev(xs):.4f}"
+
+
+def optuna_suggest(trial: Any, space: Any) -> dict[str, Any]:
+    """A configuration of `space` asked from an Optuna trial (log-uniform where the space is)."""
+    from engine.space import Real
+
+    cfg: dict[str, Any] = {}
+    for d in space.dims:
+        if isinstance(d, Real):
+            cfg[d.name] = trial.suggest_float(d.name, d.low, d.high, log=d.log)
+        else:
+            cfg[d.name] = trial.suggest_categorical(d.name, list(d.choices))
+    return cfg

@@ -34,7 +34,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # Light imports only: spawned workers re-import this module as __mp_main__.
-from bench._common import data_label, data_spec, machine, mean_sd, quiet_tensorflow, table  # noqa: E402
+from bench._common import (
+    data_label,
+    data_spec,
+    machine,
+    mean_sd,
+    optuna_suggest,
+    quiet_tensorflow,
+    table,
+)  # noqa: E402
 from engine.data import DataSettings  # noqa: E402
 from engine.profiles import PROFILES, Profile  # noqa: E402
 
@@ -135,7 +143,7 @@ def run_optuna(seed: int, profile: Profile, spec: str, tmp: Path) -> Result:
     from engine.data import prepare_data
     from engine.executor import LocalPoolExecutor, WorkerSettings
     from engine.setup import trial_seed
-    from engine.space import Real, default_space
+    from engine.space import default_space
     from engine.trainer import TrialTask
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -151,15 +159,6 @@ def run_optuna(seed: int, profile: Profile, spec: str, tmp: Path) -> Result:
     done: list[tuple[dict[str, Any], float, int]] = []  # (config, val acc, epochs run)
     failed = asked = 0
 
-    def suggest(trial: Any) -> dict[str, Any]:
-        cfg: dict[str, Any] = {}
-        for d in space.dims:
-            if isinstance(d, Real):
-                cfg[d.name] = trial.suggest_float(d.name, d.low, d.high, log=d.log)
-            else:
-                cfg[d.name] = trial.suggest_categorical(d.name, list(d.choices))
-        return cfg
-
     final_result: dict[str, Any] | None = None
     try:
         while len(done) + failed < n:
@@ -167,7 +166,7 @@ def run_optuna(seed: int, profile: Profile, spec: str, tmp: Path) -> Result:
                 if asked >= n:
                     break
                 trial = study.ask()
-                cfg = suggest(trial)
+                cfg = optuna_suggest(trial, space)
                 task = TrialTask(asked + 1, cfg, epochs, seed=trial_seed(seed, f"o{asked}"))
                 pool.submit(slot, task)
                 running[task.trial_id] = (trial, cfg)

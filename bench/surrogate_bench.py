@@ -39,6 +39,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import optuna_suggest  # noqa: E402
 from bench.surrogate import Surrogate  # noqa: E402
 from engine.profiles import PROFILES, Profile  # noqa: E402
 from engine.space import default_space  # noqa: E402
@@ -178,12 +179,7 @@ def run_tpe(profile: Profile, seed: int, sur: Surrogate, workers: int) -> Trace:
     while asked < n or running:
         while asked < n and len(running) < workers:
             trial = study.ask()
-            cfg = {}
-            for d in space.dims:
-                if hasattr(d, "choices"):
-                    cfg[d.name] = trial.suggest_categorical(d.name, list(d.choices))
-                else:
-                    cfg[d.name] = trial.suggest_float(d.name, d.low, d.high, log=d.log)
+            cfg = optuna_suggest(trial, space)
             acc, sec, _ = sur.observe(cfg, profile.search_epochs, True, rng)
             heapq.heappush(running, (clock + sec, seq, trial, cfg, acc, sec))
             seq, asked = seq + 1, asked + 1
@@ -205,37 +201,28 @@ def run_default(profile: Profile, seed: int, sur: Surrogate, workers: int) -> Tr
     return trace
 
 
-def chosen(trace: Trace, how: str) -> dict[str, Any]:
-    """The configuration a method reports as best, by one of the selection rules."""
+def chosen(trace: Trace) -> dict[str, dict[str, Any]]:
+    """The configuration a method reports as best under each selection rule (the GP estimate
+    is fitted once per run and shared by the rules that use it)."""
     from engine.estimate import best_index, estimated_accuracy
     from engine.reward import score
 
-    if how == "observed":
-        i = int(np.argmax(trace.accs))
-    elif how == "score":
-        s = [
-            score(a, t, p)
-            for a, t, p in zip(trace.accs, trace.seconds, trace.penalties, strict=True)
-        ]
-        i = int(np.argmax(s))
-    elif how in ("top5-estimated", "shrunk"):
-        est = estimated_accuracy(
-            default_space(), trace.configs, trace.accs, trace.epochs, seed=trace.seed
-        )
-        acc = np.asarray(trace.accs)
-        if how == "shrunk":  # halfway between the measurement and the estimate
-            i = best_index((acc + est) / 2, trace.seconds)
-        else:  # the five best measured, re-ranked by the estimate
-            top = np.argsort(-acc)[:5]
-            i = int(top[best_index(est[top], np.asarray(trace.seconds)[top])])
-    elif how == "estimated":
-        est = estimated_accuracy(
-            default_space(), trace.configs, trace.accs, trace.epochs, seed=trace.seed
-        )
-        i = best_index(est, trace.seconds)
-    else:
-        raise ValueError(how)
-    return trace.configs[i]
+    acc, sec = np.asarray(trace.accs), np.asarray(trace.seconds)
+    est = estimated_accuracy(
+        default_space(), trace.configs, trace.accs, trace.epochs, seed=trace.seed
+    )
+    scores = [score(a, t, p) for a, t, p in zip(acc, sec, trace.penalties, strict=True)]
+    top = np.argsort(-acc)[:5]
+    index = {
+        "score": int(np.argmax(scores)),
+        "observed": int(np.argmax(acc)),
+        "estimated": best_index(est, sec),
+        # the five best measured, re-ranked by the estimate
+        "top5-estimated": int(top[best_index(est[top], sec[top])]),
+        # halfway between the measurement and the estimate
+        "shrunk": best_index((acc + est) / 2, sec),
+    }
+    return {how: trace.configs[index[how]] for how in SELECTIONS}
 
 
 RUNNERS: dict[str, Callable[..., Trace]] = {"tpe": run_tpe, "default": run_default}
@@ -251,7 +238,7 @@ def one(job: tuple[str, str, int, int, str]) -> tuple[str, int, dict[str, float]
         if runner
         else run_strategy(method, profile, seed, sur, workers)
     )
-    truth = {how: sur.true_accuracy(chosen(trace, how)) for how in SELECTIONS}
+    truth = {how: sur.true_accuracy(cfg) for how, cfg in chosen(trace).items()}
     return method, seed, truth, sum(trace.epochs), len(trace.configs), trace.wall_s
 
 

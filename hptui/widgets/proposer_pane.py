@@ -27,8 +27,9 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from engine.reward import reward
+from engine.reward import reward_terms
 from engine.space import REWARD_SCALE, Real, SearchSpace, SpaceError
+from hptui.widgets.trial_detail import reward_text
 
 MAX_EPOCH_COLUMNS = 8
 WIDE, SIDE = 140, 62  # from WIDE columns on, the text goes beside the table, in SIDE columns
@@ -101,24 +102,23 @@ def epoch_beliefs(
     return out
 
 
-def reward_terms(t: dict[str, Any]) -> tuple[tuple[float, float, float], float, bool] | None:
-    """((100·α·acc, −0.1·β·T, −P), total, failed) of a step, each term from the engine's reward
-    formula with the other inputs at zero. A failed step is told to the policy as accuracy 0
-    and 0 seconds. None while the step runs or when α/β are unknown."""
+def step_reward_terms(
+    t: dict[str, Any],
+) -> tuple[tuple[float, float, float], float, bool] | None:
+    """((100·α·acc, −0.1·β·T, −P), total, failed) of a step, by the engine's reward formula.
+    A failed step is told to the policy as accuracy 0 and 0 seconds. None while the step runs
+    or when α/β are unknown."""
     a, b = t.get("alpha"), t.get("beta")
     pen = float(t.get("penalty") or 0.0)
     if a is None or b is None:
         return None
     acc, sec = t.get("val_accuracy"), t.get("seconds")
     if acc is not None and sec is not None and t.get("reward") is not None:
-        terms = (
-            reward(acc, 0.0, 0.0, a, b),
-            reward(0.0, sec, 0.0, a, b),
-            reward(0.0, 0.0, pen, a, b),
-        )
-        return terms, reward(acc, sec, pen, a, b), False
+        terms = reward_terms(acc, sec, pen, a, b)
+        return terms, sum(terms), False
     if t.get("status") == "failed":
-        return (0.0, 0.0, reward(0.0, 0.0, pen, a, b)), reward(0.0, 0.0, pen, a, b), True
+        terms = reward_terms(0.0, 0.0, pen, a, b)
+        return terms, sum(terms), True
     return None
 
 
@@ -260,7 +260,7 @@ class ProposerPane(VerticalScroll, can_focus=True):
             if action is not None and len(action) >= n:
                 self.action_cfg = decode(space, action)
         if t is not None:
-            self.terms = reward_terms(t)
+            self.terms = step_reward_terms(t)
         body = self._renderable(t, space, extra)
         self.body.update(body)
         self.text = _plain(body, self.scrollable_content_region.width or 74)
@@ -360,18 +360,12 @@ class ProposerPane(VerticalScroll, can_focus=True):
     def _reward_line(self, t: dict[str, Any], extra: dict[str, Any]) -> Text:
         """The reward's parts on one line; α, β, the rules that fired and the critic's
         expectation on the next."""
-        line = Text("reward ", style="bold")
         if self.terms is None:
+            line = Text("reward ", style="bold")
             line.append(f"not yet ({t.get('status')})", style="dim")
         else:
-            (acc_t, time_t, pen_t), total, failed = self.terms
-            line.append(f"{acc_t:.2f}", style="green")
-            line.append(" (100·α·acc) ")
-            line.append(f"{time_t:+.2f}", style="yellow")
-            line.append(" (−0.1·β·T) ")
-            line.append(f"{pen_t:+.2f}", style="red" if pen_t else "dim")
-            line.append(" (−P)")
-            line.append(f" = {total:.2f}", style="bold")
+            terms, total, failed = self.terms
+            line = reward_text(terms, total, Text("reward ", style="bold"))
             stored = t.get("reward")
             if failed:
                 line.append("  failed: told as accuracy 0", style="red")

@@ -57,13 +57,7 @@ class RewardPlot(PlotextPlot):
     def show(self, trials: list[dict[str, Any]], best: dict[str, Any] | None) -> None:
         """`trials` ordered by number; only finished search trials are drawn. `best` is the
         store's best trial (`Store.best_trial`)."""
-        fin = [
-            t
-            for t in trials
-            if t["status"] == "finished"
-            and t.get("phase") != "final"
-            and t.get("val_accuracy") is not None
-        ]
+        fin = _search_points(trials, "finished")
         xs = [float(t["number"]) for t in fin]
         accs = [float(t["val_accuracy"]) for t in fin]
         running, top = [], 0.0
@@ -78,13 +72,7 @@ class RewardPlot(PlotextPlot):
         best_x = best_y = None
         if best is not None and best.get("val_accuracy") is not None:
             best_x, best_y = float(best["number"]), float(best["val_accuracy"])
-        pruned = [
-            t
-            for t in trials
-            if t["status"] == "pruned"
-            and t.get("phase") != "final"
-            and t.get("val_accuracy") is not None
-        ]
+        pruned = _search_points(trials, "pruned")
         pxs = [float(t["number"]) for t in pruned]
         pys = [float(t["val_accuracy"]) for t in pruned]
         key = (tuple(xs), tuple(accs), tuple(bounds), best_x, best_y, tuple(pxs), tuple(pys))
@@ -127,3 +115,12 @@ class RewardPlot(PlotextPlot):
         if self.best_x is not None and self.best_y is not None:
             plt.scatter([self.best_x], [self.best_y], marker=BEST_MARK, color="orange")
         self.refresh()
+
+
+def _search_points(trials: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:
+    """Search trials (not final validation) of one status that have an accuracy to plot."""
+    return [
+        t
+        for t in trials
+        if t["status"] == status and t.get("phase") != "final" and t.get("val_accuracy") is not None
+    ]

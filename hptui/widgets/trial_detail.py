@@ -36,6 +36,23 @@ def reward_parts(t: dict[str, Any]) -> tuple[float, float, float] | None:
     return reward_terms(acc, sec, t.get("penalty") or 0.0, a, b)
 
 
+def reward_text(
+    terms: tuple[float, float, float], total: float, label: str | Text = "reward "
+) -> Text:
+    """`reward 59.37 (100·α·acc) -0.25 (−0.1·β·T) -5.00 (−P) = 54.12`, coloured by term."""
+    # + 0.0: a zero term prints as 0.00, never -0.00
+    acc_term, time_term, pen_term = (x + 0.0 for x in terms)
+    r = Text(label) if isinstance(label, str) else label
+    r.append(f"{acc_term:.2f}", style="green")
+    r.append(" (100·α·acc) ")
+    r.append(f"{time_term:+.2f}", style="yellow")
+    r.append(" (−0.1·β·T) ")
+    r.append(f"{pen_term:+.2f}", style="red" if pen_term else "dim")
+    r.append(" (−P)")
+    r.append(f" = {total:.2f}", style="bold")
+    return r
+
+
 class TrialDetail(Static):
     """Shows the selected trial; `trial` and `epochs` hold what is shown."""
 
@@ -103,16 +120,8 @@ class TrialDetail(Static):
 
         rp = reward_parts(t)
         if rp is not None:
-            acc_term, time_term, pen_term = rp
-            r = Text("reward ")
-            r.append(f"{acc_term:.2f}", style="green")
-            r.append(" (100·α·acc) ")
-            r.append(f"{time_term:+.2f}", style="yellow")
-            r.append(" (−0.1·β·T) ")
-            r.append(f"{pen_term:+.2f}", style="red" if pen_term else "dim")
-            r.append(" (−P)")
             total = t.get("reward")
-            r.append(f" = {sum(rp) if total is None else total:.2f}", style="bold")
+            r = reward_text(rp, sum(rp) if total is None else total)
             r.append(f"   α {t['alpha']:.2f} β {t['beta']:.2f}", style="dim")
             if t.get("rules_fired"):
                 r.append(f"  rules: {', '.join(t['rules_fired'])}", style="yellow")

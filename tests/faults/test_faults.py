@@ -7,14 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from engine.runner import Engine, RunConfig, create_run
 from storage.store import Store
-from tests.faults.conftest import DOUBLE, REPO, Engines, query, wait_until
+from tests.faults.conftest import DOUBLE, REPO, Engines, fill_disk, query, wait_until
 
 SEARCH = "phase != 'final'"
 
@@ -137,22 +136,6 @@ def test_failing_trials_fail_alone_and_the_run_finishes(
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 2 MB filesystem (tmpfs) to fill up; needs root, as on our CI machines."""
-    mnt = tmp_path / "small-disk"
-    mnt.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
 def test_full_disk_under_the_store_waits_and_loses_nothing(
     small_disk: Path, fault_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -173,18 +156,13 @@ def test_full_disk_under_the_store_waits_and_loses_nothing(
 
     engine.store.on_full = on_full
 
-    def fill_disk(e: Engine) -> None:
+    def fill_after_first_result(e: Engine) -> None:
         # After the first result, something else fills the disk to the last byte.
         if calls or junk.exists() or not e.store.trials(run_id, status="finished"):
             return
-        with open(junk, "wb", buffering=0) as fh:
-            try:
-                while True:
-                    fh.write(b"\0" * 4096)
-            except OSError:
-                pass
+        fill_disk(junk)
 
-    engine.on_tick = fill_disk
+    engine.on_tick = fill_after_first_result
     assert engine.run() == "finished"
     assert len(calls) >= 3 and "full" in calls[0]
     rows = query(db, f"SELECT status FROM trials WHERE {SEARCH}")
@@ -244,16 +222,6 @@ def test_readers_never_see_database_is_locked(tmp_path: Path) -> None:
     assert written > 100, f"the writer managed only {written} trials"
 
 
-def _fill(path: Path) -> None:
-    """Fill the file system holding `path` to the last byte."""
-    with open(path, "wb", buffering=0) as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 4096)
-        except OSError:
-            pass
-
-
 def test_sigterm_while_waiting_for_disk_space_stops_and_loses_nothing(
     small_disk: Path, fault_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -271,7 +239,7 @@ def test_sigterm_while_waiting_for_disk_space_stops_and_loses_nothing(
         )  # fmt: skip
     try:
         wait_until(lambda: len(finished(db)) >= 1, 120, "a finished trial")
-        _fill(junk)
+        fill_disk(junk)
         wait_until(
             lambda: "waiting for disk space" in err_path.read_text(), 120, "the engine to wait"
         )
@@ -318,7 +286,7 @@ def test_the_waiting_note_never_goes_to_a_file_on_the_full_disk(
     on_disk.write_bytes(b"")
     reserve = small_disk / "reserve"
     reserve.write_bytes(b"\0" * 65536)
-    _fill(small_disk / "junk")
+    fill_disk(small_disk / "junk")
     reserve.unlink()  # the last 64 KB, which the store needs: the note must not take them
     for log in (on_disk, elsewhere):
         with open(log, "ab") as fh:
