@@ -20,8 +20,10 @@ from typing import Any, Protocol
 
 from engine.data import DataRef
 from engine.trainer import TrialTask
+from storage.contract import DEFAULT_TRAINER
 
-# Messages an executor reports (plain dicts, as they cross process boundaries):
+# Messages an executor reports (plain dicts, as they cross process boundaries; typed as
+# storage.contract.ExecutorMessage):
 #   {"kind": "ready", "slot", "pid", "device", "precision"}
 #   {"kind": "started", "slot", "trial_id"}
 #   {"kind": "progress", "slot", "trial_id", "epoch", "epochs", "batch", "batches"}
@@ -47,9 +49,6 @@ class Executor(Protocol):
     def cancel(self, trial_id: int) -> bool: ...
     def running(self) -> dict[int, int]: ...  # slot -> trial id
     def shutdown(self) -> None: ...
-
-
-DEFAULT_TRAINER = "engine.trainer:train_trial"
 
 
 @dataclass

@@ -43,8 +43,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from engine.space import SpaceError
+from storage.contract import PRUNERS
 
-PRUNERS = ("none", "median", "asha")
 # Trial statuses whose curves the rules compare against. Interrupted trials run again under
 # the same seed (their curve would count twice); failed and cancelled ones are not results.
 REFERENCE_STATUSES = ("finished", "pruned", "running")

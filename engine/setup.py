@@ -18,9 +18,8 @@ from engine.strategies.bayes import BayesSearch
 from engine.strategies.bayes_ppo import BayesPPO, PPOSchedule
 from engine.strategies.grid import GridSearch
 from engine.strategies.random_search import RandomSearch
+from storage.contract import STRATEGIES
 from storage.store import Store
-
-STRATEGIES = ("bayes-ppo", "bayes", "random", "grid")
 
 
 class EngineError(RuntimeError):

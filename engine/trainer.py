@@ -13,12 +13,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.data import Dataset
+from storage.contract import PRECISIONS
 
 # Reports a message; for an "epoch" message it returns True when the engine says to stop
 # after that epoch (a pruned trial, engine.pruners), else something false.
 ProgressFn = Callable[[dict[str, Any]], Any]
-
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 class TrialError(RuntimeError):

@@ -21,7 +21,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hptui.names import DEFAULT_TRAINER, PRECISIONS, PROFILE_NAMES, PRUNERS, STRATEGIES
 from hptui.report import (
     ReportError,
     export_payload,
@@ -31,9 +30,17 @@ from hptui.report import (
     pruner_text,
     reward_plot,
 )
+from storage import contract
+from storage.contract import (
+    ACTIVE_RUN_STATUSES,
+    DEFAULT_TRAINER,
+    PRECISIONS,
+    PROFILE_NAMES,
+    PRUNERS,
+    STRATEGIES,
+)
 from storage.schema import SCHEMA_VERSION
 from storage.store import (
-    ACTIVE_RUN_STATUSES,
     Store,
     StoreError,
     StoreNeedsMigration,
@@ -281,7 +288,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     try:
         run = get_run(store, args.run)
         if engine_alive(run):
-            cid = store.add_command(args.run, "resume")
+            cid = store.add_command(args.run, contract.RESUME)
             try:
                 return _wait_command(store, cid, "resume")
             except EngineGone:
@@ -417,8 +424,9 @@ def cmd_space(args: argparse.Namespace) -> int:
                 rules_data = _read_json(args.rules)
                 check_rules(parse_rules(rules_data))
                 return _send_edit(
-                    store, run, "edit_rules", {"rules": rules_data, "source": "cli"}, "rules edit"
-                )
+                    store, run, contract.EDIT_RULES, contract.rules_edit(rules_data, "cli"),
+                    "rules edit",
+                )  # fmt: skip
             changes: dict[str, Any] = {}
             if args.file:
                 data = _read_json(args.file)
@@ -432,7 +440,7 @@ def cmd_space(args: argparse.Namespace) -> int:
         except SpaceError as exc:
             raise CliError(f"space edit refused: {exc}") from None
         return _send_edit(
-            store, run, "edit_space", {"changes": changes, "source": "cli"}, "space edit"
+            store, run, contract.EDIT_SPACE, contract.space_edit(changes, "cli"), "space edit"
         )
     finally:
         store.close()
@@ -456,7 +464,7 @@ def _send_pruner_edit(store: Store, run: dict[str, Any], kind: str) -> int:
             f"pruner edit refused: run {run['id']} already uses {new.describe()}; nothing to change"
         )
     return _send_edit(
-        store, run, "edit_pruner", {"pruner": {"kind": kind}, "source": "cli"}, "pruner edit"
+        store, run, contract.EDIT_PRUNER, contract.pruner_edit(kind, "cli"), "pruner edit"
     )
 
 
@@ -778,9 +786,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true")
     p.set_defaults(func=cmd_resume)
     for name, text in (
-        ("pause", "start no new trial; running ones finish"),
-        ("stop", "end the run once running trials finish"),
-        ("cancel", "end the run now, killing running trials"),
+        (contract.PAUSE, "start no new trial; running ones finish"),
+        (contract.STOP, "end the run once running trials finish"),
+        (contract.CANCEL, "end the run now, killing running trials"),
     ):
         with_run(sub.add_parser(name, help=text)).set_defaults(func=cmd_control)
     p = with_run(sub.add_parser("space", help="print or edit the search space, rules and pruner"))

@@ -8,9 +8,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from storage.contract import OPEN_TRIAL_STATUSES
 from storage.store import JSON_COLUMNS, Store
 
-OPEN_STATUSES = ("queued", "running")
+OPEN_STATUSES = OPEN_TRIAL_STATUSES  # the app imports it from here
 
 
 @dataclass

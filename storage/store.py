@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from storage.contract import ACTIVE_RUN_STATUSES as ACTIVE_RUN_STATUSES  # re-exported
 from storage.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 JSON_COLUMNS = {"config", "progress", "final", "space", "rules", "rules_fired", "extra", "payload"}
@@ -29,7 +30,6 @@ PARAM_COLUMNS = (
     "lstm_layers",
     "optimizer",
 )
-ACTIVE_RUN_STATUSES = ("running", "paused", "stopping")
 BUSY_TIMEOUT_MS = 30_000
 STALE_S = 15.0  # an engine whose heartbeat is older than this is gone; its lock is taken over
 T = TypeVar("T")

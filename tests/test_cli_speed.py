@@ -34,21 +34,6 @@ def _probe(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_names_agree_with_the_engine() -> None:
-    from engine.executor import DEFAULT_TRAINER
-    from engine.profiles import PROFILES
-    from engine.pruners import PRUNERS
-    from engine.setup import STRATEGIES
-    from engine.trainer import PRECISIONS
-    from hptui import names
-
-    assert names.STRATEGIES == STRATEGIES
-    assert names.PROFILE_NAMES == tuple(PROFILES)
-    assert names.PRECISIONS == PRECISIONS
-    assert names.DEFAULT_TRAINER == DEFAULT_TRAINER
-    assert names.PRUNERS == PRUNERS
-
-
 def test_read_commands_import_nothing_heavy(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     run_id = make_run(db)

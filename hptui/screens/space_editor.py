@@ -17,6 +17,7 @@ from textual.widgets import Button, Label, TextArea
 from engine.reward import parse_rules
 from engine.space import PARAM_TYPES, SearchSpace, SpaceError
 from hptui.widgets.dimension_field import DimensionField
+from storage import contract
 
 Commands = list[tuple[str, dict[str, Any]]]
 
@@ -119,9 +120,9 @@ class SpaceEditor(ModalScreen[Commands | None]):
         out: Commands = []
         changes = self.changes()
         if changes:
-            out.append(("edit_space", {"changes": changes, "source": "ui"}))
+            out.append((contract.EDIT_SPACE, contract.space_edit(changes, "ui")))
         if self.rules is not None and self.rules != self.rules_data:
-            out.append(("edit_rules", {"rules": self.rules, "source": "ui"}))
+            out.append((contract.EDIT_RULES, contract.rules_edit(self.rules, "ui")))
         return out
 
     def action_apply(self) -> None:

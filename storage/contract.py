@@ -1,0 +1,190 @@
+"""What the engine, the store, the command line and the UI agree on, in one light module.
+
+Run, trial and command statuses; the command kinds and the payloads they carry; the names a
+run is configured with (strategies, profiles, precisions, pruners); the keys of the progress
+the engine writes into its run row for the header and the headless view; the messages an
+executor reports. It imports nothing but the standard library (no numpy, no scikit-optimize),
+so the command line starts fast, and nothing from `engine` or `hptui`, so every layer can
+import it. The schema's CHECK constraints list the same statuses (tests/test_contract.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, TypedDict
+
+# --- runs -------------------------------------------------------------------------------------
+
+RUN_STATUSES = ("running", "paused", "stopping", "finished", "failed", "cancelled")
+ACTIVE_RUN_STATUSES = ("running", "paused", "stopping")  # an engine acts on commands
+ENDED_RUN_STATUSES = ("finished", "failed", "cancelled")
+# A run's phase, in the order a run goes through them.
+PHASES = ("starting", "data", "warmup", "ppo", "search", "final", "done")
+TRIAL_PHASES = ("warmup", "ppo", "search", "final")  # a trial's phase
+FINAL_PHASE = "final"
+
+# --- trials -----------------------------------------------------------------------------------
+
+TRIAL_STATUSES = (
+    "queued",
+    "running",
+    "finished",
+    "failed",
+    "interrupted",
+    "cancelled",
+    "pruned",
+)
+OPEN_TRIAL_STATUSES = ("queued", "running")  # may still change
+# A trial's search outcome is counted in the progress: it ran to its end (or was pruned).
+DONE_TRIAL_STATUSES = ("finished", "failed", "pruned")
+
+# --- names a run is configured with ------------------------------------------------------------
+
+STRATEGIES = ("bayes-ppo", "bayes", "random", "grid")
+PROFILE_NAMES = ("seed", "quick", "tiny")  # engine.profiles.PROFILES
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRUNERS = ("none", "median", "asha")
+DEFAULT_TRAINER = "engine.trainer:train_trial"
+
+# --- commands (the one table the UI and the command line write) --------------------------------
+
+PAUSE, RESUME, STOP, CANCEL = "pause", "resume", "stop", "cancel"
+EDIT_SPACE, EDIT_RULES, EDIT_PRUNER = "edit_space", "edit_rules", "edit_pruner"
+CONTROL_KINDS = (PAUSE, RESUME, STOP, CANCEL)
+EDIT_KINDS = (EDIT_SPACE, EDIT_RULES, EDIT_PRUNER)
+COMMAND_KINDS = CONTROL_KINDS + EDIT_KINDS
+COMMAND_STATUSES = ("pending", "done", "refused")
+PENDING, DONE, REFUSED = COMMAND_STATUSES
+Source = Literal["cli", "ui", "user", "engine"]
+
+
+def space_edit(changes: Mapping[str, Any], source: Source) -> dict[str, Any]:
+    """The payload of an `edit_space` command: name -> new dimension (engine.space)."""
+    return {"changes": dict(changes), "source": source}
+
+
+def rules_edit(rules: Sequence[Mapping[str, Any]], source: Source) -> dict[str, Any]:
+    """The payload of an `edit_rules` command: the whole new list of pruning rules, as given
+    (the engine checks them, engine.reward.parse_rules)."""
+    return {"rules": rules, "source": source}
+
+
+def pruner_edit(kind: str, source: Source) -> dict[str, Any]:
+    """The payload of an `edit_pruner` command: the pruner for trials started from now."""
+    return {"pruner": {"kind": kind}, "source": source}
+
+
+# --- progress (the run row's JSON `progress`, written by the engine at each heartbeat) -----------
+
+ENGINE_PROGRESS_KEYS = (
+    "finished",  # search trials finished, failed and pruned so far
+    "failed",
+    "pruned",
+    "pruner",  # the pruner's kind
+    "planned",  # search trials the strategy plans in all
+    "running",
+    "workers",
+    "eta_s",  # seconds left, engine.eta (None before a trial has finished)
+    "elapsed_s",
+)
+# Added by the bayes-ppo strategy (engine.strategies.bayes_ppo.BayesPPO.progress).
+PPO_PROGRESS_KEYS = (
+    "warmup_done",
+    "warmup_total",
+    "ppo_epoch",  # the PPO epoch under way, 1-based
+    "ppo_epochs",
+    "ppo_epochs_done",
+    "traj_len",
+    "len_switch_epoch",  # the first PPO epoch with the late trajectory length
+)
+PROGRESS_KEYS = ENGINE_PROGRESS_KEYS + PPO_PROGRESS_KEYS
+
+# --- executor messages (plain dicts, as they cross process boundaries) --------------------------
+
+
+class ReadyMsg(TypedDict):
+    kind: Literal["ready"]
+    slot: int
+    pid: int | None
+    device: str
+    precision: str
+
+
+class StartedMsg(TypedDict):
+    kind: Literal["started"]
+    slot: int
+    trial_id: int
+
+
+class ProgressMsg(TypedDict):
+    kind: Literal["progress"]
+    slot: int
+    trial_id: int
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int | None
+
+
+class EpochMsg(TypedDict, total=False):
+    kind: Literal["epoch"]
+    slot: int
+    trial_id: int
+    epoch: int
+    loss: float
+    accuracy: float
+    val_loss: float
+    val_accuracy: float
+    seconds: float
+    verdict: bool  # the worker waits for the engine's verdict (go on, or stop here)
+
+
+class ResultMsg(TypedDict):
+    kind: Literal["result"]
+    slot: int
+    trial_id: int
+    result: dict[str, Any]  # engine.trainer.TrialResult.to_dict()
+
+
+class FailedMsg(TypedDict):
+    kind: Literal["failed"]
+    slot: int
+    trial_id: int
+    error: str
+
+
+class RetryMsg(TypedDict):
+    kind: Literal["retry"]
+    slot: int
+    trial_id: int
+    error: str
+    attempt: int
+
+
+class WorkerRestartedMsg(TypedDict):
+    kind: Literal["worker_restarted"]
+    slot: int
+    old_pid: int | None
+    exitcode: int | None
+
+
+ExecutorMessage = (
+    ReadyMsg
+    | StartedMsg
+    | ProgressMsg
+    | EpochMsg
+    | ResultMsg
+    | FailedMsg
+    | RetryMsg
+    | WorkerRestartedMsg
+)
+MESSAGE_KINDS = (
+    "ready",
+    "started",
+    "progress",
+    "epoch",
+    "result",
+    "failed",
+    "retry",
+    "worker_restarted",
+)
