@@ -48,6 +48,12 @@ class Profile:
             return self.trials_override
         return math.ceil(self.two_stage_epochs / self.search_epochs)
 
+    def trial_epochs(self, strategy: str) -> int:
+        """The most epochs one search trial of `strategy` is given."""
+        if strategy == "bayes-ppo":
+            return max(self.warmup_epochs, self.step_epochs)
+        return self.search_epochs
+
     def epochs_for(self, strategy: str) -> int:
         """Epochs a run of `strategy` trains, final validation not included."""
         if strategy == "bayes-ppo":

@@ -10,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import secrets
 import signal
-import socket
 import sqlite3
 import stat
 import statistics
@@ -26,6 +24,7 @@ from typing import Any
 from engine.data import DataRef, prepare_data
 from engine.device import threads_per_worker
 from engine.estimate import FidelityGP
+from engine.eta import EtaInputs, remaining_seconds
 from engine.executor import DEFAULT_TRAINER, Executor, WorkerSettings
 from engine.final import final_summary, format_final
 from engine.profiles import PROFILES
@@ -54,7 +53,7 @@ from engine.space import DEFAULT_CONFIG, SearchSpace, SpaceError
 from engine.state import StateError, decode_state, encode_state
 from engine.strategies.base import Outcome, Proposal, Strategy
 from engine.trainer import TrialTask
-from storage.store import LockLost, Store, engine_alive
+from storage.store import LockLost, Store, StoreError, engine_alive
 
 HEARTBEAT_S = 1.0
 TIMEOUT_FLOOR_S = 300.0  # the automatic trial time limit is never shorter
@@ -127,29 +126,18 @@ class Engine:
 
     # --- lock ---------------------------------------------------------------------------
     def _take_lock(self) -> None:
-        now, me, host = time.time(), os.getpid(), socket.gethostname()
         run = self.store.run(self.run_id)
         assert run is not None
         other = run.get("engine_pid")
-        if other and other != me and engine_alive(run):
+        if other and other != os.getpid() and engine_alive(run):
             raise EngineError(
                 f"run {self.run_id} is already being run by engine pid {other} on "
-                f"{run.get('engine_host')} (heartbeat {now - run['heartbeat']:.0f} s ago); "
-                f"use `hptui attach {self.run_id}` to watch it"
+                f"{run.get('engine_host')} (heartbeat {time.time() - run['heartbeat']:.0f} s "
+                f"ago); use `hptui attach {self.run_id}` to watch it"
             )
-        # Take the lock only if nobody took it since we looked (compare-and-set), with a fresh
-        # fencing token that every later write of this engine checks.
-        token = secrets.token_hex(16)
-        with self.store.conn:
-            cur = self.store.conn.execute(
-                "UPDATE runs SET engine_pid = ?, engine_host = ?, heartbeat = ?, engine_token = ? "
-                "WHERE id = ? AND engine_pid IS ? AND heartbeat IS ? AND engine_token IS ?",
-                [me, host, now, token, self.run_id, other, run.get("heartbeat"),
-                 run.get("engine_token")],
-            )  # fmt: skip
-        if cur.rowcount != 1:
+        # Only if nobody took it since we looked; every later write checks its token.
+        if not self.store.take_lock(self.run_id, run):
             raise EngineError(f"run {self.run_id} was taken by another engine just now")
-        self.store.fence = (self.run_id, token)
 
     @contextlib.contextmanager
     def _beating(self) -> Iterator[None]:
@@ -160,18 +148,15 @@ class Engine:
         stop = threading.Event()
 
         def beat() -> None:
-            conn = sqlite3.connect(self.db_path, timeout=30)
+            try:
+                store = Store(self.db_path, create=False)
+            except (StoreError, sqlite3.Error):
+                return  # the loop's own beat and fence check take over
             try:
                 while not stop.wait(HEARTBEAT_S):
-                    with conn:
-                        conn.execute(
-                            "UPDATE runs SET heartbeat = ? WHERE id = ? AND engine_token = ?",
-                            [time.time(), run_id, token],
-                        )
-            except sqlite3.Error:
-                pass  # the loop's own beat and fence check take over
+                    store.heartbeat(run_id, token)
             finally:
-                conn.close()
+                store.close()
 
         thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
         thread.start()
@@ -344,21 +329,11 @@ class Engine:
     def _beat_while_full(self) -> None:
         """The heartbeat, tried once: on a full disk the write may fail, and that is fine
         (on this host a live pid holds the run whatever its heartbeat's age)."""
-        now, conn = time.time(), self.store.conn
+        now = time.time()
         if now - self._last_beat < HEARTBEAT_S or self.store.fence is None:
             return
-        if conn.in_transaction:  # never commit part of the write that is waiting
-            return
-        run_id, token = self.store.fence
-        try:
-            with conn:
-                conn.execute(
-                    "UPDATE runs SET heartbeat = ? WHERE id = ? AND engine_token = ?",
-                    [now, run_id, token],
-                )
+        if self.store.heartbeat(*self.store.fence):  # never part of the write that waits
             self._last_beat = now
-        except sqlite3.Error:
-            pass
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self._interrupt = True
@@ -707,14 +682,10 @@ class Engine:
 
     def _auto_time_limit(self, p: Proposal) -> float:
         """10 x the median wall seconds per epoch of the finished trials, times p's epochs."""
-        rows = self.store.conn.execute(
-            "SELECT (finished_at - started_at) / max(1, epochs_run) FROM trials "
-            "WHERE run_id = ? AND status = 'finished' AND started_at IS NOT NULL",
-            [self.run_id],
-        ).fetchall()
-        if not rows:
+        per_trial = self.store.seconds_per_epoch(self.run_id)
+        if not per_trial:
             return TIMEOUT_FIRST_S
-        per_epoch = statistics.median(r[0] for r in rows)
+        per_epoch = statistics.median(per_trial)
         return max(TIMEOUT_FLOOR_S, TIMEOUT_FACTOR * per_epoch * max(1, p.epochs))
 
     def _kill_overdue(self, search: bool) -> None:
@@ -770,33 +741,35 @@ class Engine:
         self.store.update_run(self.run_id, heartbeat=now, progress=self.progress())
 
     def progress(self) -> dict[str, Any]:
-        row = self.store.conn.execute(
-            "SELECT count(*) FILTER (WHERE status = 'finished'), "
-            "count(*) FILTER (WHERE status = 'failed'), "
-            "count(*) FILTER (WHERE status = 'pruned'), "
-            "avg(finished_at - started_at) FILTER (WHERE status = 'finished'), min(started_at) "
-            "FROM trials WHERE run_id = ? AND phase != 'final'",
-            [self.run_id],
-        ).fetchone()
-        finished, failed, pruned, avg_wall, first = row
+        c = self.store.progress_counts(self.run_id)
         planned = self.strategy.planned_trials if hasattr(self, "strategy") else 0
-        left = max(0, planned - finished - failed - pruned)
-        eta = None
-        if avg_wall:
-            final = 2 * avg_wall * self.profile.final_epochs / max(1, self.profile.step_epochs)
-            eta = left * avg_wall / max(1, self.workers) + (
-                final if self.cfg.final_validation else 0.0
+        eta = remaining_seconds(
+            EtaInputs(
+                planned_trials=planned,
+                planned_epochs=self.profile.epochs_for(self.cfg.strategy),
+                ended_trials=c["finished"] + c["failed"] + c["pruned"],
+                running_trials=c["running"],
+                epochs_spent=c["epochs_spent"],
+                running_epochs=c["running_epochs"],
+                running_epochs_left=c["running_epochs_left"],
+                max_epochs=self.profile.trial_epochs(self.cfg.strategy),
+                measured_seconds=c["measured_seconds"],
+                measured_epochs=c["measured_epochs"],
+                workers=self.workers,
+                final_epochs=self.profile.final_epochs if self.cfg.final_validation else 0,
+                final_epochs_done=c["final_epochs_done"],
             )
+        )
         out = {
-            "finished": finished,
-            "failed": failed,
-            "pruned": pruned,
+            "finished": c["finished"],
+            "failed": c["failed"],
+            "pruned": c["pruned"],
             "pruner": self.pruner.kind,
             "planned": planned,
             "running": len(self.running),
             "workers": self.workers,
             "eta_s": eta,
-            "elapsed_s": time.time() - (first or self.started),
+            "elapsed_s": time.time() - (c["first_started"] or self.started),
         }
         if hasattr(self, "strategy"):
             out.update(self.strategy.progress())

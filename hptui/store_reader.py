@@ -1,15 +1,15 @@
-"""Incremental, read-only reads of one run for the terminal UI (off the UI thread)."""
+"""Incremental, read-only reads of one run for the terminal UI (off the UI thread). The
+queries are the store's; this keeps the bookkeeping of what was read already."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from storage.contract import OPEN_TRIAL_STATUSES
-from storage.store import JSON_COLUMNS, Store
+from storage.store import Store
 
 OPEN_STATUSES = OPEN_TRIAL_STATUSES  # the app imports it from here
 
@@ -50,18 +50,6 @@ class StoreReader:
         self.lock = threading.Lock()
         self.closed = False
 
-    def _rows(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-        cur = self.store.conn.execute(sql, params)
-        cols = [d[0] for d in cur.description]
-        out = []
-        for r in cur.fetchall():
-            row = dict(zip(cols, r, strict=False))
-            for k in JSON_COLUMNS & row.keys():
-                if isinstance(row[k], str):
-                    row[k] = json.loads(row[k])
-            out.append(row)
-        return out
-
     def fetch(self, commands: list[int], epochs_for: int | None) -> Snapshot:
         """One consistent read (a single read transaction). The reader's bookkeeping changes
         only when the whole read succeeded, so a failed read is simply repeated."""
@@ -76,53 +64,25 @@ class StoreReader:
                 conn.rollback()  # read-only: ends the read transaction
 
     def _fetch(self, commands: list[int], epochs_for: int | None) -> Snapshot:
-        rid = self.run_id
-        runs = self._rows("SELECT * FROM runs WHERE id = ?", [rid])
-        if not runs:
-            raise LookupError(f"no run {rid} in {self.store.path}")
-        run = runs[0]
-        sql, params = "SELECT * FROM trials WHERE run_id = ? AND (id > ?", [rid, self.max_trial_id]
-        if self.open_ids:
-            sql += f" OR id IN ({', '.join('?' * len(self.open_ids))})"
-            params += sorted(self.open_ids)
-        trials = self._rows(sql + ") ORDER BY id", params)
-        ppo = self._rows(
-            "SELECT * FROM ppo_updates WHERE run_id = ? AND id > ? ORDER BY id",
-            [rid, self.max_ppo_id],
-        )
+        rid, store = self.run_id, self.store
+        run = store.run(rid)
+        if run is None:
+            raise LookupError(f"no run {rid} in {store.path}")
+        trials = store.trials_since(rid, self.max_trial_id, self.open_ids)
+        ppo = store.ppo_updates_since(rid, self.max_ppo_id)
         versions = None
         if run["space_version"] != self.space_version:
-            versions = self._rows(
-                "SELECT * FROM space_versions WHERE run_id = ? ORDER BY version", [rid]
-            )
-        workers = self._rows("SELECT * FROM workers WHERE run_id = ? ORDER BY slot", [rid])
-        evs = self._rows(
-            "SELECT * FROM events WHERE run_id = ? AND id > ? ORDER BY id LIMIT 500",
-            [rid, self.max_event_id],
-        )
-        handled: list[dict[str, Any]] = []
-        if commands:
-            handled = self._rows(
-                f"SELECT * FROM commands WHERE status != 'pending' AND id IN "
-                f"({', '.join('?' * len(commands))})",
-                list(commands),
-            )
+            versions = store.space_versions(rid)
+        workers = store.workers(rid)
+        evs = store.events(rid, self.max_event_id, limit=500)
+        handled = store.handled_commands(rid, commands)
         epochs = None
         if epochs_for is not None:
-            epochs = (
-                epochs_for,
-                self._rows("SELECT * FROM epochs WHERE trial_id = ? ORDER BY epoch", [epochs_for]),
-            )
+            epochs = (epochs_for, store.epochs(epochs_for))
         best, best_read = None, False
         if trials or self.first:
-            best, best_read = self.store.best_trial(rid), True
-        stopped = bool(
-            self.store.conn.execute(
-                "SELECT 1 FROM commands WHERE run_id = ? AND kind = 'stop' AND status = 'done'"
-                " LIMIT 1",
-                [rid],
-            ).fetchone()
-        )
+            best, best_read = store.best_trial(rid), True
+        stopped = store.stop_carried_out(rid)
         # all read: now move the bookkeeping on
         self.first = False
         for t in trials:
@@ -146,7 +106,7 @@ class StoreReader:
         with self.lock:
             if self.closed:
                 raise sqlite3.ProgrammingError("the store reader is closed")
-            return self._rows("SELECT * FROM epochs WHERE trial_id = ? ORDER BY epoch", [trial_id])
+            return self.store.epochs(trial_id)
 
     def close(self) -> None:
         """Waits for a read in flight (milliseconds), then closes."""

@@ -1,8 +1,10 @@
 """The SQLite experiment store: the engine writes runs, trials, epochs, PPO updates and
 events; the UI and the command line read them and write only `commands`.
 
+Every SQL statement of hptui is here, each scoped to a run: the engine's lock and heartbeat,
+its progress counts, and the incremental reads of the UI (hptui.store_reader) included.
 WAL mode with a busy timeout, so readers never block the writer and nobody sees
-"database is locked". JSON columns are decoded on the way out.
+"database is locked". JSON columns are encoded on the way in and decoded on the way out.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import functools
 import json
 import os
+import secrets
 import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from storage.contract import ACTIVE_RUN_STATUSES as ACTIVE_RUN_STATUSES  # re-exported
 from storage.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
@@ -33,9 +36,6 @@ PARAM_COLUMNS = (
 BUSY_TIMEOUT_MS = 30_000
 STALE_S = 15.0  # an engine whose heartbeat is older than this is gone; its lock is taken over
 T = TypeVar("T")
-
-if TYPE_CHECKING:
-    import sqlite_utils
 
 
 class StoreError(Exception):
@@ -86,8 +86,22 @@ def default_db_path() -> Path:
     return Path(os.environ.get("HPTUI_DB", "hptui.db"))
 
 
+def _plain(value: Any) -> Any:
+    """A value SQLite can bind: a numpy scalar (which has `.item()`) becomes its Python value,
+    a dict or list JSON text."""
+    if value is None or isinstance(value, (str, bytes, int, float)):
+        return value
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value)
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
+
+
 def _encode(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: json.dumps(v) if k in JSON_COLUMNS and v is not None else v for k, v in row.items()}
+    return {
+        k: json.dumps(v) if k in JSON_COLUMNS and v is not None else _plain(v)
+        for k, v in row.items()
+    }
 
 
 def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -184,14 +198,6 @@ class Store:
             raise StoreError(f"{self.path}: not a usable hptui store ({exc})") from None
         self.conn = conn
 
-    @functools.cached_property
-    def db(self) -> sqlite_utils.Database:
-        """sqlite-utils over the connection, for writes; imported on first use, so the
-        commands that only read (runs, show, export) start without it."""
-        import sqlite_utils
-
-        return sqlite_utils.Database(self.conn)
-
     def _check_and_migrate(self, conn: sqlite3.Connection) -> None:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -268,16 +274,29 @@ class Store:
         rows = self._rows(sql, params)
         return rows[0] if rows else None
 
+    def _insert_row(self, table: str, row: Mapping[str, Any], *, replace: bool = False) -> int:
+        """INSERT one row (JSON columns encoded) inside the caller's transaction."""
+        row = _encode(row)
+        cols = ", ".join(f'"{k}"' for k in row)
+        marks = ", ".join("?" for _ in row)
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        cur = self.conn.execute(
+            f'{verb} INTO "{table}" ({cols}) VALUES ({marks})', list(row.values())
+        )
+        return int(cur.lastrowid or 0)
+
     @_writes
     def _insert(self, table: str, row: Mapping[str, Any]) -> int:
         with self.conn:
-            return int(self.db[table].insert(_encode(row)).last_pk)
+            return self._insert_row(table, row)
 
     @_writes
     def _update(self, table: str, pk: int, fields: Mapping[str, Any]) -> None:
         if fields:
+            row = _encode(fields)
+            sets = ", ".join(f'"{k}" = ?' for k in row)
             with self.conn:
-                self.db[table].update(pk, _encode(fields))
+                self.conn.execute(f'UPDATE "{table}" SET {sets} WHERE id = ?', [*row.values(), pk])
 
     # --- runs --------------------------------------------------------------------------
     @_writes
@@ -318,6 +337,100 @@ class Store:
             [run_id],
         ).fetchone()
         return int(row[0])
+
+    # --- the engine's lock, heartbeat and progress ------------------------------------------
+    def take_lock(self, run_id: int, seen: Mapping[str, Any]) -> bool:
+        """Take run_id's lock for this process, only if nobody took it since `seen` (the run
+        row the caller decided on): a compare-and-set of pid, heartbeat and token, with a
+        fresh fencing token that every later write through this store checks. False: another
+        engine took the run in between."""
+        token = secrets.token_hex(16)
+        with self.conn:
+            cur = self.conn.execute(
+                "UPDATE runs SET engine_pid = ?, engine_host = ?, heartbeat = ?, engine_token = ? "
+                "WHERE id = ? AND engine_pid IS ? AND heartbeat IS ? AND engine_token IS ?",
+                [os.getpid(), socket.gethostname(), time.time(), token, run_id,
+                 seen.get("engine_pid"), seen.get("heartbeat"), seen.get("engine_token")],
+            )  # fmt: skip
+        if cur.rowcount != 1:
+            return False
+        self.fence = (run_id, token)
+        return True
+
+    def heartbeat(self, run_id: int, token: str) -> bool:
+        """The run's heartbeat, written if `token` still holds its lock. Never raises (False:
+        not written, e.g. on a full disk) and never commits a write that is under way."""
+        if self.conn.in_transaction:
+            return False
+        try:
+            with self.conn:
+                cur = self.conn.execute(
+                    "UPDATE runs SET heartbeat = ? WHERE id = ? AND engine_token = ?",
+                    [time.time(), run_id, token],
+                )
+        except sqlite3.Error:
+            return False
+        return cur.rowcount == 1
+
+    def progress_counts(self, run_id: int) -> dict[str, Any]:
+        """What the engine's progress and remaining-time estimate (engine.eta) are made of.
+        Search trials (final validation apart): `finished`, `failed`, `pruned`;
+        `first_started`; `epochs_spent`, the epoch budget the ended ones took (a pruned trial
+        its epochs run, any other its planned epochs); `measured_seconds` and
+        `measured_epochs`, wall seconds and epochs of those that trained to a result;
+        `running`, the running ones, the epochs they were given (`running_epochs`) and those
+        they have still to train (`running_epochs_left`). Final validation:
+        `final_epochs_done`, the epochs its trials trained (ended or running)."""
+        row = self.conn.execute(
+            "SELECT count(*) FILTER (WHERE status = 'finished'), "
+            "count(*) FILTER (WHERE status = 'failed'), "
+            "count(*) FILTER (WHERE status = 'pruned'), "
+            "min(started_at), "
+            "coalesce(sum(CASE WHEN status = 'pruned' THEN coalesce(epochs_run, 0) "
+            "ELSE coalesce(max_epochs, 0) END) "
+            "FILTER (WHERE status IN ('finished', 'failed', 'pruned')), 0), "
+            "coalesce(sum(finished_at - started_at) FILTER (WHERE status IN "
+            "('finished', 'pruned') AND started_at IS NOT NULL AND epochs_run > 0), 0), "
+            "coalesce(sum(epochs_run) FILTER (WHERE status IN "
+            "('finished', 'pruned') AND started_at IS NOT NULL AND epochs_run > 0), 0) "
+            "FROM trials WHERE run_id = ? AND phase != 'final'",
+            [run_id],
+        ).fetchone()
+        out = dict(
+            zip(
+                ("finished", "failed", "pruned", "first_started", "epochs_spent",
+                 "measured_seconds", "measured_epochs"),
+                row,
+                strict=True,
+            )
+        )  # fmt: skip
+        running = self.conn.execute(
+            "SELECT t.phase = 'final', coalesce(t.max_epochs, 0), "
+            "(SELECT count(*) FROM epochs e WHERE e.trial_id = t.id) "
+            "FROM trials t WHERE t.run_id = ? AND t.status = 'running'",
+            [run_id],
+        ).fetchall()
+        final_ended = self.conn.execute(
+            "SELECT coalesce(sum(epochs_run), 0) FROM trials "
+            "WHERE run_id = ? AND phase = 'final' AND status = 'finished'",
+            [run_id],
+        ).fetchone()[0]
+        search = [(planned, done) for final, planned, done in running if not final]
+        out["running"] = len(search)
+        out["running_epochs"] = sum(planned for planned, _ in search)
+        out["running_epochs_left"] = sum(max(0, planned - done) for planned, done in search)
+        out["final_epochs_done"] = int(final_ended) + sum(d for final, _, d in running if final)
+        return out
+
+    def seconds_per_epoch(self, run_id: int) -> list[float]:
+        """Wall seconds per epoch of each finished trial of the run (for the automatic trial
+        time limit)."""
+        rows = self.conn.execute(
+            "SELECT (finished_at - started_at) / max(1, epochs_run) FROM trials "
+            "WHERE run_id = ? AND status = 'finished' AND started_at IS NOT NULL",
+            [run_id],
+        ).fetchall()
+        return [float(r[0]) for r in rows]
 
     # --- search-space versions -----------------------------------------------------------
     @_writes
@@ -374,12 +487,24 @@ class Store:
                 **{k: config.get(k) for k in PARAM_COLUMNS},
                 **fields,
             }
-            trial_id = int(self.db["trials"].insert(_encode(row)).last_pk)
+            trial_id = self._insert_row("trials", row)
         return trial_id, number
 
     @_writes
     def update_trial(self, trial_id: int, **fields: Any) -> None:
         self._update("trials", trial_id, fields)
+
+    def trials_since(
+        self, run_id: int, after_id: int, also: Iterable[int] = ()
+    ) -> list[dict[str, Any]]:
+        """The run's trials with an id above `after_id`, and those in `also` (read again: they
+        may have changed), by id."""
+        also = sorted(also)
+        sql, params = "SELECT * FROM trials WHERE run_id = ? AND (id > ?", [run_id, after_id]
+        if also:
+            sql += f" OR id IN ({', '.join('?' * len(also))})"
+            params += also
+        return self._rows(sql + ") ORDER BY id", params)
 
     def trial(self, trial_id: int) -> dict[str, Any] | None:
         return self._one("SELECT * FROM trials WHERE id = ?", [trial_id])
@@ -433,7 +558,7 @@ class Store:
     def add_epoch(self, run_id: int, trial_id: int, **fields: Any) -> None:
         row = {"run_id": run_id, "trial_id": trial_id, **fields}
         with self.conn:
-            self.db["epochs"].insert(row, replace=True)
+            self._insert_row("epochs", row, replace=True)
 
     @_writes
     def clear_epochs(self, trial_id: int) -> None:
@@ -450,6 +575,11 @@ class Store:
 
     def ppo_updates(self, run_id: int) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM ppo_updates WHERE run_id = ? ORDER BY ppo_epoch", [run_id])
+
+    def ppo_updates_since(self, run_id: int, after_id: int) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT * FROM ppo_updates WHERE run_id = ? AND id > ? ORDER BY id", [run_id, after_id]
+        )
 
     @_writes
     def set_worker(self, run_id: int, slot: int, **fields: Any) -> None:
@@ -482,6 +612,27 @@ class Store:
 
     def command(self, command_id: int) -> dict[str, Any] | None:
         return self._one("SELECT * FROM commands WHERE id = ?", [command_id])
+
+    def handled_commands(self, run_id: int, ids: Iterable[int]) -> list[dict[str, Any]]:
+        """Those of the commands `ids` of the run that the engine has handled (done, refused)."""
+        ids = list(ids)
+        if not ids:
+            return []
+        return self._rows(
+            f"SELECT * FROM commands WHERE run_id = ? AND status != 'pending' AND id IN "
+            f"({', '.join('?' * len(ids))}) ORDER BY id",
+            [run_id, *ids],
+        )
+
+    def stop_carried_out(self, run_id: int) -> bool:
+        """Did the engine carry out a user's stop of the run?"""
+        return bool(
+            self.conn.execute(
+                "SELECT 1 FROM commands WHERE run_id = ? AND kind = 'stop' AND status = 'done'"
+                " LIMIT 1",
+                [run_id],
+            ).fetchone()
+        )
 
     @_writes
     def finish_command(self, command_id: int, status: str, message: str = "") -> None:

@@ -396,3 +396,94 @@ def test_migration_from_schema_1_fills_the_score(tmp_path: Path) -> None:
         assert store.best_trial(1)["score"] == pytest.approx(42.6)
     finally:
         store.close()
+
+
+def test_take_lock_is_a_compare_and_set(store: Store) -> None:
+    rid = new_run(store)
+    seen = store.run(rid)
+    assert store.take_lock(rid, seen)
+    assert store.fence is not None and store.fence[0] == rid
+    row = store.run(rid)
+    assert row["engine_pid"] == os.getpid() and row["engine_token"] == store.fence[1]
+    # Another engine that looked before we took it finds the row changed: refused.
+    other = Store(store.path)
+    try:
+        assert not other.take_lock(rid, seen)
+        assert other.fence is None
+    finally:
+        other.close()
+
+
+def test_heartbeat_needs_the_token_and_never_raises(store: Store) -> None:
+    rid = new_run(store)
+    assert store.take_lock(rid, store.run(rid))
+    run_id, token = store.fence
+    before = store.run(rid)["heartbeat"]
+    time.sleep(0.01)
+    assert store.heartbeat(run_id, token)
+    assert store.run(rid)["heartbeat"] > before
+    assert not store.heartbeat(run_id, "another engine's token")
+    store.conn.execute("BEGIN")  # a write under way is never committed by a heartbeat
+    assert not store.heartbeat(run_id, token)
+    store.conn.rollback()
+
+
+def test_progress_counts(store: Store) -> None:
+    rid = new_run(store)
+
+    def trial(status: str, max_epochs: int, epochs_run: int | None, phase: str = "search") -> int:
+        tid, _ = store.add_trial(
+            rid, CONFIG, status="running", phase=phase, strategy="random", space_version=1,
+            max_epochs=max_epochs, started_at=100.0,
+        )  # fmt: skip
+        if status != "running":
+            store.update_trial(tid, status=status, epochs_run=epochs_run, finished_at=130.0)
+        return tid
+
+    trial("finished", 3, 3)  # 30 s for 3 epochs
+    trial("pruned", 3, 1)  # 30 s for 1 epoch, 1 epoch of budget
+    trial("failed", 3, None)  # 3 epochs of budget, nothing measured
+    running = trial("running", 3, None)
+    for e in (1, 2):
+        store.add_epoch(rid, running, epoch=e, val_accuracy=0.5)
+    final = trial("running", 2, None, phase="final")
+    store.add_epoch(rid, final, epoch=1, val_accuracy=0.5)
+    trial("finished", 2, 2, phase="final")
+    c = store.progress_counts(rid)
+    assert (c["finished"], c["failed"], c["pruned"], c["running"]) == (1, 1, 1, 1)
+    assert c["epochs_spent"] == 3 + 1 + 3
+    assert (c["measured_seconds"], c["measured_epochs"]) == (60.0, 4)
+    assert (c["running_epochs"], c["running_epochs_left"]) == (3, 1)
+    assert c["final_epochs_done"] == 1 + 2
+    assert c["first_started"] == 100.0
+    assert store.seconds_per_epoch(rid) == [10.0, 15.0]  # final validation too
+
+
+def test_incremental_reads(store: Store) -> None:
+    rid, other = new_run(store), new_run(store)
+    t1, _ = store.add_trial(rid, CONFIG, status="running", phase="search", strategy="random",
+                            space_version=1)  # fmt: skip
+    t2, _ = store.add_trial(rid, CONFIG, status="finished", phase="search", strategy="random",
+                            space_version=1)  # fmt: skip
+    store.add_trial(other, CONFIG, status="finished", phase="search", strategy="random",
+                    space_version=1)  # fmt: skip
+    assert [t["id"] for t in store.trials_since(rid, t2)] == []
+    assert [t["id"] for t in store.trials_since(rid, t2, also={t1})] == [t1]
+    assert [t["id"] for t in store.trials_since(rid, 0)] == [t1, t2]
+    assert store.trials_since(rid, 0)[0]["config"] == CONFIG  # JSON decoded
+    c1, c2 = store.add_command(rid, "pause"), store.add_command(rid, "stop")
+    c3 = store.add_command(other, "stop")
+    assert store.handled_commands(rid, [c1, c2, c3]) == []
+    store.finish_command(c2, "done", "stopping")
+    store.finish_command(c3, "done", "stopping")
+    assert [c["id"] for c in store.handled_commands(rid, [c1, c2, c3])] == [c2]
+    assert store.stop_carried_out(rid) and store.stop_carried_out(other)
+    assert not store.stop_carried_out(new_run(store))
+
+
+def test_writes_take_numpy_scalars_without_importing_numpy_into_the_store(store: Store) -> None:
+    np = pytest.importorskip("numpy")
+    rid = new_run(store, workers=np.int64(3))
+    assert store.run(rid)["workers"] == 3
+    store.update_run(rid, planned_trials=np.int64(7))
+    assert store.run(rid)["planned_trials"] == 7
