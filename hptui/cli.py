@@ -256,7 +256,7 @@ def run_headless(db: str | Path, run_id: int) -> int:
     from engine.runner import Engine, EngineError
     from hptui.headless import HeadlessView
 
-    live = HeadlessView(run_id, console)
+    live = HeadlessView(db, run_id, console)
     try:
         engine = Engine(db, run_id, on_tick=live.update)
         with live:

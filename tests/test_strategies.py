@@ -519,3 +519,27 @@ def test_bayes_ppo_same_seed_same_proposals_and_state_round_trip() -> None:
     assert (g.ppo_epoch, g.trajectory, g.step) == (1, 1, 1)
     assert g.config == f1.config
     np.testing.assert_allclose(g.extra["action"], f1.extra["action"], atol=1e-6)
+
+
+def test_final_validation_is_a_strategy_of_two_unrewarded_trials() -> None:
+    from engine.space import DEFAULT_CONFIG, default_space
+    from engine.strategies.base import Outcome
+    from engine.strategies.final import FinalValidation
+
+    best = {"number": 7, "config": {**DEFAULT_CONFIG, "lr": 0.004}}
+    final = FinalValidation(default_space(), best, DEFAULT_CONFIG, epochs=3)
+    assert not final.searching and final.name == "final" and final.planned_trials == 2
+    a, b = final.ask(), final.ask()
+    assert a is not None and b is not None and final.ask() is None
+    assert [p.extra["role"] for p in (a, b)] == ["best", "default"]
+    assert a.config["lr"] == 0.004 and b.config == dict(DEFAULT_CONFIG)
+    assert a.phase == "final" and a.epochs == 3 and a.early_stopping
+    assert a.extra["best_trial"] == 7
+    assert not final.done()
+    final.tell(a, Outcome(True, 0.8, 10.0))
+    final.tell(b, Outcome(False, error="boom"))  # a failure is not run again
+    assert final.done()
+    # On a resume, the roles already trained are not proposed again.
+    again = FinalValidation(default_space(), best, DEFAULT_CONFIG, 3, done_roles=["best"])
+    p = again.ask()
+    assert p is not None and p.extra["role"] == "default" and again.ask() is None

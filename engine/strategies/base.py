@@ -48,6 +48,9 @@ class Outcome:
 
 class Strategy(ABC):
     name: str = "strategy"
+    # Its trials are search trials: rewarded and scored, candidates for best, pruned, and
+    # their failures in a row end the run. Final validation's are not (strategies.final).
+    searching: bool = True
 
     def __init__(self, space: SearchSpace) -> None:
         self.space = space

@@ -271,8 +271,8 @@ def test_sigterm_while_waiting_for_disk_space_stops_and_loses_nothing(
 
 WRITE_NOTE = """
 import sys
-from engine.runner import _say
-_say(sys.argv[1], "waiting for disk space")
+from engine.lock import say
+say(sys.argv[1], "waiting for disk space")
 print("returned")
 """
 
@@ -305,30 +305,31 @@ def test_the_wait_for_space_beats_when_it_can_and_ends_at_a_signal(
 ) -> None:
     import sqlite3
 
-    import engine.runner as runner
+    import engine.lock
 
-    monkeypatch.setattr(runner, "FULL_RETRY_S", 0.3)
+    monkeypatch.setattr(engine.lock, "FULL_RETRY_S", 0.3)
     db = tmp_path / "beat.db"
     run_id = new_run(db, strategy="random")
-    engine = Engine(db, run_id, trainer=DOUBLE)
-    engine._take_lock()
+    eng = Engine(db, run_id, trainer=DOUBLE)
+    lock = eng.lock
+    lock.take()
     full = sqlite3.OperationalError("database or disk is full")
     try:
         before = query(db, "SELECT heartbeat FROM runs")[0][0]
-        engine._last_beat = 0.0
-        engine._on_disk_full(full)  # one wait: the heartbeat write got through
+        lock.last_beat = 0.0
+        lock.on_disk_full(full)  # one wait: the heartbeat write got through
         assert query(db, "SELECT heartbeat FROM runs")[0][0] > before
         # A heartbeat that cannot be written (a read-only connection refuses it for real)
         # does not end the wait.
-        writable = engine.store.conn
-        engine.store.conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        engine._last_beat = 0.0
-        engine._on_disk_full(full)
-        engine.store.conn.close()
-        engine.store.conn = writable
-        # SIGTERM or SIGINT (the handler sets the flag): the wait ends at once
-        engine._on_signal(signal.SIGTERM, None)
-        with pytest.raises(runner.StoppedWhileFull):
-            engine._on_disk_full(full)
+        writable = eng.store.conn
+        eng.store.conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        lock.last_beat = 0.0
+        lock.on_disk_full(full)
+        eng.store.conn.close()
+        eng.store.conn = writable
+        # SIGTERM or SIGINT (the engine's handler sets the flag): the wait ends at once
+        eng._on_signal(signal.SIGTERM, None)
+        with pytest.raises(engine.lock.StoppedWhileFull):
+            lock.on_disk_full(full)
     finally:
-        engine.store.close()
+        eng.store.close()

@@ -1,0 +1,152 @@
+"""The run's trials in flight: launched with the reward weights and penalty of their moment
+(carried with them, never read back), then committed as finished, pruned, failed, cancelled or
+interrupted; and the accuracy estimates of the finished ones (engine.estimate)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from engine.estimate import FidelityGP
+from engine.reward import Rule, adaptive_weights, apply_rules, reward, score
+from engine.space import SearchSpace
+from engine.strategies.base import Outcome, Proposal
+from storage.store import Store
+
+ESTIMATE_REFIT = 5  # the estimating GP's kernel is re-optimised every 5 results (cheap between)
+
+
+@dataclass
+class Running:
+    """A launched trial: its proposal, worker, number, and the reward terms of its moment."""
+
+    proposal: Proposal
+    slot: int
+    number: int
+    alpha: float
+    beta: float
+    penalty: float
+    since: float  # monotonic seconds when it started
+
+
+class TrialBook:
+    def __init__(self, store: Store, run_id: int) -> None:
+        self.store, self.run_id = store, run_id
+        self.running: dict[int, Running] = {}  # trial id -> its record
+        self._estimator: FidelityGP | None = None
+
+    def launch(
+        self, p: Proposal, slot: int, strategy: str, space_version: int, rules: list[Rule]
+    ) -> int:
+        """Commit a new running trial for `p` on worker `slot`; returns its id."""
+        alpha, beta = adaptive_weights(p.progress)
+        penalty, fired = apply_rules(p.config, rules)
+        trial_id, number = self.store.add_trial(
+            self.run_id,
+            p.config,
+            status="running",
+            phase=p.phase,
+            strategy=strategy,
+            ppo_epoch=p.ppo_epoch,
+            trajectory=p.trajectory,
+            step=p.step,
+            space_version=space_version,
+            max_epochs=p.epochs,
+            alpha=alpha,
+            beta=beta,
+            penalty=penalty,
+            rules_fired=fired,
+            extra={"key": p.key, **p.extra},
+            worker=slot,
+            started_at=time.time(),
+        )
+        self.running[trial_id] = Running(p, slot, number, alpha, beta, penalty, time.monotonic())
+        self.store.set_worker(
+            self.run_id, slot, trial_id=trial_id, epoch=0, epochs=p.epochs, batch=0, batches=None
+        )
+        return trial_id
+
+    def started(self, trial_id: int) -> None:
+        """The worker took it (the launch time included a worker's start-up)."""
+        self.store.update_trial(trial_id, started_at=time.time())
+        self.running[trial_id].since = time.monotonic()
+
+    def finish(
+        self,
+        trial_id: int,
+        res: dict[str, Any],
+        searching: bool,
+        prune: dict[str, Any] | None = None,
+    ) -> tuple[Running, Outcome]:
+        """Commit a result, before anything else happens. A search trial is rewarded and
+        scored; one the pruner stopped is `pruned`."""
+        t = self.running.pop(trial_id)
+        pruned = bool(res.get("pruned")) and searching
+        r = reward(res["val_accuracy"], res["seconds"], t.penalty, t.alpha, t.beta)
+        extra = {"key": t.proposal.key, **t.proposal.extra, "pruned": prune}
+        self.store.update_trial(
+            trial_id,
+            status="pruned" if pruned else "finished",
+            val_accuracy=res["val_accuracy"],
+            val_loss=res["val_loss"],
+            seconds=res["seconds"],
+            epochs_run=res["epochs_run"],
+            best_epoch=res["best_epoch"],
+            test_accuracy=res.get("test_accuracy"),
+            reward=r if searching else None,  # final-validation trials are not rewarded
+            score=score(res["val_accuracy"], res["seconds"], t.penalty) if searching else None,
+            device=res["device"],
+            precision=res["precision"],
+            finished_at=time.time(),
+            **({"extra": extra} if pruned and prune else {}),
+        )
+        self._free(t.slot)
+        outcome = Outcome(
+            True,
+            res["val_accuracy"],
+            res["seconds"],
+            r,
+            pruned=pruned,
+            epochs_run=int(res["epochs_run"]),
+        )
+        return t, outcome
+
+    def fail(self, trial_id: int, error: str) -> tuple[Running, Outcome]:
+        """Commit a failure; the strategy is told it scores like accuracy 0."""
+        t = self.running.pop(trial_id)
+        self.store.update_trial(trial_id, status="failed", error=error, finished_at=time.time())
+        self._free(t.slot)
+        return t, Outcome(False, 0.0, 0.0, reward(0.0, 0.0, t.penalty, t.alpha, t.beta), error)
+
+    def end_all(self, status: str, why: str) -> list[int]:
+        """End every running trial as `status` (cancelled, interrupted); returns their ids."""
+        ids = list(self.running)
+        for tid in ids:
+            t = self.running.pop(tid)
+            self.store.update_trial(tid, status=status, error=why, finished_at=time.time())
+            self.store.set_worker(self.run_id, t.slot, trial_id=None)
+        return ids
+
+    def _free(self, slot: int) -> None:
+        self.store.set_worker(self.run_id, slot, trial_id=None, epoch=None, batch=None)
+
+    def update_estimates(self, space: SearchSpace, seed: int) -> None:
+        """Re-estimate the accuracy of every finished search trial (engine.estimate), stored
+        beside the measurement for the UI and `show` (the ranking itself is the score's)."""
+        done = [
+            t for t in self.store.trials(self.run_id, status="finished") if t["phase"] != "final"
+        ]
+        if self._estimator is None or self._estimator.space != space:
+            self._estimator = FidelityGP(space, seed, refit_every=ESTIMATE_REFIT)
+        configs = [t["config"] for t in done]
+        accs = [t["val_accuracy"] for t in done]
+        epochs = [t["max_epochs"] or t["epochs_run"] or 1 for t in done]
+        est = (
+            self._estimator.predict(configs)[0]
+            if self._estimator.fit(configs, accs, epochs)
+            else accs
+        )
+        self.store.set_estimates(
+            self.run_id, {t["id"]: float(e) for t, e in zip(done, est, strict=True)}
+        )
