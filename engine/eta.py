@@ -9,7 +9,9 @@ the epochs a running trial has trained already count as done, so the estimate fa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 FINAL_TRIALS = 2  # final validation trains the best and the default configuration
 
@@ -29,6 +31,21 @@ class EtaInputs:
     workers: int
     final_epochs: int = 0  # per final-validation trial; 0 without final validation
     final_epochs_done: int = 0
+
+    @classmethod
+    def of(cls, counts: Mapping[str, Any], **plan: Any) -> EtaInputs:
+        """From the store's progress counts (Store.progress_counts) and the run's plan."""
+        return cls(
+            ended_trials=counts["finished"] + counts["failed"] + counts["pruned"],
+            running_trials=counts["running"],
+            epochs_spent=counts["epochs_spent"],
+            running_epochs=counts["running_epochs"],
+            running_epochs_left=counts["running_epochs_left"],
+            measured_seconds=counts["measured_seconds"],
+            measured_epochs=counts["measured_epochs"],
+            final_epochs_done=counts["final_epochs_done"],
+            **plan,
+        )
 
 
 def epochs_left(x: EtaInputs) -> int:

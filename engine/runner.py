@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import math
 import signal
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -49,9 +48,6 @@ from storage import contract
 from storage.contract import DEFAULT_TRAINER, ExecutorMessage
 from storage.store import LockLost, Store
 
-TIMEOUT_FLOOR_S = 300.0  # the automatic trial time limit is never shorter
-TIMEOUT_FIRST_S = 3600.0  # ... and before any trial has finished, there is no median yet
-TIMEOUT_FACTOR = 10.0
 POLL_S = 0.2  # commands are looked at at least this often
 
 
@@ -421,31 +417,13 @@ class Engine:
             )
         self.executor.verdict(tid, bool(d and d.prune))  # type: ignore[attr-defined]
 
-    # --- time limits and failures ----------------------------------------------------------------
-    def _auto_time_limit(self, p: Proposal) -> float:
-        """10 x the median wall seconds per epoch of the finished trials, times p's epochs."""
-        per_trial = self.store.seconds_per_epoch(self.run_id)
-        if not per_trial:
-            return TIMEOUT_FIRST_S
-        per_epoch = statistics.median(per_trial)
-        return max(TIMEOUT_FLOOR_S, TIMEOUT_FACTOR * per_epoch * max(1, p.epochs))
-
+    # --- time limits and failures ---------------------------------------------------------
     def _kill_overdue(self, strategy: Strategy) -> None:
         """A trial past its time limit (a hung trainer) is killed, its worker replaced, and
         it fails with the reason; otherwise it would hold its worker, and `stop`, forever."""
-        now = time.monotonic()
-        for tid, t in list(self.trials.running.items()):
-            elapsed = now - t.since
-            if self.cfg.trial_timeout:
-                limit = float(self.cfg.trial_timeout)
-            elif elapsed <= TIMEOUT_FLOOR_S:
-                continue  # the automatic limit is never shorter: no need to work it out
-            else:
-                limit = self._auto_time_limit(t.proposal)
-            if elapsed <= limit:
-                continue
+        for tid, slot, limit in self.trials.overdue(self.cfg.trial_timeout):
             self.executor.cancel(tid)
-            why = f"timed out after {limit:.0f} s (--trial-timeout); worker {t.slot} replaced"
+            why = f"timed out after {limit:.0f} s (--trial-timeout); worker {slot} replaced"
             self.store.log(self.run_id, f"trial {tid}: {why}", "warning")
             self._on_failed(strategy, tid, why)
             if self.status == "failed":
@@ -495,20 +473,13 @@ class Engine:
         c = self.store.progress_counts(self.run_id)
         planned = self.strategy.planned_trials if self.strategy is not None else 0
         eta = remaining_seconds(
-            EtaInputs(
+            EtaInputs.of(
+                c,
                 planned_trials=planned,
                 planned_epochs=self.profile.epochs_for(self.cfg.strategy),
-                ended_trials=c["finished"] + c["failed"] + c["pruned"],
-                running_trials=c["running"],
-                epochs_spent=c["epochs_spent"],
-                running_epochs=c["running_epochs"],
-                running_epochs_left=c["running_epochs_left"],
                 max_epochs=self.profile.trial_epochs(self.cfg.strategy),
-                measured_seconds=c["measured_seconds"],
-                measured_epochs=c["measured_epochs"],
                 workers=self.workers,
                 final_epochs=self.profile.final_epochs if self.cfg.final_validation else 0,
-                final_epochs_done=c["final_epochs_done"],
             )
         )
         out = {

@@ -4,6 +4,7 @@ interrupted; and the accuracy estimates of the finished ones (engine.estimate)."
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,9 @@ from engine.strategies.base import Outcome, Proposal
 from storage.store import Store
 
 ESTIMATE_REFIT = 5  # the estimating GP's kernel is re-optimised every 5 results (cheap between)
+TIMEOUT_FLOOR_S = 300.0  # the automatic trial time limit is never shorter
+TIMEOUT_FIRST_S = 3600.0  # ... and before any trial has finished, there is no median yet
+TIMEOUT_FACTOR = 10.0
 
 
 @dataclass
@@ -127,6 +131,30 @@ class TrialBook:
             self.store.update_trial(tid, status=status, error=why, finished_at=time.time())
             self.store.set_worker(self.run_id, t.slot, trial_id=None)
         return ids
+
+    def overdue(self, trial_timeout: float | None) -> list[tuple[int, int, float]]:
+        """(trial id, worker, limit) of each running trial past its time limit: the run's
+        --trial-timeout, or automatically 10 x the median wall seconds per epoch of the
+        finished trials times its epochs (never under TIMEOUT_FLOOR_S)."""
+        now, out = time.monotonic(), []
+        for tid, t in self.running.items():
+            elapsed = now - t.since
+            if trial_timeout:
+                limit = float(trial_timeout)
+            elif elapsed <= TIMEOUT_FLOOR_S:
+                continue  # the automatic limit is never shorter: no need to work it out
+            else:
+                limit = self._auto_time_limit(t.proposal.epochs)
+            if elapsed > limit:
+                out.append((tid, t.slot, limit))
+        return out
+
+    def _auto_time_limit(self, epochs: int) -> float:
+        per_trial = self.store.seconds_per_epoch(self.run_id)
+        if not per_trial:
+            return TIMEOUT_FIRST_S
+        per_epoch = statistics.median(per_trial)
+        return max(TIMEOUT_FLOOR_S, TIMEOUT_FACTOR * per_epoch * max(1, epochs))
 
     def _free(self, slot: int) -> None:
         self.store.set_worker(self.run_id, slot, trial_id=None, epoch=None, batch=None)

@@ -91,3 +91,16 @@ def test_the_estimate_falls_steadily_through_a_two_stage_run() -> None:
         assert eta == pytest.approx(truth, abs=p.step_epochs * per_epoch), ended
         estimates.append(eta)
     assert all(b < a for a, b in zip(estimates, estimates[1:], strict=False))
+
+
+def test_inputs_from_the_store_counts() -> None:
+    counts = {
+        "finished": 3, "failed": 1, "pruned": 1, "running": 2, "epochs_spent": 9,
+        "running_epochs": 4, "running_epochs_left": 3, "measured_seconds": 80.0,
+        "measured_epochs": 8, "final_epochs_done": 0, "first_started": 1.0,
+    }  # fmt: skip
+    x = EtaInputs.of(counts, planned_trials=10, planned_epochs=20, max_epochs=2, workers=2)
+    assert (x.ended_trials, x.running_trials, x.epochs_spent) == (5, 2, 9)
+    # 3 left in the running trials + min(20 - 9 - 4, 3 trials not started x 2) = 3 + 6
+    assert epochs_left(x) == 9
+    assert remaining_seconds(x) == pytest.approx(9 * 10.0 / 2)
