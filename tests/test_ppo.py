@@ -137,3 +137,52 @@ def test_state_dict_round_trip_identical_actions() -> None:
     sa, sb = a.update(*args), b.update(*args)
     assert sa == sb
     np.testing.assert_array_equal(a.act(obs, noise)[0], b.act(obs, noise)[0])
+
+
+def _batch(agent: PPOAgent, ratios: np.ndarray, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """States, actions and the old log-probs that make the new/old probability ratio of each
+    step exactly `ratios` under the agent's current policy."""
+    rng = np.random.default_rng(seed)
+    obs = rng.normal(size=(len(ratios), agent.obs_dim)).astype(np.float32)
+    actions = rng.uniform(-0.5, 0.5, size=(len(ratios), agent.act_dim)).astype(np.float32)
+    new_logp = np.array([agent.evaluate(o, a)[0] for o, a in zip(obs, actions, strict=True)])
+    return obs, actions, new_logp - np.log(ratios)
+
+
+def _weights(agent: PPOAgent) -> list[np.ndarray]:
+    return [w.copy() for w in agent.actor.get_weights()] + [agent.log_std.numpy().copy()]
+
+
+def test_clipped_objective_by_hand() -> None:
+    """One pass: the actor loss is mean(max(-A r, -A clip(r, 1 - eps, 1 + eps))), the clip
+    fraction counts |r - 1| > eps and the approximate KL is mean((r - 1) - log r)."""
+    cfg = PPOConfig(hidden=(8, 8), update_epochs=1, norm_adv=False, clip_coef=0.2)
+    agent = PPOAgent(obs_dim=3, act_dim=2, cfg=cfg, seed=0)
+    ratios = np.array([0.5, 0.9, 1.0, 1.1, 1.5, 2.0])
+    adv = np.array([1.0, -1.0, 2.0, -2.0, 1.0, -0.5])
+    obs, actions, old_logp = _batch(agent, ratios)
+    stats = agent.update(obs, actions, old_logp, adv, returns=np.zeros(len(ratios)))
+    clipped = np.clip(ratios, 0.8, 1.2)
+    expected = np.mean(np.maximum(-adv * ratios, -adv * clipped))
+    assert stats["actor_loss"] == pytest.approx(expected, abs=1e-4)
+    assert stats["clip_fraction"] == pytest.approx(np.mean(np.abs(ratios - 1) > 0.2))
+    assert stats["approx_kl"] == pytest.approx(np.mean((ratios - 1) - np.log(ratios)), abs=1e-4)
+
+
+def test_the_clip_stops_the_policy_where_it_binds() -> None:
+    """A step whose ratio is already past 1 + eps with a positive advantage (or below 1 - eps
+    with a negative one) gives no gradient: the policy does not move. Inside the clip range
+    the same advantages move it."""
+    cfg = PPOConfig(hidden=(8, 8), update_epochs=1, norm_adv=False, vf_coef=0.0, ent_coef=0.0)
+    agent = PPOAgent(obs_dim=3, act_dim=2, cfg=cfg, seed=0)
+    ratios, adv = np.array([1.5, 1.3, 0.6, 0.7]), np.array([1.0, 2.0, -1.0, -3.0])
+    obs, actions, old_logp = _batch(agent, ratios)
+    before = _weights(agent)
+    agent.update(obs, actions, old_logp, adv, returns=np.zeros(len(ratios)))
+    for b, a in zip(before, _weights(agent), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    obs, actions, old_logp = _batch(agent, np.ones(len(ratios)))
+    agent.update(obs, actions, old_logp, adv, returns=np.zeros(len(ratios)))
+    moved = [not np.array_equal(a, b) for a, b in zip(before, _weights(agent), strict=True)]
+    assert any(moved)
