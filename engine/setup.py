@@ -83,7 +83,13 @@ def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers
             asynchronous=cfg.bayes_async,
             initial=[space.default_config()],
         )
-        schedule = PPOSchedule(p.ppo_epochs, p.trajectories, p.len_early, p.len_late, p.step_epochs)
+        schedule = PPOSchedule(
+            epochs=p.ppo_epochs,
+            trajectories=p.trajectories,
+            len_early=p.len_early,
+            len_late=p.len_late,
+            step_epochs=p.step_epochs,
+        )
         return BayesPPO(space, warmup, schedule, cfg.seed)
     raise EngineError(f"unknown strategy {cfg.strategy!r} (known: {', '.join(STRATEGIES)})")
 

@@ -40,6 +40,10 @@ DONE_TRIAL_STATUSES = ("finished", "failed", "pruned")
 
 # --- names a run is configured with ------------------------------------------------------------
 
+# The hyperparameters searched, in the store's column order (engine.space.PARAM_TYPES holds
+# their types, the trials table a column each).
+PARAM_NAMES = ("lr", "batch_size", "lstm_units", "dropout", "embed_dim", "lstm_layers", "optimizer")
+
 STRATEGIES = ("bayes-ppo", "bayes", "random", "grid")
 PROFILE_NAMES = ("seed", "quick", "tiny")  # engine.profiles.PROFILES
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")

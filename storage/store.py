@@ -20,19 +20,12 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from storage import contract
 from storage.contract import ACTIVE_RUN_STATUSES as ACTIVE_RUN_STATUSES  # re-exported
 from storage.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 JSON_COLUMNS = {"config", "progress", "final", "space", "rules", "rules_fired", "extra", "payload"}
-PARAM_COLUMNS = (
-    "lr",
-    "batch_size",
-    "lstm_units",
-    "dropout",
-    "embed_dim",
-    "lstm_layers",
-    "optimizer",
-)
+PARAM_COLUMNS = contract.PARAM_NAMES  # a column each in `trials`
 BUSY_TIMEOUT_MS = 30_000
 STALE_S = 15.0  # an engine whose heartbeat is older than this is gone; its lock is taken over
 T = TypeVar("T")
