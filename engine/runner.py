@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.commands import handle_pending
-from engine.data import DataRef, prepare_data
+from engine.data import DataRef
 from engine.device import threads_per_worker
 from engine.eta import EtaInputs, remaining_seconds
 from engine.executor import Executor, WorkerSettings
@@ -36,10 +36,13 @@ from engine.setup import (
     import_tensorflow_quietly,
     log_path_for,
     make_executor,
+    prepare_run_data,
+    read_saved_state,
+    restore_strategy,
+    save_strategy,
     trial_seed,
 )
 from engine.space import DEFAULT_CONFIG
-from engine.state import StateError, decode_state, encode_state
 from engine.strategies.base import Outcome, Proposal, Strategy
 from engine.strategies.final import FinalValidation
 from engine.trainer import TrialTask
@@ -92,7 +95,7 @@ class Engine:
     def run(self) -> str:
         self.lock.take()
         try:
-            saved = self._read_saved_state()
+            saved = read_saved_state(self.store, self.run_id, self.cfg.strategy)
         except EngineError:
             self.store.update_run(self.run_id, engine_pid=None)  # refused: nothing else changes
             self.store.close()
@@ -158,13 +161,14 @@ class Engine:
         log_path = str(log_path_for(self.db_path, self.run_id))
         self.store.update_run(self.run_id, log_path=log_path)
         with self.lock.beating():  # minutes with a cold cache; the TensorFlow import, seconds
-            ref = self.data_ref = self._prepare()
+            self._set_phase("data")
+            ref = self.data_ref = prepare_run_data(self.store, self.run_id, self.cfg, self.profile)
             if self.cfg.strategy == "bayes-ppo":
                 import_tensorflow_quietly(log_path)
         self.settings.load(self.cfg.pruner, self.cfg.executor)
         assert self.settings.space is not None
         strategy = build_strategy(self.cfg, self.profile, self.settings.space, self.workers)
-        self._restore_strategy(strategy, saved)
+        restore_strategy(self.store, self.run_id, strategy, self.cfg.strategy, saved)
         self.strategy = strategy
         self.store.update_run(self.run_id, planned_trials=strategy.planned_trials)
         if self._executor is None:
@@ -198,54 +202,9 @@ class Engine:
         self.store.log(self.run_id, f"run {final_status}")
         return final_status
 
-    # --- set-up ---------------------------------------------------------------------------
-    def _prepare(self) -> DataRef:
-        self._set_phase("data")
-        self.store.log(self.run_id, f"preparing data ({self.cfg.data}) ...")
-        ref = prepare_data(self.cfg.data, self.profile.data)
-        self.store.update_run(
-            self.run_id, data_source=ref.source, data_location=ref.location, data_reason=ref.reason
-        )
-        self.store.log(
-            self.run_id,
-            f"data: {ref.source} ({ref.n_train} train / {ref.n_val} val / "
-            f"{ref.n_test} test, {ref.max_len} tokens): {ref.reason}",
-        )
-        return ref
-
-    def _read_saved_state(self) -> dict[str, Any] | None:
-        """The strategy state saved for this run, decoded as data (never unpickled); a row
-        that is not hptui's JSON state is refused before anything else happens."""
-        blob = self.store.load_strategy_state(self.run_id)
-        if blob is None:
-            return None
-        try:
-            return decode_state(blob, self.cfg.strategy)
-        except StateError as exc:
-            raise EngineError(f"run {self.run_id} cannot be resumed: {exc}") from None
-
-    def _restore_strategy(self, strategy: Strategy, saved: dict[str, Any] | None) -> None:
-        interrupted = self.store.mark_running_interrupted(self.run_id)
-        if saved is None:
-            return
-        try:
-            strategy.load_state_dict(saved)
-        except (StateError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-            raise EngineError(
-                f"run {self.run_id} cannot be resumed: its saved strategy state does not fit "
-                f"the {self.cfg.strategy} strategy ({type(exc).__name__}: {exc})"
-            ) from None
-        strategy.requeue_pending()
-        self.store.log(
-            self.run_id,
-            f"resumed: strategy state restored, {interrupted} interrupted trial(s) will run again",
-            "warning",
-        )
-
     def _save_strategy(self) -> None:
         if self.strategy is not None:
-            blob = encode_state(self.cfg.strategy, self.strategy.state_dict())
-            self.store.save_strategy_state(self.run_id, blob)
+            save_strategy(self.store, self.run_id, self.strategy, self.cfg.strategy)
 
     # --- the loop ---------------------------------------------------------------------------
     def _loop(self, strategy: Strategy) -> None:

@@ -1,4 +1,5 @@
-"""A run's set-up: its configuration, strategy, executor, log file and trial seeds."""
+"""A run's set-up: its configuration, data, strategy (new, or restored from its saved state),
+executor, log file and trial seeds."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import sys
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+from engine.data import DataRef, prepare_data
 from engine.device import default_workers, gpu_names
 from engine.executor import Executor, LocalPoolExecutor, WorkerSettings
 from engine.profiles import PROFILES, Profile
 from engine.reward import DEFAULT_RULES
 from engine.space import SearchSpace, default_space
+from engine.state import StateError, decode_state, encode_state
 from engine.strategies.base import Strategy
 from engine.strategies.bayes import BayesSearch
 from engine.strategies.bayes_ppo import BayesPPO, PPOSchedule
@@ -192,3 +196,58 @@ def import_tensorflow_quietly(log_path: str) -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(fd)
+
+
+def prepare_run_data(store: Store, run_id: int, cfg: RunConfig, profile: Profile) -> DataRef:
+    """The run's data, ready for the workers; where it came from is stored and logged."""
+    store.log(run_id, f"preparing data ({cfg.data}) ...")
+    ref = prepare_data(cfg.data, profile.data)
+    store.update_run(
+        run_id, data_source=ref.source, data_location=ref.location, data_reason=ref.reason
+    )
+    store.log(
+        run_id,
+        f"data: {ref.source} ({ref.n_train} train / {ref.n_val} val / "
+        f"{ref.n_test} test, {ref.max_len} tokens): {ref.reason}",
+    )
+    return ref
+
+
+def read_saved_state(store: Store, run_id: int, strategy: str) -> dict[str, Any] | None:
+    """The strategy state saved for the run, decoded as data (never unpickled); a row that is
+    not hptui's JSON state is refused (EngineError) before anything else happens."""
+    blob = store.load_strategy_state(run_id)
+    if blob is None:
+        return None
+    try:
+        return decode_state(blob, strategy)
+    except StateError as exc:
+        raise EngineError(f"run {run_id} cannot be resumed: {exc}") from None
+
+
+def restore_strategy(
+    store: Store, run_id: int, strategy: Strategy, name: str, saved: dict[str, Any] | None
+) -> None:
+    """Trials that were running when the engine stopped are marked interrupted; a saved
+    state is loaded into `strategy` (EngineError when it does not fit), and the proposals
+    that were running are handed out again first."""
+    interrupted = store.mark_running_interrupted(run_id)
+    if saved is None:
+        return
+    try:
+        strategy.load_state_dict(saved)
+    except (StateError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise EngineError(
+            f"run {run_id} cannot be resumed: its saved strategy state does not fit "
+            f"the {name} strategy ({type(exc).__name__}: {exc})"
+        ) from None
+    strategy.requeue_pending()
+    store.log(
+        run_id,
+        f"resumed: strategy state restored, {interrupted} interrupted trial(s) will run again",
+        "warning",
+    )
+
+
+def save_strategy(store: Store, run_id: int, strategy: Strategy, name: str) -> None:
+    store.save_strategy_state(run_id, encode_state(name, strategy.state_dict()))
