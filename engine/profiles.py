@@ -95,7 +95,7 @@ PROFILES: dict[str, Profile] = {
         step_epochs=2,
         final_epochs=3,
         search_epochs=2,
-        description="2,000 train / 500 val / 1,000 test reviews, 100 tokens; minutes on a CPU",
+        description="2,000 train / 2,000 val / 2,000 test reviews, 100 tokens; minutes on a CPU",
     ),
     "tiny": Profile(
         name="tiny",
