@@ -83,3 +83,18 @@ def test_command_payloads() -> None:
     assert contract.pruner_edit("asha", "ui") == {"pruner": {"kind": "asha"}, "source": "ui"}
     assert contract.rules_edit([], "cli") == {"rules": [], "source": "cli"}
     assert len(set(contract.COMMAND_KINDS)) == len(contract.COMMAND_KINDS)
+
+
+def test_the_engine_writes_only_progress_keys_of_the_contract(tmp_path: Path) -> None:
+    from engine.runner import Engine
+    from tests.faults.clitools import make_run
+
+    db = tmp_path / "p.db"
+    run_id = make_run(db)
+    engine = Engine(db, run_id)
+    try:
+        progress = engine.progress()  # before the strategy exists, as at start-up
+    finally:
+        engine.store.close()
+    assert set(progress) == set(contract.ENGINE_PROGRESS_KEYS)
+    assert progress["eta_s"] is None and progress["planned"] == 0
