@@ -29,7 +29,20 @@ def final_summary(
         "accuracy_gain": accuracy_gain(best["test_accuracy"], default["test_accuracy"]),
         "time_saving": time_saving(best["seconds"], default["seconds"]),
         "epochs": epochs,
+        # The fresh trainings' validation accuracies: the search chose its best on one noisy
+        # measurement, so a second one says whether the lead holds (no test data involved).
+        "best_val_accuracy": best.get("val_accuracy"),
+        "default_val_accuracy": default.get("val_accuracy"),
+        "confirmed": confirmed(best.get("val_accuracy"), default.get("val_accuracy")),
     }
+
+
+def confirmed(val_best: float | None, val_default: float | None) -> bool | None:
+    """Whether the best also validated above the default when both were trained again; None
+    when a validation accuracy is missing."""
+    if val_best is None or val_default is None:
+        return None
+    return val_best > val_default
 
 
 def format_final(f: dict[str, Any]) -> str:
@@ -37,5 +50,17 @@ def format_final(f: dict[str, Any]) -> str:
         f"final validation ({f['epochs']} epochs): best test acc {f['best_test_accuracy']:.4f} in "
         f"{f['best_seconds']:.1f} s; default {f['default_test_accuracy']:.4f} in "
         f"{f['default_seconds']:.1f} s; accuracy gain {100 * f['accuracy_gain']:+.2f}%, "
-        f"time saving {100 * f['time_saving']:+.2f}%"
+        f"time saving {100 * f['time_saving']:+.2f}%{_verdict(f)}"
+    )
+
+
+def _verdict(f: dict[str, Any]) -> str:
+    if f.get("confirmed") is None:
+        return ""  # a summary stored before the validation accuracies were
+    b, d = f["best_val_accuracy"], f["default_val_accuracy"]
+    if f["confirmed"]:
+        return f"; retrained, the best validated above the default ({b:.4f} vs {d:.4f})"
+    return (
+        f"; retrained, the best did NOT validate above the default ({b:.4f} vs {d:.4f}): "
+        "its lead in the search was within the noise, consider keeping the default"
     )
