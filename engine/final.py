@@ -59,8 +59,8 @@ def _verdict(f: dict[str, Any]) -> str:
         return ""  # a summary stored before the validation accuracies were
     b, d = f["best_val_accuracy"], f["default_val_accuracy"]
     if f["confirmed"]:
-        return f"; retrained, the best validated above the default ({b:.4f} vs {d:.4f})"
+        return f"; retrained: best val {b:.4f} > default {d:.4f}, the lead held"
     return (
-        f"; retrained, the best did NOT validate above the default ({b:.4f} vs {d:.4f}): "
-        "its lead in the search was within the noise, consider keeping the default"
+        f"; retrained: best val {b:.4f} <= default {d:.4f}, the lead did NOT hold "
+        "(within the noise: consider keeping the default)"
     )

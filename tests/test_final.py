@@ -22,8 +22,8 @@ def test_retrained_comparison_says_whether_the_lead_holds() -> None:
     assert confirmed(0.79, 0.79) is False  # a tie is no lead
     assert confirmed(None, 0.79) is None
     held, lost = format_final(_summary(0.81, 0.79)), format_final(_summary(0.77, 0.79))
-    assert "validated above the default (0.8100 vs 0.7900)" in held
-    assert "did NOT validate above the default (0.7700 vs 0.7900)" in lost
+    assert "retrained: best val 0.8100 > default 0.7900, the lead held" in held
+    assert "best val 0.7700 <= default 0.7900, the lead did NOT hold" in lost
     assert "keep" in lost and "keep" not in held
 
 
