@@ -167,6 +167,43 @@ def held_out_quality(
     )
 
 
+class StackedTrees:
+    """The trees of several fitted forests walked side by side in numpy: one prediction of
+    every target in well under a millisecond, where each forest's own `predict` pays
+    scikit-learn's per-tree dispatch (about 80 ms a call, most of a bench run's time).
+    Predictions equal the forests' own (features compared as float32, as scikit-learn does)."""
+
+    def __init__(self, forests: Mapping[str, Any]) -> None:
+        trees = [(t, est.tree_) for t, f in forests.items() for est in f.estimators_]
+        width = max(tree.node_count for _, tree in trees)
+        n = len(trees)
+        self.left = np.full((n, width), -1, np.int64)
+        self.right = np.full((n, width), -1, np.int64)
+        self.feature = np.zeros((n, width), np.int64)
+        self.threshold = np.zeros((n, width))
+        self.value = np.zeros((n, width))
+        for i, (_, tree) in enumerate(trees):
+            k = tree.node_count
+            self.left[i, :k], self.right[i, :k] = tree.children_left, tree.children_right
+            self.feature[i, :k] = np.maximum(tree.feature, 0)  # leaves hold -2
+            self.threshold[i, :k], self.value[i, :k] = tree.threshold, tree.value[:, 0, 0]
+        self.depth = max(tree.max_depth for _, tree in trees)
+        self.targets = list(forests)
+        owner = np.array([self.targets.index(t) for t, _ in trees])
+        self._groups = [np.flatnonzero(owner == j) for j in range(len(self.targets))]
+
+    def predict(self, x: Sequence[float]) -> dict[str, float]:
+        xs = np.asarray(x, np.float32).astype(np.float64)
+        rows = np.arange(len(self.left))
+        node = np.zeros(len(rows), np.int64)
+        for _ in range(self.depth):
+            left = self.left[rows, node]
+            go_left = xs[self.feature[rows, node]] <= self.threshold[rows, node]
+            node = np.where(left < 0, node, np.where(go_left, left, self.right[rows, node]))
+        leaf = self.value[rows, node]
+        return {t: float(leaf[g].mean()) for t, g in zip(self.targets, self._groups, strict=True)}
+
+
 class Surrogate:
     """Model means for every target, fitted on all seed-0 rows, plus the measured noise."""
 
@@ -184,13 +221,17 @@ class Surrogate:
         }
         self.n_rows = len(design)
         self._cache: dict[tuple, dict[str, float]] = {}
+        self._fast = StackedTrees(self.models) if model in ("forest", "extra-trees") else None
 
     def mean(self, config: Mapping[str, Any]) -> dict[str, float]:
         key = tuple(config[p] for p in PARAMS)
         got = self._cache.get(key)
         if got is None:
-            x = np.array([encode(config)])
-            got = {t: float(m.predict(x)[0]) for t, m in self.models.items()}
+            if self._fast is not None:
+                got = self._fast.predict(encode(config))
+            else:
+                x = np.array([encode(config)])
+                got = {t: float(m.predict(x)[0]) for t, m in self.models.items()}
             self._cache[key] = got
         return got
 
