@@ -4,8 +4,10 @@ A writer process inserts trials, epochs, worker rows and events into a store at 
 while the app runs headless (Textual's `run_test`) on that store; a 10 ms interval timer
 inside the app records the gap between its ticks. The same is measured with no writer, and
 both are printed side by side (max and p99 stall = gap beyond 10 ms). Target: max < 100 ms.
+`--busy N` starts N pure-Python busy loops for both measurements, so a loaded machine (load
+about N plus what else runs) is reproducible; the printout says how many and the load average.
 
-    python bench/ui_stall.py [--seconds 20] [--trials-per-s 20]
+    python bench/ui_stall.py [--seconds 20] [--trials-per-s 20] [--busy 4]
 """
 
 from __future__ import annotations
@@ -104,6 +106,14 @@ def writer(path: str, run_id: int, trials_per_s: float, stop: Any, counts: Any) 
     s.close()
 
 
+def busy_loop(stop: Any) -> None:
+    """Pure Python on one core until told to stop: the load of another process."""
+    n = 0
+    while not stop.is_set():
+        for _ in range(100_000):
+            n += 1
+
+
 async def measure(db: Path, run_id: int, seconds: float) -> tuple[list[float], HptuiApp]:
     app = HptuiApp(str(db), run_id)
     gaps: list[float] = []
@@ -134,7 +144,35 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--trials-per-s", type=float, default=20.0)
+    ap.add_argument(
+        "--busy", type=int, default=0, help="busy-loop processes run during both measurements"
+    )
     args = ap.parse_args()
+    load0 = os.getloadavg()[0]
+    busy_stop = mp.Event()
+    busy = [mp.Process(target=busy_loop, args=(busy_stop,), daemon=True) for _ in range(args.busy)]
+    for b in busy:
+        b.start()
+    try:
+        results = run_both(args)
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    finally:
+        busy_stop.set()
+        for b in busy:
+            b.join(5)
+            if b.is_alive():
+                b.kill()
+                b.join()
+    print(
+        f"UI event-loop stall over {args.seconds:.0f} s, 10 ms timer (160x48, poll 0.5 s); "
+        f"{os.cpu_count()} cores, {args.busy} busy-loop processes of the bench's own, "
+        f"load average {load0:.1f} at the start, {load} at the end (other processes inflate "
+        "stalls)"
+    )
+    report(results)
+
+
+def run_both(args: argparse.Namespace) -> dict[str, tuple[Any, ...]]:
     with tempfile.TemporaryDirectory() as tmp:
         results = {}
         for label, with_writer in (("no writer", False), ("writer", True)):
@@ -163,11 +201,10 @@ def main() -> None:
                 app.read_errors,
                 app.table.row_count,
             )
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(
-        f"UI event-loop stall over {args.seconds:.0f} s, 10 ms timer (160x48, poll 0.5 s); "
-        f"{os.cpu_count()} cores, load average {load} (other processes inflate stalls)"
-    )
+    return results
+
+
+def report(results: dict[str, tuple[Any, ...]]) -> None:
     print(
         f"{'':12}{'UI CPU ms/s':>12}{'max ms':>9}{'p99 ms':>9}{'ticks':>7}{'trials':>8}"
         f"{'writes/s':>10}{'reads':>7}{'errors':>7}{'rows':>7}"
