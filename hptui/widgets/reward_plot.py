@@ -8,8 +8,10 @@ shrinks as the run goes on, so a reward curve falls even while the search improv
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
 # Markers that read without colour (NO_COLOR, 256-colour greys); the legend is in the border,
@@ -20,6 +22,9 @@ LEGEND = (
     f"{BEST_MARK} best by score  │ phase"
 )
 PHASE_NAMES = {"warmup": "warm-up", "ppo": "PPO", "search": "search"}
+# Building the plot takes 5-30 ms of the event loop; while trials stream in it is redrawn at
+# most this often (bench/ui_stall.py), and not at all while hidden.
+MIN_REDRAW_S = 1.0
 
 
 def y_range(values: list[float]) -> tuple[float, float]:
@@ -32,7 +37,11 @@ def y_range(values: list[float]) -> tuple[float, float]:
 
 class RewardPlot(PlotextPlot):
     """What is drawn is kept on the widget (`mode`, `xs`, `series`, `boundaries`, `best_x`,
-    `ylim`, `plot_title`), so tests and callers can read it without looking at pixels."""
+    `ylim`, `plot_title`), so tests and callers can read it without looking at pixels.
+
+    `show` takes new data; `flush` draws it (the app calls it in a frame of its own) if the
+    last drawing is `MIN_REDRAW_S` old, else a timer draws it later; a hidden plot is drawn
+    when shown. `stale` says a drawing is owed, `draws` counts them."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -48,11 +57,53 @@ class RewardPlot(PlotextPlot):
         self.pruned_xs: list[float] = []  # pruned search trials: number, partial accuracy
         self.pruned_ys: list[float] = []
         self._key: tuple[Any, ...] = ()
+        self.stale = True
+        self.draws = 0
+        self._drawn_at = float("-inf")
+        self._later: Timer | None = None
+        self._built: tuple[tuple[Any, ...], Any] | None = None
 
     def on_mount(self) -> None:
         super().on_mount()
         self.border_subtitle = LEGEND
+        self._redraw()
+
+    def render(self) -> Any:
+        """The built plot, built again only when its drawing, size or theme changed: Textual
+        renders a widget again after a layout pass, and building costs 5-30 ms."""
+        key = (self.draws, self.size, self.theme, self.app.theme)
+        if self._built is None or self._built[0] != key:
+            self._built = (key, super().render())
+        return self._built[1]
+
+    def on_show(self) -> None:
+        if self.stale:
+            self._redraw()
+
+    def flush(self) -> bool:
+        """Draw what `show` took, if due and shown; True when drawn."""
+        drawn = self.draws
+        self._redraw()
+        return self.draws > drawn
+
+    def _redraw(self) -> None:
+        """Draw now if shown and not drawn within `MIN_REDRAW_S`; else later: at the next
+        `flush` (the app's next read), a timer if none comes, or once shown (`on_show`)."""
+        if not self.stale or not self.display or not self.region.area:
+            return  # hidden (another tab): drawn when shown
+        wait = self._drawn_at + MIN_REDRAW_S - time.monotonic()
+        if wait > 0:
+            if self._later is None:
+                self._later = self.set_timer(wait + MIN_REDRAW_S, self._drawn_later)
+            return
+        self.stale = False
+        self._drawn_at = time.monotonic()
+        self.draws += 1
         self._draw()
+
+    def _drawn_later(self) -> None:
+        self._later = None
+        self._redraw()
 
     def show(self, trials: list[dict[str, Any]], best: dict[str, Any] | None) -> None:
         """`trials` ordered by number; only finished search trials are drawn. `best` is the
@@ -91,7 +142,7 @@ class RewardPlot(PlotextPlot):
             self.ylim = y_range(accs + self.pruned_ys)
         else:
             self.plot_title = "no finished trials yet"
-        self._draw()
+        self.stale = True
 
     def _draw(self) -> None:
         plt = self.plt
