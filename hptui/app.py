@@ -39,6 +39,7 @@ from hptui.widgets.trials_table import TrialsTable
 from storage.store import ACTIVE_RUN_STATUSES, Store, StoreError, engine_alive
 
 POLL_S = 0.5
+FRAME_WAIT_S = 0.25  # the longest a poll waits for a frame between the parts it applies
 NARROW_W, NARROW_H = 120, 36  # below either, one pane at a time behind tabs
 PANES = [
     ("trials", "Trials"),
@@ -243,25 +244,27 @@ class HptuiApp(App[None]):
     # --- reading the store ------------------------------------------------------------------
     async def poll(self) -> None:
         """Read what changed, off the UI thread, and show it. A read that fails (a locked or
-        busy file) is dropped: the next tick tries again."""
+        busy file) is dropped: the next tick tries again. One poll at a time, its showing
+        included."""
         if self._polling or self.reader is None:
             return
         self._polling = True
         try:
-            snap = await asyncio.to_thread(
-                self.reader.fetch, list(self.watched), self._epochs_wanted()
-            )
-        except (sqlite3.Error, LookupError) as exc:
-            self.read_errors += 1
-            if isinstance(exc, LookupError):
-                self.header.update(str(exc))
-            return
+            try:
+                snap = await asyncio.to_thread(
+                    self.reader.fetch, list(self.watched), self._epochs_wanted()
+                )
+            except (sqlite3.Error, LookupError) as exc:
+                self.read_errors += 1
+                if isinstance(exc, LookupError):
+                    self.header.update(str(exc))
+                return
+            if not self._alive():
+                return  # the app closed while reading
+            self.polls += 1
+            await self._apply(snap)
         finally:
             self._polling = False
-        if not self.is_running or not self.header.is_attached:
-            return  # the app closed while reading
-        self.polls += 1
-        self._apply(snap)
 
     def _epochs_wanted(self) -> int | None:
         tid = self.selected
@@ -272,44 +275,42 @@ class HptuiApp(App[None]):
             return tid
         return None
 
-    def _apply(self, s: Snapshot) -> None:
+    async def _next_frame(self) -> None:
+        """Let the screen paint what was applied so far. A poll's changes are applied in parts,
+        one painted frame each, so the event loop runs one short step per part rather than one
+        long one for all the panes (bench/ui_stall.py)."""
+        painted = asyncio.Event()
+        self.call_after_refresh(painted.set)
+        try:
+            await asyncio.wait_for(painted.wait(), FRAME_WAIT_S)
+        except TimeoutError:
+            pass  # closing, or a screen that does not paint: go on
+
+    def _alive(self) -> bool:
+        return self.is_running and self.header.is_attached
+
+    async def _apply(self, s: Snapshot) -> None:
+        """Header and table together (their "best" is the same), then the log, trainers and
+        the selected trial, then the penalties and proposer, then the plot: one frame each."""
         self.run_row = s.run
         for t in s.trials:
             self.trials[t["id"]] = t
         if s.versions is not None:
             self.versions = {v["version"]: v for v in s.versions}
         self.ppo.extend(s.ppo_updates)
-        ordered = sorted(self.trials.values(), key=lambda t: t["number"])
         if s.best_read:
             self.best = s.best
             if s.best is not None and s.best != self.trials.get(s.best["id"]):
                 # a fresher read of that trial (its score can change without a new trial)
                 self.trials[s.best["id"]] = s.best
                 self.table.upsert([s.best])
+        if s.epochs is not None:
+            self.epochs_cache[s.epochs[0]] = s.epochs[1]
         self.header.stopped = s.stopped
         self.header.show(s.run, self.best, time.time())
         if s.trials:
             self.table.upsert(s.trials)
         self.table.set_best(self.best["id"] if self.best else None)
-        if s.trials or s.versions is not None:
-            cur = self.versions.get(s.run["space_version"])
-            by_version = {
-                v: {r["name"]: float(r["penalty"]) for r in row["rules"]}
-                for v, row in self.versions.items()
-            }
-            self.penalties.show(cur["rules"] if cur else [], ordered, by_version)
-        if s.trials or s.best_read:
-            self.plot.show(ordered, self.best)
-        self.trainers.show(s.workers, self.trials)
-        self.event_log.add_events(s.events)
-        if s.epochs is not None:
-            self.epochs_cache[s.epochs[0]] = s.epochs[1]
-        if self.selected is None and ordered:
-            tid = self.table.current_trial_id()
-            self.selected = tid
-        self._show_detail()
-        if s.trials or s.ppo_updates or s.versions is not None or s.best_read:
-            self.proposer.show(self.trials, self.ppo, self.versions, self.selected)
         for c in s.commands:
             kind = self.watched.pop(c["id"], c["kind"])
             if c["status"] == "refused":
@@ -318,6 +319,35 @@ class HptuiApp(App[None]):
                 self.notify(c["message"] or f"{kind} done", timeout=4)
         if self.first_paint_s is None:
             self.call_after_refresh(self._painted)
+
+        await self._next_frame()
+        if not self._alive():
+            return
+        self.event_log.add_events(s.events)
+        self.trainers.show(s.workers, self.trials)
+        if self.selected is None and self.trials:
+            self.selected = self.table.current_trial_id()
+        self._show_detail()
+
+        if s.trials or s.ppo_updates or s.versions is not None or s.best_read:
+            await self._next_frame()
+            if not self._alive():
+                return
+            ordered = sorted(self.trials.values(), key=lambda t: t["number"])
+            if s.trials or s.best_read:
+                self.plot.show(ordered, self.best)
+            if s.trials or s.versions is not None:
+                cur = self.versions.get(self.run_row["space_version"]) if self.run_row else None
+                by_version = {
+                    v: {r["name"]: float(r["penalty"]) for r in row["rules"]}
+                    for v, row in self.versions.items()
+                }
+                self.penalties.show(cur["rules"] if cur else [], ordered, by_version)
+            self.proposer.show(self.trials, self.ppo, self.versions, self.selected)
+        if self.plot.stale:  # the plot's drawing in a frame of its own, at most once a second
+            await self._next_frame()
+            if self._alive():
+                self.plot.flush()
 
     def _painted(self) -> None:
         if self.first_paint_s is None:
@@ -350,21 +380,24 @@ class HptuiApp(App[None]):
         if trial_id == self.selected:
             return
         self.selected = trial_id
-        self._show_detail()
         self.proposer.show(self.trials, self.ppo, self.versions, self.selected)
         if self._epochs_wanted() is not None:
-            # its epochs now, not at the next tick; a light read, not a whole poll
+            # its epochs now, not at the next tick; a light read, not a whole poll. The trial
+            # is shown once, with them: each showing lays the screen out again.
             self.run_worker(partial(self._load_epochs, trial_id), group="epochs")
+        else:
+            self._show_detail()
 
     async def _load_epochs(self, trial_id: int) -> None:
-        if self.reader is None:
-            return
+        eps = None  # unread: the next poll reads them
         try:
-            eps = await asyncio.to_thread(self.reader.epochs, trial_id)
+            if self.reader is not None:
+                eps = await asyncio.to_thread(self.reader.epochs, trial_id)
         except sqlite3.Error:
-            return  # the next poll reads them
+            pass
         if self.is_running and self.detail.is_attached:
-            self.epochs_cache[trial_id] = eps
+            if eps is not None:
+                self.epochs_cache[trial_id] = eps
             self._show_detail()
 
     # --- commands ---------------------------------------------------------------------------------

@@ -61,7 +61,16 @@ class TrialDetail(Static):
         self.trial: dict[str, Any] | None = None
         self.epochs: list[dict[str, Any]] = []
         self.is_best = False
-        self.text = ""
+        self._body: RenderableType = ""
+        self._text: str | None = ""
+
+    @property
+    def text(self) -> str:
+        """The plain text shown, made when asked for (for tests and checks): the event loop
+        does not spend milliseconds on it each time the selected trial changes."""
+        if self._text is None:
+            self._text = _plain(self._body)
+        return self._text
 
     def show(
         self, trial: dict[str, Any] | None, epochs: list[dict[str, Any]], is_best: bool = False
@@ -71,7 +80,7 @@ class TrialDetail(Static):
         self.trial, self.epochs, self.is_best = trial, epochs, is_best
         body = self.render_trial(trial, epochs, is_best) if trial else Text("no trial selected")
         self.update(body)
-        self.text = _plain(body)
+        self._body, self._text = body, None
 
     @staticmethod
     def render_trial(

@@ -1,0 +1,155 @@
+"""What keeps the event loop responsive while trials stream in renders exactly what the slow
+general paths would (bench/ui_stall.py measures the stalls)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable
+
+from hptui.app import HptuiApp
+from hptui.widgets.reward_plot import RewardPlot
+from hptui.widgets.trials_table import TrialsTable
+
+from .conftest import CFG, Filled, refresh
+
+
+def _trial(i: int, **kw: Any) -> dict[str, Any]:
+    t = dict(
+        id=i,
+        number=i,
+        status="finished",
+        phase="ppo",
+        val_accuracy=0.5 + i / 1000,
+        score=30.0 + i,
+        reward=40.0 + i,
+        penalty=10.0 if i % 2 else 0.0,
+        seconds=1.5,
+        lr=1e-3 * i,
+        batch_size=32,
+        lstm_units=64,
+        lstm_layers=1,
+        dropout=0.2,
+        embed_dim=32,
+        optimizer="sgd",
+        ppo_epoch=1,
+        trajectory=2,
+        step=i,
+        space_version=1,
+    )
+    t.update(kw)
+    return t
+
+
+def _chars(lines: list[list[Segment]]) -> list[tuple[str, Style | None]]:
+    """Each character with its style: two renderings look the same when these are equal."""
+    return [(ch, seg.style) for line in lines for seg in line for ch in seg.text]
+
+
+class _TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield TrialsTable()
+
+
+def test_fast_cells_render_as_datatable_does() -> None:
+    async def go() -> None:
+        app = _TableApp()
+        async with app.run_test(size=(200, 30)) as pilot:
+            table = app.query_one(TrialsTable)
+            table.upsert(
+                [
+                    _trial(1),
+                    _trial(2, status="running", val_accuracy=None, score=None, reward=None),
+                    _trial(3, phase="final", extra={"role": "best"}, ppo_epoch=None),
+                    _trial(4, status="pruned", optimizer=None, lr=123456.0),
+                    # the ppo cell is wider than its column: the general way
+                    _trial(5, status="interrupted", phase=None, trajectory=100, step=1000),
+                ]
+            )
+            table.set_best(1)
+            await pilot.pause()
+            assert len(table.shown_columns) == len(table.columns) == 18
+            fast = 0
+            styles = [Style(), Style(bgcolor="red"), Style(bold=True, color="blue")]
+            for row in range(-1, table.row_count):  # -1: the header
+                for col, column in enumerate(table.ordered_columns):
+                    width = column.get_render_width(table)
+                    for base in styles:
+                        for cursor, hover in ((False, False), (True, False), (False, True)):
+                            table._cell_render_cache.clear()
+                            mine = table._fast_cell(row, col, base, width, cursor, hover)
+                            table._cell_render_cache.clear()
+                            theirs = DataTable._render_cell(
+                                table, row, col, base, width, cursor, hover
+                            )
+                            want = table._render_cell(row, col, base, width, cursor, hover)
+                            assert _chars(want) == _chars(theirs), (row, col)
+                            if mine is not None:
+                                fast += 1
+                                assert _chars(mine) == _chars(theirs), (row, col, cursor, hover)
+            cells = (table.row_count + 1) * len(table.columns) * len(styles) * 3
+            assert fast >= 0.9 * cells  # nearly every cell takes the fast way
+
+    asyncio.run(go())
+
+
+def test_hidden_plot_is_drawn_with_the_latest_data_when_shown(filled: Filled) -> None:
+    """At 80x24 one pane shows at a time: the plot behind its tab takes new trials without
+    drawing them, and draws the latest ones when its tab is picked."""
+
+    async def go() -> None:
+        # no reads of the app's own: each one is the test's `refresh`
+        app = HptuiApp(str(filled.db), filled.run_id, poll_s=3600)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await refresh(app, pilot)
+            plot = app.query_one(RewardPlot)
+            assert app.current_pane == "trials" and not plot.display
+            assert plot.stale and plot.draws == 0  # nothing drawn while hidden
+            _add_finished(filled, 0.8123)
+            await refresh(app, pilot)
+            assert plot.xs[-1] == 7.0 and plot.draws == 0
+            await pilot.press("3")  # the accuracy pane
+            await pilot.pause()
+            await pilot.pause()
+            assert plot.display and not plot.stale and plot.draws == 1
+            assert plot.xs == [1.0, 2.0, 4.0, 5.0, 7.0]
+            assert plot.series["val acc"][-1] == 0.8123
+            shown = str(plot.render())
+            assert "trial" in shown and "val accuracy per trial" in shown
+            await pilot.press("1")  # hidden again: a new trial waits for the next showing
+            await pilot.pause()
+            _add_finished(filled, 0.6)
+            await refresh(app, pilot)
+            assert plot.stale and plot.draws == 1
+            await pilot.press("3")
+            await pilot.pause()
+            await pilot.pause()
+            assert plot.draws == 2 and not plot.stale and plot.xs[-1] == 8.0
+
+    asyncio.run(go())
+
+
+def _add_finished(filled: Filled, acc: float) -> None:
+    s = filled.store()
+    try:
+        tid, _ = s.add_trial(
+            filled.run_id,
+            dict(CFG),
+            status="running",
+            phase="ppo",
+            strategy="bayes-ppo",
+            space_version=1,
+            alpha=0.8,
+            beta=0.2,
+            penalty=0.0,
+            rules_fired=[],
+        )
+        s.update_trial(
+            tid, status="finished", val_accuracy=acc, seconds=1.0, reward=50.0, score=40.0
+        )
+    finally:
+        s.close()
