@@ -128,10 +128,15 @@ def apply_variant(strategy: Any, variant: dict[str, float], seed: int) -> None:
 def run_strategy(method: str, profile: Profile, seed: int, sur: Surrogate, workers: int) -> Trace:
     """The real strategy object on a simulated pool: ask while a slot is free, tell the
     trial that finishes first."""
+    from dataclasses import fields, replace
+
     from engine.setup import RunConfig, build_strategy
 
     rng = np.random.default_rng([seed, 7])
     base, variant = parse_variant(method)
+    # Profile fields in a variant change the budget's shape (its epochs are printed).
+    shape = {f.name for f in fields(Profile)} & set(variant)
+    profile = replace(profile, **{k: int(variant.pop(k)) for k in shape})
     strategy = build_strategy(
         RunConfig(strategy=base, seed=seed), profile, default_space(), workers
     )

@@ -83,7 +83,7 @@ def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers
             cfg.seed,
             batch=workers,
             phase="warmup",
-            early_stopping=False,
+            early_stopping=True,  # as PPO steps; no effect on a 1-epoch warm-up
             asynchronous=cfg.bayes_async,
             initial=[space.default_config()],
         )

@@ -32,9 +32,10 @@ def test_every_strategy_trains_as_many_epochs_as_bayes_ppo(name: str) -> None:
 
 
 def test_two_stage_epochs_hand_computed() -> None:
-    # quick: 8 one-epoch warm-up trials; 6 PPO epochs x 4 trajectories, length 1, 1, 1, 2, 2,
-    # 2 (progress 0, 1/6, 2/6 < 0.5), 2 epochs a step -> 8 + 4 * 9 * 2 = 80
+    # quick: 16 two-epoch warm-up trials; 4 PPO epochs x 4 trajectories, length 1, 1, 2, 2
+    # (progress 0, 1/4 < 0.5), 2 epochs a step -> 16 * 2 + 4 * 6 * 2 = 80
     assert PROFILES["quick"].two_stage_epochs == 80
+    assert [trajectory_length(e, 4, 1, 2) for e in range(4)] == [1, 1, 2, 2]
     # seed: 15 + 8 * (10 * 1 + 10 * 3) * 2 = 655
     assert PROFILES["seed"].two_stage_epochs == 655
     assert [trajectory_length(e, 6, 1, 2) for e in range(6)] == [1, 1, 1, 2, 2, 2]
@@ -252,3 +253,13 @@ def test_fidelity_gp_reuses_its_kernel_between_refits() -> None:
     kernel = gp.gp.kernel_
     assert gp.fit(configs[:11], acc[:11], [2] * 11)  # reuses the kernel: not re-optimised
     assert str(gp.gp.kernel_) == str(kernel)
+
+
+def test_quick_profile_trains_every_trial_two_epochs() -> None:
+    # One-epoch accuracies on the quick data are too noisy (4.5 points) to rank a warm-up.
+    p = PROFILES["quick"]
+    s = build_strategy(RunConfig(strategy="bayes-ppo"), p, default_space(), 2)
+    first = s.ask()
+    assert first is not None and first.phase == "warmup"
+    assert first.epochs == p.step_epochs == p.search_epochs == 2 and first.early_stopping
+    assert s.planned_trials == p.search_trials == 40
