@@ -156,6 +156,8 @@ class RewardPlot(PlotextPlot):
         plt.ylim(*self.ylim)
         lo, hi = min(self.xs + self.pruned_xs), max(self.xs + self.pruned_xs)
         plt.xlim(lo - 1, hi + 1)
+        ticks = trial_ticks(int(lo), int(hi))
+        plt.xticks(ticks, [str(t) for t in ticks])  # trial numbers: never "2.5"
         for x, phase in self.boundaries:
             plt.vline(x, "magenta")
             plt.text(PHASE_NAMES.get(phase, phase), x=x, y=self.ylim[1], color="magenta")
@@ -166,6 +168,12 @@ class RewardPlot(PlotextPlot):
         if self.best_x is not None and self.best_y is not None:
             plt.scatter([self.best_x], [self.best_y], marker=BEST_MARK, color="orange")
         self.refresh()
+
+
+def trial_ticks(lo: int, hi: int, most: int = 6) -> list[int]:
+    """At most `most` whole trial numbers from `lo` to `hi`, evenly stepped."""
+    step = max(1, -(-(hi - lo) // max(1, most - 1)))
+    return list(range(lo, hi + 1, step))
 
 
 def _search_points(trials: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:

@@ -301,3 +301,14 @@ def test_quit_asks_detach_or_stop_while_active(filled: Filled) -> None:
         assert [c["kind"] for c in filled.commands()] == ["stop"]
 
     asyncio.run(go())
+
+
+def test_plot_ticks_are_whole_trial_numbers() -> None:
+    from hptui.widgets.reward_plot import trial_ticks
+
+    assert trial_ticks(1, 5) == [1, 2, 3, 4, 5]
+    assert trial_ticks(1, 2) == [1, 2]  # plotext's own ticks were 1, 1.25, ... 2
+    assert trial_ticks(3, 3) == [3]
+    ticks = trial_ticks(1, 44)
+    assert len(ticks) <= 6 and ticks[0] == 1 and ticks[-1] <= 44
+    assert all(isinstance(t, int) for t in ticks)
