@@ -157,3 +157,25 @@ async def refresh(app: Any, pilot: Any) -> None:
         await pilot.pause(0.01)
     await app.poll()
     await pilot.pause()
+
+
+def add_finished(filled: Filled, n: int, phase: str = "ppo", acc: float = 0.7) -> None:
+    """`n` finished search trials of one accuracy, each written as the engine writes it."""
+    s = filled.store()
+    for i in range(n):
+        tid, _ = s.add_trial(
+            filled.run_id,
+            {**CFG, "lstm_units": 128, "batch_size": 128},
+            status="running",
+            phase=phase,
+            strategy="bayes-ppo",
+            space_version=1,
+            alpha=0.8,
+            beta=0.2,
+            penalty=0.0,
+            rules_fired=[],
+        )
+        s.update_trial(
+            tid, status="finished", val_accuracy=acc, seconds=1.0, reward=50.0, score=40.0 + i / 100
+        )
+    s.close()

@@ -15,7 +15,7 @@ from hptui.app import HptuiApp
 from hptui.widgets.reward_plot import RewardPlot
 from hptui.widgets.trials_table import TrialsTable
 
-from .conftest import CFG, Filled, refresh
+from .conftest import Filled, add_finished, refresh
 
 
 def _trial(i: int, **kw: Any) -> dict[str, Any]:
@@ -109,7 +109,7 @@ def test_hidden_plot_is_drawn_with_the_latest_data_when_shown(filled: Filled) ->
             plot = app.query_one(RewardPlot)
             assert app.current_pane == "trials" and not plot.display
             assert plot.stale and plot.draws == 0  # nothing drawn while hidden
-            _add_finished(filled, 0.8123)
+            add_finished(filled, 1, acc=0.8123)
             await refresh(app, pilot)
             assert plot.xs[-1] == 7.0 and plot.draws == 0
             await pilot.press("3")  # the accuracy pane
@@ -122,7 +122,7 @@ def test_hidden_plot_is_drawn_with_the_latest_data_when_shown(filled: Filled) ->
             assert "trial" in shown and "val accuracy per trial" in shown
             await pilot.press("1")  # hidden again: a new trial waits for the next showing
             await pilot.pause()
-            _add_finished(filled, 0.6)
+            add_finished(filled, 1, acc=0.6)
             await refresh(app, pilot)
             assert plot.stale and plot.draws == 1
             await pilot.press("3")
@@ -131,25 +131,3 @@ def test_hidden_plot_is_drawn_with_the_latest_data_when_shown(filled: Filled) ->
             assert plot.draws == 2 and not plot.stale and plot.xs[-1] == 8.0
 
     asyncio.run(go())
-
-
-def _add_finished(filled: Filled, acc: float) -> None:
-    s = filled.store()
-    try:
-        tid, _ = s.add_trial(
-            filled.run_id,
-            dict(CFG),
-            status="running",
-            phase="ppo",
-            strategy="bayes-ppo",
-            space_version=1,
-            alpha=0.8,
-            beta=0.2,
-            penalty=0.0,
-            rules_fired=[],
-        )
-        s.update_trial(
-            tid, status="finished", val_accuracy=acc, seconds=1.0, reward=50.0, score=40.0
-        )
-    finally:
-        s.close()

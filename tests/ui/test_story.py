@@ -24,7 +24,7 @@ from hptui.widgets.trials_table import BEST_MARK as STAR
 from hptui.widgets.trials_table import TrialsTable
 from storage.store import Store
 
-from .conftest import CFG, Filled, refresh
+from .conftest import CFG, Filled, add_finished, refresh
 
 
 def _best_number(filled: Filled) -> int:
@@ -43,27 +43,6 @@ def _starred(table: TrialsTable) -> list[int]:
         for tid, cells in table.rows_by_id.items()
         if cells["best"].plain == STAR
     ]
-
-
-def _add_finished(filled: Filled, n: int, phase: str = "ppo", acc: float = 0.7) -> None:
-    s = filled.store()
-    for i in range(n):
-        tid, _ = s.add_trial(
-            filled.run_id,
-            {**CFG, "lstm_units": 128, "batch_size": 128},
-            status="running",
-            phase=phase,
-            strategy="bayes-ppo",
-            space_version=1,
-            alpha=0.8,
-            beta=0.2,
-            penalty=0.0,
-            rules_fired=[],
-        )
-        s.update_trial(
-            tid, status="finished", val_accuracy=acc, seconds=1.0, reward=50.0, score=40.0 + i / 100
-        )
-    s.close()
 
 
 # 1 -------------------------------------------------------------------------------------------
@@ -147,7 +126,7 @@ def test_plot_range_is_sensible_with_one_trial(filled: Filled) -> None:
 def test_table_shows_only_whole_columns_and_keeps_the_number(
     filled: Filled, size: tuple[int, int]
 ) -> None:
-    _add_finished(filled, 30)  # more rows than fit: a vertical scrollbar
+    add_finished(filled, 30)  # more rows than fit: a vertical scrollbar
 
     async def go() -> None:
         app = HptuiApp(str(filled.db), filled.run_id)
