@@ -168,7 +168,14 @@ class Engine:
         self.settings.load(self.cfg.pruner, self.cfg.executor)
         assert self.settings.space is not None
         strategy = build_strategy(self.cfg, self.profile, self.settings.space, self.workers)
-        restore_strategy(self.store, self.run_id, strategy, self.cfg.strategy, saved)
+        restore_strategy(
+            self.store,
+            self.run_id,
+            strategy,
+            self.cfg.strategy,
+            saved,
+            tell=lambda p, o: self._told(strategy, p, o),
+        )
         self.strategy = strategy
         self.store.update_run(self.run_id, planned_trials=strategy.planned_trials)
         if self._executor is None:
@@ -357,7 +364,7 @@ class Engine:
                 )
             for ev in strategy.pop_events():
                 self.store.log(self.run_id, ev)
-            self._save_strategy()
+            save_strategy(self.store, self.run_id, strategy, self.cfg.strategy)
         self.lock.beat(self.progress, force=True)
 
     def _give_verdict(self, tid: int, epoch: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from engine.profiles import PROFILES, Profile
 from engine.reward import DEFAULT_RULES
 from engine.space import SearchSpace, default_space
 from engine.state import StateError, decode_state, encode_state
-from engine.strategies.base import Strategy
+from engine.strategies.base import Outcome, Proposal, Strategy
 from engine.strategies.bayes import BayesSearch
 from engine.strategies.bayes_ppo import BayesPPO, PPOSchedule
 from engine.strategies.grid import GridSearch
@@ -226,11 +227,17 @@ def read_saved_state(store: Store, run_id: int, strategy: str) -> dict[str, Any]
 
 
 def restore_strategy(
-    store: Store, run_id: int, strategy: Strategy, name: str, saved: dict[str, Any] | None
+    store: Store,
+    run_id: int,
+    strategy: Strategy,
+    name: str,
+    saved: dict[str, Any] | None,
+    tell: Callable[[Proposal, Outcome], None] | None = None,
 ) -> None:
     """Trials that were running when the engine stopped are marked interrupted; a saved
-    state is loaded into `strategy` (EngineError when it does not fit), and the proposals
-    that were running are handed out again first."""
+    state is loaded into `strategy` (EngineError when it does not fit), results the state
+    missed are told again through `tell` (see `results_not_told`), and the proposals that
+    were running are handed out again first."""
     interrupted = store.mark_running_interrupted(run_id)
     if saved is None:
         return
@@ -241,12 +248,48 @@ def restore_strategy(
             f"run {run_id} cannot be resumed: its saved strategy state does not fit "
             f"the {name} strategy ({type(exc).__name__}: {exc})"
         ) from None
+    missed = results_not_told(store, run_id, strategy)
+    for proposal, outcome in missed:
+        (tell or strategy.tell)(proposal, outcome)
     strategy.requeue_pending()
     store.log(
         run_id,
-        f"resumed: strategy state restored, {interrupted} interrupted trial(s) will run again",
+        f"resumed: strategy state restored, {interrupted} interrupted trial(s) will run again"
+        + (f", {len(missed)} result(s) committed before the stop told to it" if missed else ""),
         "warning",
     )
+
+
+def results_not_told(
+    store: Store, run_id: int, strategy: Strategy
+) -> list[tuple[Proposal, Outcome]]:
+    """Search results the store holds whose proposals the restored state still has pending:
+    the engine committed them, then stopped before it saved the strategy that was told. They
+    are told again rather than trained again, in the order they ended. A failed trial is not
+    (after too many failures in a row, the last one is left untold on purpose, to run again)."""
+    if not strategy.pending:
+        return []
+    ended: dict[str, dict[str, Any]] = {}
+    for t in store.trials(run_id):
+        key = (t["extra"] or {}).get("key")
+        if t["status"] in ("finished", "pruned") and t["phase"] != "final" and key:
+            if key in strategy.pending:
+                ended[key] = t
+    rows = sorted(ended.values(), key=lambda t: (t["finished_at"] or 0.0, t["id"]))
+    return [
+        (
+            strategy.pending[t["extra"]["key"]],
+            Outcome(
+                True,
+                float(t["val_accuracy"]),
+                float(t["seconds"] or 0.0),
+                float(t["reward"] or 0.0),
+                pruned=t["status"] == "pruned",
+                epochs_run=int(t["epochs_run"] or 0),
+            ),
+        )
+        for t in rows
+    ]
 
 
 def save_strategy(store: Store, run_id: int, strategy: Strategy, name: str) -> None:
