@@ -263,3 +263,10 @@ def test_quick_profile_trains_every_trial_two_epochs() -> None:
     assert first is not None and first.phase == "warmup"
     assert first.epochs == p.step_epochs == p.search_epochs == 2 and first.early_stopping
     assert s.planned_trials == p.search_trials == 40
+
+
+def test_quick_final_validation_checks_the_fidelity_the_search_ranked() -> None:
+    # The final check retrains the best and the default as the search measured them: at 3
+    # epochs the quick data overfits and the 2-epoch ranking barely predicts the result.
+    p = PROFILES["quick"]
+    assert p.final_epochs == p.step_epochs == p.warmup_epochs == p.search_epochs
