@@ -111,6 +111,7 @@ class HptuiApp(App[None]):
         self.read_errors = 0
         self.polls = 0
         self._polling = False
+        self._epochs_loading: int | None = None  # the selected trial, its epochs being read
         self._t0 = time.perf_counter()
         self.first_paint_s: float | None = None
         self.notices: list[tuple[str, str]] = []  # start to first screen with store data
@@ -290,8 +291,9 @@ class HptuiApp(App[None]):
         return self.is_running and self.header.is_attached
 
     async def _apply(self, s: Snapshot) -> None:
-        """Header and table together (their "best" is the same), then the log, trainers and
-        the selected trial, then the penalties and proposer, then the plot: one frame each."""
+        """Header, table and log together (their "best" is the same; both scroll sizes
+        change), then the trainers and the selected trial, then the penalties and proposer,
+        then the plot: one frame each."""
         self.run_row = s.run
         for t in s.trials:
             self.trials[t["id"]] = t
@@ -317,17 +319,20 @@ class HptuiApp(App[None]):
                 self.notify(f"{kind} refused: {c['message']}", severity="error", timeout=8)
             else:
                 self.notify(c["message"] or f"{kind} done", timeout=4)
+        # The log's new lines change its scroll size, as new rows change the table's: both
+        # in this frame, so that one layout pass serves them.
+        self.event_log.add_events(s.events)
         if self.first_paint_s is None:
             self.call_after_refresh(self._painted)
 
         await self._next_frame()
         if not self._alive():
             return
-        self.event_log.add_events(s.events)
         self.trainers.show(s.workers, self.trials)
         if self.selected is None and self.trials:
             self.selected = self.table.current_trial_id()
-        self._show_detail()
+        if self.selected != self._epochs_loading:  # else shown once, with them, when read
+            self._show_detail()
 
         if s.trials or s.ppo_updates or s.versions is not None or s.best_read:
             await self._next_frame()
@@ -384,6 +389,7 @@ class HptuiApp(App[None]):
         if self._epochs_wanted() is not None:
             # its epochs now, not at the next tick; a light read, not a whole poll. The trial
             # is shown once, with them: each showing lays the screen out again.
+            self._epochs_loading = trial_id
             self.run_worker(partial(self._load_epochs, trial_id), group="epochs")
         else:
             self._show_detail()
@@ -395,6 +401,9 @@ class HptuiApp(App[None]):
                 eps = await asyncio.to_thread(self.reader.epochs, trial_id)
         except sqlite3.Error:
             pass
+        finally:
+            if self._epochs_loading == trial_id:
+                self._epochs_loading = None
         if self.is_running and self.detail.is_attached:
             if eps is not None:
                 self.epochs_cache[trial_id] = eps

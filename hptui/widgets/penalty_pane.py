@@ -7,9 +7,9 @@ from typing import Any
 
 from rich.console import Group
 from rich.text import Text
-from textual.widgets import Static
 
 from engine.reward import describe_when
+from hptui.widgets.fitted_static import FittedStatic
 
 
 def rule_stats(
@@ -32,7 +32,7 @@ def rule_stats(
     return counts, totals
 
 
-class PenaltyPane(Static):
+class PenaltyPane(FittedStatic):
     """Rules table, recent penalties and α/β; `counts` and `totals` hold the numbers shown."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -93,4 +93,4 @@ class PenaltyPane(Static):
             foot.append(f"α {alpha:.2f}  β {beta:.2f}", style="bold")
             foot.append("  (reward = 100·α·acc − 0.1·β·T − P)", style="dim")
         self.text = body.plain + foot.plain
-        self.update(Group(body, foot))  # height follows the rules: a layout pass
+        self.show_content(Group(body, foot))  # a layout pass only when the height changes

@@ -8,9 +8,9 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.widgets import Static
 
 from engine.reward import reward_terms
+from hptui.widgets.fitted_static import FittedStatic
 from hptui.widgets.run_header import RANKING
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -53,7 +53,7 @@ def reward_text(
     return r
 
 
-class TrialDetail(Static):
+class TrialDetail(FittedStatic):
     """Shows the selected trial; `trial` and `epochs` hold what is shown."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -79,7 +79,7 @@ class TrialDetail(Static):
             return
         self.trial, self.epochs, self.is_best = trial, epochs, is_best
         body = self.render_trial(trial, epochs, is_best) if trial else Text("no trial selected")
-        self.update(body)
+        self.show_content(body)
         self._body, self._text = body, None
 
     @staticmethod

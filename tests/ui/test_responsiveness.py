@@ -8,10 +8,13 @@ from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable
 
 from hptui.app import HptuiApp
+from hptui.widgets.fitted_static import FittedStatic, needs_layout
 from hptui.widgets.reward_plot import RewardPlot
 from hptui.widgets.trials_table import TrialsTable
 
@@ -129,5 +132,48 @@ def test_hidden_plot_is_drawn_with_the_latest_data_when_shown(filled: Filled) ->
             await pilot.pause()
             await pilot.pause()
             assert plot.draws == 2 and not plot.stale and plot.xs[-1] == 8.0
+
+    asyncio.run(go())
+
+
+def test_needs_layout_only_when_the_height_changes() -> None:
+    assert not needs_layout(5, 5, 5)
+    assert not needs_layout(3, 7, 10), "both fit in the minimum height"
+    assert not needs_layout(7, 10, 10)
+    assert needs_layout(7, 11, 10), "grows past the minimum height"
+    assert needs_layout(12, 11, 12), "content-sized: shrinks"
+    assert needs_layout(12, 3, 12)
+
+
+class _PaneApp(App[None]):
+    CSS = "FittedStatic { height: auto; min-height: 100%; } #pane { height: 10; }"
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="pane"):
+            yield FittedStatic("one line")
+
+
+def test_fitted_static_lays_out_only_when_its_height_changes() -> None:
+    async def go() -> None:
+        app = _PaneApp()
+        async with app.run_test(size=(40, 20)) as pilot:
+            await pilot.pause()
+            w = app.query_one(FittedStatic)
+            assert w.size.height == 10  # held open by the minimum height
+            assert w.show_content(Text("a\nb\nc"))  # first measure: laid out
+            await pilot.pause()
+            assert not w.show_content(Text("a\nb\nc\nd\ne\nf"))  # fits in 10: no layout
+            await pilot.pause()
+            assert "f" in str(w.render_line(5).text)  # the new content is shown
+            tall = Text("\n".join(str(i) for i in range(25)))
+            assert w.show_content(tall)  # taller than the pane: laid out, and it grows
+            await pilot.pause()
+            assert w.size.height == 25
+            w.show_content(tall)  # measured at the width left beside the new scrollbar
+            await pilot.pause()
+            assert not w.show_content(Text("\n".join(f"x{i}" for i in range(25))))
+            assert w.show_content(Text("short"))  # shrinks back to the minimum
+            await pilot.pause()
+            assert w.size.height == 10
 
     asyncio.run(go())
