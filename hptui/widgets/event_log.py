@@ -10,6 +10,8 @@ from rich.text import Text
 from textual import events
 from textual.widgets import RichLog
 
+from hptui.widgets.steady_scroll import SteadyScrollView
+
 # Each line is kept as a rendered Strip; the full log stays in the store (`hptui show`).
 MAX_LINES = 400
 LEVEL_STYLE = {"warning": "yellow", "error": "bold red", "info": ""}
@@ -21,7 +23,7 @@ def event_line(e: dict[str, Any]) -> Text:
     return line
 
 
-class EventLog(RichLog):
+class EventLog(RichLog, SteadyScrollView):
     """Appends events; `last_id` is the newest shown and `lines_shown` how many.
 
     Lines are wrapped at the width the pane has now (the scrollbar's gutter is always kept,

@@ -10,8 +10,12 @@ from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.cache import LRUCache
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
+
+from hptui.widgets.steady_scroll import SteadyScrollView
 
 STATUS_STYLE = {
     "queued": "dim",
@@ -116,7 +120,19 @@ def sort_key(cell: Any, reverse: bool = False) -> tuple[int, float, tuple[int, .
         return (1, 0.0, tuple(sign * ord(c) for c in s))
 
 
-class TrialsTable(DataTable):
+class _StylesOnce:
+    """A component's styles with their Rich style worked out once (see render_lines)."""
+
+    __slots__ = ("_styles", "rich_style")
+
+    def __init__(self, styles: Any, rich_style: Style) -> None:
+        self._styles, self.rich_style = styles, rich_style
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._styles, name)
+
+
+class TrialsTable(DataTable, SteadyScrollView):
     """Rows keyed by trial id and updated in place; sorted by a column (newest first by
     default), re-sorted as rows arrive. `o` picks the next sort column, `O` reverses it;
     `f` filters by phase and `F` by status. The best trial (as the store ranks them) is
@@ -146,6 +162,41 @@ class TrialsTable(DataTable):
         self._cell_render_cache = LRUCache(2000)
         self._line_cache = LRUCache(200)
         self._row_render_cache = LRUCache(200)
+        self._cell_styles: LRUCache[tuple, tuple[Style, Style]] = LRUCache(4000)
+        self._redraw_styles: dict[tuple[str, ...], _StylesOnce] | None = None
+
+    # --- redrawing quickly ---------------------------------------------------------------
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # DataTable works out the same few Rich styles again for every line (its own, the
+        # header's, the fixed column's and the stripe's: a walk up the DOM each, a third of a
+        # redraw); during one redraw they cannot change, so each is worked out once.
+        self._redraw_styles = {}
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._redraw_styles = None
+
+    @property
+    def rich_style(self) -> Style:
+        memo = self._redraw_styles
+        if memo is None:
+            return super().rich_style
+        if () not in memo:
+            memo[()] = _StylesOnce(None, super().rich_style)
+        return memo[()].rich_style
+
+    def get_component_styles(self, *names: str) -> Any:
+        memo = self._redraw_styles
+        if memo is None:
+            return super().get_component_styles(*names)
+        if names not in memo:
+            styles = super().get_component_styles(*names)
+            memo[names] = _StylesOnce(styles, styles.rich_style)
+        return memo[names]
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cell_styles.clear()
 
     def _render_cell(
         self,
@@ -220,6 +271,52 @@ class TrialsTable(DataTable):
         cached = self._cell_render_cache.get(key)
         if cached is not None:
             return cached  # type: ignore[no-any-return]
+        bare, styled = self._cell_style(
+            row_index, column_index, header, base_style, cursor, hover, text_style
+        )
+        room = inner - used
+        if justify == "right":  # Rich pads a justified line inside the text: its style
+            segments = [Segment(" " * pad, bare), Segment(" " * room + plain, styled)]
+            segments.append(Segment(" " * pad, bare))
+        elif justify == "left":
+            segments = [Segment(" " * pad, bare), Segment(plain + " " * room, styled)]
+            segments.append(Segment(" " * pad, bare))
+        else:  # the line is padded to the cell's width outside the text
+            segments = [Segment(" " * pad, bare), Segment(plain, styled)]
+            segments.append(Segment(" " * (room + pad), bare))
+        lines = [[seg for seg in segments if seg.text]]
+        self._cell_render_cache[key] = lines
+        return lines
+
+    def _cell_style(
+        self,
+        row_index: int,
+        column_index: int,
+        header: bool,
+        base_style: Style,
+        cursor: bool,
+        hover: bool,
+        text_style: str | Style,
+    ) -> tuple[Style, Style]:
+        """(padding style, text style) of the cell at a screen position. They depend on the
+        position (its row and column go into the style, for the mouse), the row's stripe,
+        the cursor and the cell's own style, not on which trial is there: kept across
+        re-sorts, which move every trial to another position."""
+        key = (
+            row_index,
+            column_index,
+            header,
+            base_style,
+            cursor,
+            hover,
+            text_style,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+        )
+        found = self._cell_styles.get(key)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
         fixed = not header and (row_index < self.fixed_rows or column_index < self.fixed_columns)
         component, post = self._get_styles_to_render_cell(
             header,
@@ -234,20 +331,9 @@ class TrialsTable(DataTable):
         )
         pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
         own = self.app.console.get_style(text_style) if isinstance(text_style, str) else text_style
-        bare, styled = pre + post, pre + own + post
-        room = inner - used
-        if justify == "right":  # Rich pads a justified line inside the text: its style
-            segments = [Segment(" " * pad, bare), Segment(" " * room + plain, styled)]
-            segments.append(Segment(" " * pad, bare))
-        elif justify == "left":
-            segments = [Segment(" " * pad, bare), Segment(plain + " " * room, styled)]
-            segments.append(Segment(" " * pad, bare))
-        else:  # the line is padded to the cell's width outside the text
-            segments = [Segment(" " * pad, bare), Segment(plain, styled)]
-            segments.append(Segment(" " * (room + pad), bare))
-        lines = [[seg for seg in segments if seg.text]]
-        self._cell_render_cache[key] = lines
-        return lines
+        found = (pre + post, pre + own + post)
+        self._cell_styles[key] = found
+        return found
 
     def on_mount(self) -> None:
         self._set_columns(fitting_columns(80))

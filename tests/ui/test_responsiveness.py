@@ -11,6 +11,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
+from textual.geometry import Region
 from textual.widgets import DataTable
 
 from hptui.app import HptuiApp
@@ -175,5 +176,58 @@ def test_fitted_static_lays_out_only_when_its_height_changes() -> None:
             assert w.show_content(Text("short"))  # shrinks back to the minimum
             await pilot.pause()
             assert w.size.height == 10
+
+    asyncio.run(go())
+
+
+def test_redraw_with_kept_cell_styles_matches_a_fresh_one() -> None:
+    """Cell styles are kept per screen position across re-sorts, and a redraw works out the
+    component styles once: the lines drawn are those of a redraw from empty caches."""
+
+    async def go() -> None:
+        app = _TableApp()
+        async with app.run_test(size=(160, 20)) as pilot:
+            table = app.query_one(TrialsTable)
+            table.upsert([_trial(i) for i in range(1, 30)])
+            await pilot.pause()
+            crop = Region(0, 0, table.size.width, table.size.height)
+            table.render_lines(crop)  # styles kept for every position on screen
+            table.upsert([_trial(i, status="running") for i in range(30, 33)])  # rows move
+            table.move_cursor(row=2)
+            await pilot.pause()
+            kept = [list(strip) for strip in table.render_lines(crop)]
+            table.notify_style_update()  # empties every cache of the table
+            fresh = [list(strip) for strip in DataTable.render_lines(table, crop)]
+            assert _chars(kept) == _chars(fresh)
+            assert "running" in "".join(seg.text for seg in kept[1])  # the new rows on top
+
+    asyncio.run(go())
+
+
+def test_new_rows_move_the_scrollbar_without_laying_out_the_screen() -> None:
+    async def go() -> None:
+        app = _TableApp()
+        async with app.run_test(size=(120, 12)) as pilot:
+            table = app.query_one(TrialsTable)
+            table.upsert([_trial(i) for i in range(1, 40)])  # a scrollbar appears: laid out
+            await pilot.pause()
+            screen, layouts = app.screen, []
+            real = screen._refresh_layout
+
+            def counted(*args: Any, **kwargs: Any) -> None:
+                layouts.append(1)
+                real(*args, **kwargs)
+
+            screen._refresh_layout = counted  # type: ignore[method-assign]
+            before = table.max_scroll_y
+            table.upsert([_trial(i) for i in range(40, 80)])
+            await pilot.pause()
+            await pilot.pause()
+            assert layouts == []
+            assert table.max_scroll_y == before + 40
+            assert table.vertical_scrollbar.window_virtual_size == table.virtual_size.height
+            table.scroll_end(animate=False)
+            await pilot.pause()
+            assert table.scroll_y == table.max_scroll_y  # the oldest rows are reachable
 
     asyncio.run(go())
