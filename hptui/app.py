@@ -291,9 +291,8 @@ class HptuiApp(App[None]):
         return self.is_running and self.header.is_attached
 
     async def _apply(self, s: Snapshot) -> None:
-        """Header, table and log together (their "best" is the same; both scroll sizes
-        change), then the trainers and the selected trial, then the penalties and proposer,
-        then the plot: one frame each."""
+        """Header, table and log together (their "best" is the same), then the trainers,
+        the selected trial, the penalties and the proposer, then the plot: one frame each."""
         self.run_row = s.run
         for t in s.trials:
             self.trials[t["id"]] = t
@@ -335,9 +334,6 @@ class HptuiApp(App[None]):
             self._show_detail()
 
         if s.trials or s.ppo_updates or s.versions is not None or s.best_read:
-            await self._next_frame()
-            if not self._alive():
-                return
             ordered = sorted(self.trials.values(), key=lambda t: t["number"])
             if s.trials or s.best_read:
                 self.plot.show(ordered, self.best)
