@@ -68,9 +68,7 @@ def local_design(n: int, radius: float, seed: int) -> list[dict[str, Any]]:
     unit = qmc.Sobol(d=len(space.dims), scramble=True, seed=seed).random_base2(
         max(1, (n - 1).bit_length())
     )[:n]
-    return [
-        space.from_action(np.clip(centre + radius * (2.0 * u - 1.0), -1.0, 1.0)) for u in unit
-    ]
+    return [space.from_action(np.clip(centre + radius * (2.0 * u - 1.0), -1.0, 1.0)) for u in unit]
 
 
 def plan(

@@ -21,3 +21,25 @@ def test_stacked_trees_equal_the_forests(kind: type) -> None:
         expected = forest.predict(probe)
         got = np.array([fast.predict(row)[name] for row in probe])
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_collection_plan_adds_default_repeats_and_a_design_around_the_default() -> None:
+    import numpy as np
+
+    from bench.collect_surrogate import LOCAL_ROW0, plan
+    from engine.space import default_space
+
+    space = default_space()
+    base = plan(32, 2, 2, 0)
+    jobs = plan(32, 2, 2, 0, local=16, local_radius=0.5, default_seeds=5)
+    assert jobs[: len(base)] == base  # a collection grows: rows already there keep their place
+    repeats = [(row, seed) for row, kind, seed, _ in jobs[len(base) :] if kind == "noise"]
+    assert repeats == [(0, 3), (0, 4), (0, 5)]  # seeds 1 and 2 are the noise rows' own
+    local = [j for j in jobs if j[1] == "local"]
+    assert [j[0] for j in local] == list(range(LOCAL_ROW0, LOCAL_ROW0 + 16))
+    centre = np.asarray(space.to_action(space.default_config()))
+    for _, _, seed, cfg in local:
+        assert seed == 0 and space.contains(cfg)
+        # lr maps linearly in log10 onto the action: within the radius of the default's
+        assert abs(space.to_action(cfg)[0] - centre[0]) <= 0.5 + 1e-6
+    assert len({j[3]["lr"] for j in local}) == 16  # distinct points, not one repeated
