@@ -77,8 +77,10 @@ class RewardPlot(PlotextPlot):
         return self._built[1]
 
     def on_show(self) -> None:
+        # A tab just picked shows the latest data at once: the once-a-second limit is for
+        # trials streaming into a plot already in view.
         if self.stale:
-            self._redraw()
+            self._redraw(limit=False)
 
     def flush(self) -> bool:
         """Draw what `show` took, if due and shown; True when drawn."""
@@ -86,13 +88,14 @@ class RewardPlot(PlotextPlot):
         self._redraw()
         return self.draws > drawn
 
-    def _redraw(self) -> None:
-        """Draw now if shown and not drawn within `MIN_REDRAW_S`; else later: at the next
-        `flush` (the app's next read), a timer if none comes, or once shown (`on_show`)."""
+    def _redraw(self, limit: bool = True) -> None:
+        """Draw now if shown and (with `limit`) not drawn within `MIN_REDRAW_S`; else later:
+        at the next `flush` (the app's next read), a timer if none comes, or once shown
+        (`on_show`)."""
         if not self.stale or not self.display or not self.region.area:
             return  # hidden (another tab): drawn when shown
         wait = self._drawn_at + MIN_REDRAW_S - time.monotonic()
-        if wait > 0:
+        if wait > 0 and limit:
             if self._later is None:
                 self._later = self.set_timer(wait + MIN_REDRAW_S, self._drawn_later)
             return
