@@ -364,6 +364,7 @@ class Engine:
                 )
             for ev in strategy.pop_events():
                 self.store.log(self.run_id, ev)
+            # `strategy`, not self.strategy: a resume tells missed results before it is set
             save_strategy(self.store, self.run_id, strategy, self.cfg.strategy)
         self.lock.beat(self.progress, force=True)
 

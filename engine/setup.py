@@ -272,9 +272,8 @@ def results_not_told(
     ended: dict[str, dict[str, Any]] = {}
     for t in store.trials(run_id):
         key = (t["extra"] or {}).get("key")
-        if t["status"] in ("finished", "pruned") and t["phase"] != "final" and key:
-            if key in strategy.pending:
-                ended[key] = t
+        if key in strategy.pending and t["status"] in ("finished", "pruned"):
+            ended[key] = t  # final-validation trials never share a search proposal's key
     rows = sorted(ended.values(), key=lambda t: (t["finished_at"] or 0.0, t["id"]))
     return [
         (
