@@ -6,8 +6,10 @@ inside the app records the gap between its ticks. The same is measured with no w
 both are printed side by side (max and p99 stall = gap beyond 10 ms). Target: max < 100 ms.
 `--busy N` starts N pure-Python busy loops for both measurements, so a loaded machine (load
 about N plus what else runs) is reproducible; the printout says how many and the load average.
+`--trainers N` starts N busy loops at the niceness the engine gives its trainers instead: the
+load of the run's own training, which is how the machine is loaded while a user watches.
 
-    python bench/ui_stall.py [--seconds 20] [--trials-per-s 20] [--busy 4]
+    python bench/ui_stall.py [--seconds 20] [--trials-per-s 20] [--busy 2] [--trainers 2]
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.executor import TRAINER_NICE, lower_priority  # noqa: E402
 from engine.reward import DEFAULT_RULES  # noqa: E402
 from engine.space import DEFAULT_CONFIG, default_space  # noqa: E402
 from hptui.app import HptuiApp  # noqa: E402
@@ -106,8 +109,10 @@ def writer(path: str, run_id: int, trials_per_s: float, stop: Any, counts: Any) 
     s.close()
 
 
-def busy_loop(stop: Any) -> None:
-    """Pure Python on one core until told to stop: the load of another process."""
+def busy_loop(stop: Any, nice: int = 0) -> None:
+    """Pure Python on one core until told to stop: the load of another process (`nice` 0)
+    or of a trainer (the engine's TRAINER_NICE)."""
+    lower_priority(nice)
     n = 0
     while not stop.is_set():
         for _ in range(100_000):
@@ -147,10 +152,17 @@ def main() -> None:
     ap.add_argument(
         "--busy", type=int, default=0, help="busy-loop processes run during both measurements"
     )
+    ap.add_argument(
+        "--trainers",
+        type=int,
+        default=0,
+        help=f"busy-loop processes at the trainers' niceness (+{TRAINER_NICE}), during both",
+    )
     args = ap.parse_args()
     load0 = os.getloadavg()[0]
     busy_stop = mp.Event()
-    busy = [mp.Process(target=busy_loop, args=(busy_stop,), daemon=True) for _ in range(args.busy)]
+    nices = [0] * args.busy + [TRAINER_NICE] * args.trainers
+    busy = [mp.Process(target=busy_loop, args=(busy_stop, n), daemon=True) for n in nices]
     for b in busy:
         b.start()
     try:
@@ -165,7 +177,8 @@ def main() -> None:
                 b.join()
     print(
         f"UI event-loop stall over {args.seconds:.0f} s, 10 ms timer (160x48, poll 0.5 s); "
-        f"{os.cpu_count()} cores, {args.busy} busy-loop processes of the bench's own, "
+        f"{os.cpu_count()} cores, {args.busy} busy-loop processes of the bench's own and "
+        f"{args.trainers} at the trainers' niceness, "
         f"load average {load0:.1f} at the start, {load} at the end (other processes inflate "
         "stalls)"
     )

@@ -37,6 +37,12 @@ from storage.contract import DEFAULT_TRAINER
 #   {"kind": "failed", "slot", "trial_id", "error"}
 Message = dict[str, Any]
 
+# Trainers run at a lower CPU priority than the engine and the terminal UI. On a box whose
+# cores they fill, the screen and the engine's bookkeeping (a few percent of a core) are
+# served first instead of waiting behind a training step; the trainers lose only that few
+# percent, and nothing on an idle core (bench/ui_stall.py --trainers).
+TRAINER_NICE = 10
+
 
 class Executor(Protocol):
     slots: int
@@ -60,6 +66,7 @@ class WorkerSettings:
     # "module:function" with train_trial's signature. Benchmarks and tests swap in a trainer
     # that sleeps or crashes, running in the same real worker processes.
     trainer: str = DEFAULT_TRAINER
+    nice: int = TRAINER_NICE  # added to the worker's niceness; 0 keeps the engine's
 
 
 def resolve_trainer(spec: str) -> Any:
@@ -74,6 +81,15 @@ def _redirect_output(log_path: str) -> None:
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
+
+
+def lower_priority(nice: int) -> None:
+    """Add `nice` to this process's niceness; where that is refused, run as it is."""
+    if nice > 0:
+        try:
+            os.nice(nice)
+        except OSError:
+            pass
 
 
 def _exit_with_parent() -> None:
@@ -94,6 +110,7 @@ def worker_main(slot: int, settings: WorkerSettings, tasks: Any, results: Any) -
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the engine, which stops us
     _redirect_output(settings.log_path)
     _exit_with_parent()
+    lower_priority(settings.nice)
     from engine.data import load_dataset
     from engine.trainer import TrialError, configure_tensorflow
 

@@ -158,6 +158,30 @@ def test_cancel_kills_only_that_trial(pool: Pool) -> None:
     assert pool.find(kind("result", 40)) == [] and pool.find(kind("failed", 40)) == []
 
 
+def test_workers_train_at_a_lower_cpu_priority_than_the_engine(pool: Pool) -> None:
+    """The UI and the engine are served first on a box the trainers fill."""
+    from engine.executor import TRAINER_NICE
+
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    want = min(19, mine + TRAINER_NICE)
+    for slot in (0, 1):
+        assert os.getpriority(os.PRIO_PROCESS, pool.ex.pid(slot)) == want
+    assert os.getpriority(os.PRIO_PROCESS, 0) == mine  # the engine's own is unchanged
+
+
+def test_nice_zero_keeps_the_engines_priority(tmp_path: Path, tiny_data) -> None:
+    settings = WorkerSettings(
+        tiny_data, 1, None, str(tmp_path / "w.log"), trainer=FAKE_TRAINER, nice=0
+    )
+    ex = LocalPoolExecutor(1, settings)
+    ex.start()
+    try:
+        Pool(ex).wait_for(kind("ready"))
+        assert os.getpriority(os.PRIO_PROCESS, ex.pid(0)) == os.getpriority(os.PRIO_PROCESS, 0)
+    finally:
+        ex.shutdown()
+
+
 def test_shutdown_stops_workers(tmp_path: Path, tiny_data) -> None:
     settings = WorkerSettings(tiny_data, 1, None, str(tmp_path / "w.log"), trainer=FAKE_TRAINER)
     ex = LocalPoolExecutor(1, settings)
