@@ -306,6 +306,13 @@ def main() -> None:
     ap.add_argument(
         "--select", default="score", choices=SELECTIONS, help="selection rule of the main table"
     )
+    ap.add_argument(
+        "--anchors",
+        nargs=2,
+        default=["bayes", "random"],
+        metavar=("FIRST", "SECOND"),
+        help="the two methods every method is paired against (e.g. tpe random without bayes)",
+    )
     args = ap.parse_args()
 
     profile = PROFILES[args.profile]
@@ -345,7 +352,8 @@ def main() -> None:
         print(f"\nbest chosen by: {how}" + ("  (the engine's rule)" if how == "score" else ""))
         print(
             f"{'method':<{w}}{'seeds':>6}{'epochs':>8}{'trials':>7}{'true acc':>10}"
-            f"{'95% CI':>9}{'vs bayes':>10}{'95% CI':>9}{'vs random':>11}{'95% CI':>9}"
+            f"{'95% CI':>9}{'vs ' + args.anchors[0]:>10}{'95% CI':>9}"
+            f"{'vs ' + args.anchors[1]:>11}{'95% CI':>9}"
             f"{'s/seed':>8}"
         )
         for method in args.methods:
@@ -354,7 +362,7 @@ def main() -> None:
             e, n, ws = meta[method]
             diffs = "".join(
                 paired(vals, by.get(anchor, {}), how, width)
-                for anchor, width in (("bayes", 19), ("random", 20))
+                for anchor, width in zip(args.anchors, (19, 20), strict=True)
             )
             print(
                 f"{method:<{w}}{len(vals):>6}{np.mean(e):>8.0f}{np.mean(n):>7.0f}"
