@@ -36,8 +36,8 @@ def test_two_stage_epochs_hand_computed() -> None:
     # (progress 0, 1/4 < 0.5), 2 epochs a step -> 16 * 2 + 4 * 6 * 2 = 80
     assert PROFILES["quick"].two_stage_epochs == 80
     assert [trajectory_length(e, 4, 1, 2) for e in range(4)] == [1, 1, 2, 2]
-    # seed: 15 + 8 * (10 * 1 + 10 * 3) * 2 = 655
-    assert PROFILES["seed"].two_stage_epochs == 655
+    # seed: 15 * 2 + 8 * (10 * 1 + 10 * 3) * 2 = 670
+    assert PROFILES["seed"].two_stage_epochs == 670
     assert [trajectory_length(e, 6, 1, 2) for e in range(6)] == [1, 1, 1, 2, 2, 2]
 
 
