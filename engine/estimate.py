@@ -8,9 +8,9 @@
   the measured accuracy (a GP on a few dozen points of a space with a cliff, where half the
   configurations never learn, smooths the best region down as much as it removes luck).
 
-Trials trained for different numbers of epochs (the seed profile's 1-epoch warm-up beside
-2-epoch steps) are
-put on one scale by a fidelity input: every estimate is the one at the run's longest training.
+Trials trained for different numbers of epochs (a 1-epoch warm-up beside 2-epoch steps, a
+pruned trial beside a finished one) are put on one scale by a fidelity input: every estimate
+is the one at the run's longest training.
 Inputs are the space's own action coordinates in [-1, 1] (log10 for lr, categories equally
 spaced), the same the PPO policy acts in.
 """

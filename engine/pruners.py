@@ -27,8 +27,8 @@ What a pruned trial means to each strategy (engine.strategies.base.Outcome):
 - **bayes** takes that partial accuracy as the trial's value: lower than the configuration
   would reach, a penalty the surrogate learns from. Its number of trials is fixed, so pruning
   saves time, not buys trials;
-- **bayes-ppo**: the warm-up is Bayes (as above; the seed profile's 1-epoch warm-up trials have
-  nothing to prune); a PPO step's reward
+- **bayes-ppo**: the warm-up is Bayes (as above; 1-epoch warm-up trials, as in the tiny
+  profile, have nothing to prune); a PPO step's reward
   is `100·α·acc − 0.1·β·T − P` of its partial accuracy and its short time, so the policy
   learns to avoid such regions (the accuracy term outweighs the seconds saved by far). The
   number of steps is fixed by the schedule: pruning saves time, not buys steps;
