@@ -15,12 +15,19 @@ under the run's final weights); the other rules (measured accuracy, a GP's estim
 best measured re-ranked by the estimate, halfway between) are printed beside it.
 
     python -m bench.surrogate_bench [--profile quick] [--seeds 30] [--methods ...] [--jobs 2]
+                                    [--results runs.jsonl]
+
+A run is deterministic for its (method, profile, seed, workers, surrogate model), so with
+`--results` each finished run is appended to a JSON-lines file and a later invocation with the
+same file reruns only what is missing: a long bench (Bayes at the seed budget, minutes a seed)
+can be stopped, resumed, or split over invocations and tabled together.
 """
 
 from __future__ import annotations
 
 import argparse
 import heapq
+import json
 import math
 import os
 import sys
@@ -233,7 +240,7 @@ def chosen(trace: Trace) -> dict[str, dict[str, Any]]:
 RUNNERS: dict[str, Callable[..., Trace]] = {"tpe": run_tpe, "default": run_default}
 
 
-def one(job: tuple[str, str, int, int, str]) -> tuple[str, int, dict[str, float], int, int, float]:
+def one(job: Job) -> tuple[Job, Result]:
     method, profile_name, seed, workers, model = job
     sur = _surrogate(model)
     profile = PROFILES[profile_name]
@@ -244,7 +251,31 @@ def one(job: tuple[str, str, int, int, str]) -> tuple[str, int, dict[str, float]
         else run_strategy(method, profile, seed, sur, workers)
     )
     truth = {how: sur.true_accuracy(cfg) for how, cfg in chosen(trace).items()}
-    return method, seed, truth, sum(trace.epochs), len(trace.configs), trace.wall_s
+    return job, (method, seed, truth, sum(trace.epochs), len(trace.configs), trace.wall_s)
+
+
+Job = tuple[str, str, int, int, str]  # method, profile, seed, workers, surrogate model
+Result = tuple[str, int, dict[str, float], int, int, float]
+
+
+def load_results(path: Path | None) -> dict[Job, Result]:
+    """The runs a results file already holds, by job (a torn last line is skipped)."""
+    done: dict[Job, Result] = {}
+    if path is None or not path.exists():
+        return done
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        done[tuple(row["job"])] = tuple(row["result"])  # type: ignore[assignment]
+    return done
+
+
+def append_result(path: Path | None, job: Job, result: Result) -> None:
+    if path is not None:
+        with path.open("a") as f:
+            f.write(json.dumps({"job": list(job), "result": list(result)}) + "\n")
 
 
 _SUR: dict[str, Surrogate] = {}
@@ -313,11 +344,20 @@ def main() -> None:
         metavar=("FIRST", "SECOND"),
         help="the two methods every method is paired against (e.g. tpe random without bayes)",
     )
+    ap.add_argument(
+        "--results",
+        type=Path,
+        help="JSON-lines file of finished runs: appended to, and runs already in it are not rerun",
+    )
     args = ap.parse_args()
 
     profile = PROFILES[args.profile]
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    jobs = [(m, args.profile, s, args.workers, args.model) for s in seeds for m in args.methods]
+    jobs: list[Job] = [
+        (m, args.profile, s, args.workers, args.model) for s in seeds for m in args.methods
+    ]
+    saved = load_results(args.results)
+    todo = [j for j in jobs if j not in saved]
     sur = _surrogate(args.model)
     print(
         f"surrogate: {sur.n_rows} real trainings, model {args.model}, noise sd "
@@ -329,15 +369,23 @@ def main() -> None:
         f"{args.workers} simulated workers, {len(seeds)} seeds"
     )
     print(headroom(sur))
+    if args.results is not None:
+        print(f"{len(jobs) - len(todo)} of {len(jobs)} runs already in {args.results}")
     t0 = time.perf_counter()
-    if args.jobs > 1:
+    fresh: dict[Job, Result] = {}
+    if args.jobs > 1 and len(todo) > 1:
         import multiprocessing as mp
 
-        with mp.get_context("spawn").Pool(args.jobs) as pool:
-            results = pool.map(one, jobs, chunksize=1)
+        with mp.get_context("spawn").Pool(min(args.jobs, len(todo))) as pool:
+            for job, result in pool.imap_unordered(one, todo, chunksize=1):
+                fresh[job] = result
+                append_result(args.results, job, result)
     else:
-        results = [one(j) for j in jobs]
+        for job, result in map(one, todo):
+            fresh[job] = result
+            append_result(args.results, job, result)
     wall = time.perf_counter() - t0
+    results = [fresh.get(j) or saved[j] for j in jobs]
 
     by: dict[str, dict[int, dict[str, float]]] = {}
     meta: dict[str, tuple[list[int], list[int], list[float]]] = {}
@@ -369,7 +417,8 @@ def main() -> None:
                 f"{m:>10.4f}{h:>9.4f}{diffs}{np.mean(ws):>8.1f}"
             )
     print(
-        f"\n{len(jobs)} runs in {wall:.0f} s ({args.jobs} processes); "
+        f"\n{len(todo)} runs in {wall:.0f} s ({args.jobs} processes), "
+        f"{len(jobs) - len(todo)} read from the results file; "
         f"load average {os.getloadavg()[0]:.1f} at the end"
     )
 

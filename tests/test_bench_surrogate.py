@@ -43,3 +43,19 @@ def test_collection_plan_adds_default_repeats_and_a_design_around_the_default() 
         # lr maps linearly in log10 onto the action: within the radius of the default's
         assert abs(space.to_action(cfg)[0] - centre[0]) <= 0.5 + 1e-6
     assert len({j[3]["lr"] for j in local}) == 16  # distinct points, not one repeated
+
+
+def test_bench_results_file_resumes_and_skips_a_torn_line(tmp_path) -> None:
+    from bench.surrogate_bench import append_result, load_results, one
+
+    path = tmp_path / "runs.jsonl"
+    job = ("random", "quick", 3, 2, "forest")
+    done_job, result = one(job)
+    assert done_job == job
+    append_result(path, job, result)
+    with path.open("a") as f:
+        f.write('{"job": ["bayes", "quick", 3, 2, "fo')  # a run killed mid-write
+    saved = load_results(path)
+    assert list(saved) == [job]
+    # Read back, it is the same run: a resumed bench tables what a fresh one would.
+    assert saved[job] == one(job)[1][:-1] + (saved[job][-1],)  # all but the wall seconds
