@@ -5,8 +5,9 @@ Every hptui strategy runs through its real ask/tell object, built by the engine'
 `build_strategy` for the profile, on a simulated pool of `--workers` slots: trials finish in
 the order their (surrogate) training seconds say, as in the engine's event loop. A trial's
 outcome is the surrogate's mean plus measured noise; its reward comes from the engine's reward
-functions (adaptive weights, default penalty rules). Optuna's TPE (and random, as anchors) run
-on the same objective and budget with their own ask/tell.
+functions (adaptive weights, default penalty rules). Optuna's TPE (`tpe`) and, where PyTorch
+is installed, Optuna's GP sampler (`optuna-gp`) run on the same objective and budget with their
+own ask/tell; they and random search are the anchors.
 
 Per method: the mean *true* (noise-free) accuracy of the configuration the method reports as
 best, its 95 % interval over seeds, and the paired difference against bayes with its interval.
@@ -177,14 +178,39 @@ def run_tpe(profile: Profile, seed: int, sur: Surrogate, workers: int) -> Trace:
     `workers` in flight (constant liar, as the engine's Bayes)."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+    return run_optuna("tpe", sampler, profile, seed, sur, workers)
+
+
+def run_optuna_gp(profile: Profile, seed: int, sur: Surrogate, workers: int) -> Trace:
+    """Optuna's GP sampler (a Matern-5/2 GP, log EI), same space and budget as TPE. It needs
+    PyTorch, which hptui does not: `pip install torch` (a CPU wheel is enough)."""
+    import optuna
+
+    try:
+        import torch  # noqa: F401
+    except ImportError as e:
+        raise SystemExit(
+            "method optuna-gp: Optuna's GP sampler needs PyTorch (pip install torch)"
+        ) from e
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # not its per-trial fallback notes
+    sampler = optuna.samplers.GPSampler(seed=seed)
+    return run_optuna("optuna-gp", sampler, profile, seed, sur, workers)
+
+
+def run_optuna(
+    method: str, sampler: Any, profile: Profile, seed: int, sur: Surrogate, workers: int
+) -> Trace:
+    """An Optuna sampler through its ask/tell interface on the simulated pool."""
+    import optuna
+
+    optuna.logging.set_verbosity(max(optuna.logging.get_verbosity(), optuna.logging.WARNING))
     from engine.reward import DEFAULT_RULES, apply_rules
 
     space = default_space()
-    sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     rng = np.random.default_rng([seed, 7])
-    trace = Trace("tpe", seed)
+    trace = Trace(method, seed)
     t0 = time.perf_counter()
     n = profile.search_trials
     asked, running, seq, clock = 0, [], 0, 0.0
@@ -237,7 +263,11 @@ def chosen(trace: Trace) -> dict[str, dict[str, Any]]:
     return {how: trace.configs[index[how]] for how in SELECTIONS}
 
 
-RUNNERS: dict[str, Callable[..., Trace]] = {"tpe": run_tpe, "default": run_default}
+RUNNERS: dict[str, Callable[..., Trace]] = {
+    "tpe": run_tpe,
+    "optuna-gp": run_optuna_gp,
+    "default": run_default,
+}
 
 
 def one(job: Job) -> tuple[Job, Result]:

@@ -59,3 +59,13 @@ def test_bench_results_file_resumes_and_skips_a_torn_line(tmp_path) -> None:
     assert list(saved) == [job]
     # Read back, it is the same run: a resumed bench tables what a fresh one would.
     assert saved[job] == one(job)[1][:-1] + (saved[job][-1],)  # all but the wall seconds
+
+
+def test_optuna_gp_without_pytorch_says_what_to_install(monkeypatch) -> None:
+    import sys
+
+    from bench.surrogate_bench import one
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # as on a machine without PyTorch
+    with pytest.raises(SystemExit, match=r"optuna-gp.*needs PyTorch \(pip install torch\)"):
+        one(("optuna-gp", "quick", 0, 2, "forest"))
