@@ -6,10 +6,10 @@ grid (the real engine: `create_run` + `Engine(...).run()`, real TensorFlow train
 Every method trains the same number of epochs, derived from the profile (`--profile quick`, the
 default: the real quick profile, 80 epochs each; `bench`: a smaller one). The epochs actually
 run are counted from the store and printed. Each run ends with the engine's final validation
-(the best trial by the one ranking, the highest GP-estimated accuracy, and the default
-configuration, trained `final_epochs` on the training set and scored on the test set);
-Optuna's best is chosen by the same rule and trained the same way, with the same seed key as
-the engine's `final-best`. The default configuration's final training is the same in every run
+(the best trial by the one ranking, Store.BEST_ORDER, and the default configuration, trained
+`final_epochs` with early stopping on the training set and scored on the test set); Optuna's
+best is chosen by the same ranking and trained the same way, with the same seed key as the
+engine's `final-best`. The default configuration's final training is the same in every run
 of a seed, so gains over it are paired by seed.
 
 This ranks little on its own (3 seeds; see bench/surrogate_bench.py for the many-seed ranking):
@@ -74,6 +74,7 @@ QUICK = replace(  # smoke run: the tiny test profile with a small single-stage b
     step_epochs=1,
     trials_override=6,
     search_epochs=1,
+    final_repeats=2,  # the repeated final validation's path, too
     description="smoke run of the search-quality bench",
 )
 
@@ -144,8 +145,10 @@ def run_optuna(seed: int, profile: Profile, spec: str, tmp: Path) -> Result:
 
     from engine.data import prepare_data
     from engine.executor import LocalPoolExecutor, WorkerSettings
+    from engine.reward import DEFAULT_RULES, apply_rules, score
     from engine.setup import trial_seed
     from engine.space import default_space
+    from engine.strategies.final import final_key
     from engine.trainer import TrialTask
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -161,7 +164,6 @@ def run_optuna(seed: int, profile: Profile, spec: str, tmp: Path) -> Result:
     done: list[tuple[dict[str, Any], float, int]] = []  # (config, val acc, epochs run)
     failed = asked = 0
 
-    final_result: dict[str, Any] | None = None
     try:
         while len(done) + failed < n:
             for slot in pool.free_slots():
@@ -180,41 +182,54 @@ def run_optuna(seed: int, profile: Profile, spec: str, tmp: Path) -> Result:
                 if msg["kind"] == "result":
                     res = msg["result"]
                     study.tell(trial, res["val_accuracy"])
-                    done.append((cfg, res["val_accuracy"], res["epochs_run"]))
+                    done.append((cfg, res["val_accuracy"], res["epochs_run"], res["seconds"]))
                 else:  # like the engine's bayes: a failed trial scores accuracy 0
                     study.tell(trial, 0.0)
                     failed += 1
-        # The configuration reported as best: the engine's one rule (highest GP estimate).
-        from engine.estimate import best_index, estimated_accuracy
-
-        est = estimated_accuracy(
-            space, [d[0] for d in done], [d[1] for d in done], [epochs] * len(done), seed=seed
+        # The configuration reported as best by the engine's one ranking (Store.BEST_ORDER):
+        # the highest score, then the highest validation accuracy, then the earliest.
+        best_cfg, best_val, _, _ = max(
+            done,
+            key=lambda d: (score(d[1], d[3], apply_rules(d[0], DEFAULT_RULES)[0]), d[1]),
         )
-        best_cfg, best_val, _ = done[best_index(est)]
-        task = TrialTask(
-            10_000,
-            best_cfg,
-            profile.final_epochs,
-            early_stopping=False,
-            evaluate_test=True,
-            seed=trial_seed(seed, "final-best"),
-        )
-        pool.submit(pool.free_slots()[0], task)
-        while final_result is None:
+        # Trained as the engine's final validation trains it (FinalValidation): early
+        # stopping on, the best epoch's weights scored on the test set, `final_repeats` times
+        # under the engine's seed keys, the mean reported.
+        tasks = [
+            TrialTask(
+                10_000 + r,
+                best_cfg,
+                profile.final_epochs,
+                early_stopping=True,
+                evaluate_test=True,
+                seed=trial_seed(seed, final_key("best", r)),
+            )
+            for r in range(profile.final_repeats)
+        ]
+        queued, ids = list(tasks), {t.trial_id for t in tasks}
+        tests: dict[int, float] = {}  # trial id -> test accuracy (a failed one: none)
+        ended: set[int] = set()
+        while len(ended) < len(tasks):
+            for slot in pool.free_slots():
+                if queued:
+                    pool.submit(slot, queued.pop(0))
             for msg in pool.poll(0.5):
-                if msg.get("trial_id") == task.trial_id and msg["kind"] in ("result", "failed"):
-                    final_result = msg.get("result") or {"test_accuracy": None}
+                if msg.get("trial_id") in ids and msg["kind"] in ("result", "failed"):
+                    ended.add(msg["trial_id"])
+                    acc = (msg.get("result") or {}).get("test_accuracy")
+                    if acc is not None:
+                        tests[msg["trial_id"]] = acc
     finally:
         pool.shutdown()
     return Result(
         method="optuna",
         seed=seed,
-        search_epochs=sum(e for _, _, e in done),
+        search_epochs=sum(d[2] for d in done),
         trials=asked,
         failed=failed,
         best_val=max(d[1] for d in done),
         chosen_val=best_val,
-        test_best=final_result.get("test_accuracy"),
+        test_best=statistics.fmean(tests.values()) if tests else None,
         test_default=None,
         wall_s=time.perf_counter() - t0,
         chosen=best_cfg,

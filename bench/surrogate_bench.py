@@ -426,21 +426,22 @@ def main() -> None:
         n.append(trials)
         ws.append(w)
     w = max(11, *(len(m) + 2 for m in args.methods))
+    # Each anchor's two columns, "vs NAME" and its interval (9 wide), as wide as the name needs.
+    anchor_widths = [(a, max(10 + i, len(a) + 4) + 9) for i, a in enumerate(args.anchors)]
     for how in [args.select] + [s for s in SELECTIONS if s != args.select]:
         print(f"\nbest chosen by: {how}" + ("  (the engine's rule)" if how == "score" else ""))
         print(
             f"{'method':<{w}}{'seeds':>6}{'epochs':>8}{'trials':>7}{'true acc':>10}"
-            f"{'95% CI':>9}{'vs ' + args.anchors[0]:>10}{'95% CI':>9}"
-            f"{'vs ' + args.anchors[1]:>11}{'95% CI':>9}"
-            f"{'s/seed':>8}"
+            f"{'95% CI':>9}"
+            + "".join(f"{'vs ' + a:>{width - 9}}{'95% CI':>9}" for a, width in anchor_widths)
+            + f"{'s/seed':>8}"
         )
         for method in args.methods:
             vals = by.get(method, {})
             m, h = interval([v[how] for v in vals.values()])
             e, n, ws = meta[method]
             diffs = "".join(
-                paired(vals, by.get(anchor, {}), how, width)
-                for anchor, width in zip(args.anchors, (19, 20), strict=True)
+                paired(vals, by.get(anchor, {}), how, width) for anchor, width in anchor_widths
             )
             print(
                 f"{method:<{w}}{len(vals):>6}{np.mean(e):>8.0f}{np.mean(n):>7.0f}"

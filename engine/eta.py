@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-FINAL_TRIALS = 2  # final validation trains the best and the default configuration
+FINAL_TRIALS = 2  # final validation trains the best and the default configuration (once each)
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class EtaInputs:
     measured_epochs: int  # ... and their epochs
     workers: int
     final_epochs: int = 0  # per final-validation trial; 0 without final validation
+    final_trials: int = FINAL_TRIALS
     final_epochs_done: int = 0
 
     @classmethod
@@ -67,6 +68,6 @@ def remaining_seconds(x: EtaInputs) -> float | None:
     per_epoch = x.measured_seconds / x.measured_epochs
     workers = max(1, x.workers)
     search = epochs_left(x) * per_epoch / workers
-    final_left = max(0, FINAL_TRIALS * x.final_epochs - x.final_epochs_done)
-    final = final_left * per_epoch / min(workers, FINAL_TRIALS)
+    final_left = max(0, x.final_trials * x.final_epochs - x.final_epochs_done)
+    final = final_left * per_epoch / min(workers, x.final_trials)
     return search + final

@@ -447,6 +447,7 @@ class Engine:
                 max_epochs=self.profile.trial_epochs(self.cfg.strategy),
                 workers=self.workers,
                 final_epochs=self.profile.final_epochs if self.cfg.final_validation else 0,
+                final_trials=2 * self.profile.final_repeats,
             )
         )
         out = {
@@ -471,30 +472,40 @@ class Engine:
             self.store.log(self.run_id, "no finished trial: no final validation", "warning")
             return
         self._set_phase("final")
-        finals = self.store.trials(self.run_id, phase="final", status="finished")
-        assert self.settings.space is not None
+        repeats = self.profile.final_repeats
         final = FinalValidation(
             self.settings.space,
             best,
             DEFAULT_CONFIG,
             self.profile.final_epochs,
-            done_roles=[t["extra"].get("role") for t in finals],
+            repeats=repeats,
+            done=self._final_trainings().keys(),
         )
         self.store.log(
             self.run_id,
-            f"final validation: best (trial {best['number']}) and "
-            f"default, up to {self.profile.final_epochs} epochs each (early stopping)",
+            f"final validation: best (trial {best['number']}) and default, "
+            + (f"{repeats} trainings each, " if repeats > 1 else "")
+            + f"up to {self.profile.final_epochs} epochs each (early stopping)",
         )
         self._loop(final)
-        done = {
-            t["extra"].get("role"): t
-            for t in self.store.trials(self.run_id, phase="final", status="finished")
-        }
-        if "best" not in done or "default" not in done:
+        done = self._final_trainings()
+        pairs = [
+            (done["best", r], done["default", r])
+            for r in range(repeats)
+            if ("best", r) in done and ("default", r) in done
+        ]
+        if not pairs:
             return
-        summary = final_summary(best, done["best"], done["default"], self.profile.final_epochs)
+        summary = final_summary(best, pairs, self.profile.final_epochs)
         self.store.update_run(self.run_id, final=summary)
         self.store.log(self.run_id, format_final(summary))
+
+    def _final_trainings(self) -> dict[tuple[str, int], dict[str, Any]]:
+        """The finished final-validation trials by (role, repeat)."""
+        return {
+            (t["extra"].get("role"), int(t["extra"].get("repeat", 0))): t
+            for t in self.store.trials(self.run_id, phase="final", status="finished")
+        }
 
 
 def _finite(v: Any) -> Any:

@@ -203,6 +203,9 @@ def export_payload(store: Store, run_id: int) -> dict[str, Any]:
         "pruned_trials": pruning["pruned"],
         "epochs_saved_by_pruning": pruning["epochs_saved"],
         "pruner": pruner_settings(store, run),
+        # The best against the default on the test set (None before the run's end): means
+        # over the repeats, each training's accuracy, and the gain's interval.
+        "final_validation": run.get("final"),
         "strategy": run["strategy"],
         "profile": run["profile"],
         "data_source": run["data_source"],

@@ -285,3 +285,26 @@ def test_real_run_on_aclimdb_archive(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     check_real_run(db, "aclImdb")
+
+
+def test_final_validation_repeats_are_trained_and_averaged(tmp_path, monkeypatch) -> None:
+    from dataclasses import replace
+
+    monkeypatch.setitem(PROFILES, "tiny", replace(TINY, final_repeats=2))
+    rid, status, store = start(tmp_path / "r.db", "random")
+    assert status == "finished"
+    final = [t for t in store.trials(rid) if t["phase"] == "final"]
+    got = sorted((t["extra"]["role"], t["extra"]["repeat"]) for t in final)
+    assert got == [("best", 0), ("best", 1), ("default", 0), ("default", 1)]
+    assert all(t["status"] == "finished" for t in final)
+    summary = store.run(rid)["final"]
+    assert summary["repeats"] == 2 and summary["gain_interval"] is not None
+    by = {(t["extra"]["role"], t["extra"]["repeat"]): t["test_accuracy"] for t in final}
+    assert summary["best_test_accuracies"] == [by["best", 0], by["best", 1]]
+    assert summary["best_test_accuracy"] == pytest.approx((by["best", 0] + by["best", 1]) / 2)
+    assert summary["default_test_accuracy"] == pytest.approx(
+        (by["default", 0] + by["default", 1]) / 2
+    )
+    messages = [e["message"] for e in store.events(rid, limit=10_000)]
+    assert any("2 trainings each" in m for m in messages)
+    assert any("mean of 2 trainings each" in m for m in messages)

@@ -57,6 +57,11 @@ def test_final_validation_is_counted_until_it_is_trained() -> None:
     assert remaining_seconds(x) == pytest.approx(3 * 10.0)  # two trials on two workers
     done = EtaInputs(**{**x.__dict__, "final_epochs_done": 6})
     assert remaining_seconds(done) == 0.0
+    # Three repeats: six trainings of 3 epochs on two workers; one pair done leaves 12 epochs.
+    repeated = EtaInputs(**{**x.__dict__, "final_trials": 6})
+    assert remaining_seconds(repeated) == pytest.approx(9 * 10.0)
+    one_pair = EtaInputs(**{**repeated.__dict__, "final_epochs_done": 6})
+    assert remaining_seconds(one_pair) == pytest.approx(6 * 10.0)
 
 
 def test_the_estimate_falls_steadily_through_a_two_stage_run() -> None:

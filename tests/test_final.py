@@ -1,12 +1,14 @@
 """Final validation's summary: the gain and saving formulas, and the retrained comparison."""
 
+import pytest
+
 from engine.final import confirmed, final_summary, format_final
 
 
 def _summary(val_best: float | None, val_default: float | None) -> dict:
     best = {"test_accuracy": 0.80, "seconds": 10.0, "val_accuracy": val_best}
     default = {"test_accuracy": 0.78, "seconds": 20.0, "val_accuracy": val_default}
-    return final_summary({"number": 7, "config": {"lr": 1e-3}}, best, default, epochs=3)
+    return final_summary({"number": 7, "config": {"lr": 1e-3}}, [(best, default)], epochs=3)
 
 
 def test_summary_formulas_by_hand() -> None:
@@ -33,3 +35,41 @@ def test_old_summary_without_validation_accuracies_still_formats() -> None:
         f.pop(key)
     line = format_final(f)
     assert line.endswith("%") and "retrained" not in line
+
+
+def test_repeats_report_means_and_the_paired_gain_interval_by_hand() -> None:
+    def pair(b: float, d: float, bv: float, dv: float) -> tuple[dict, dict]:
+        return (
+            {"test_accuracy": b, "seconds": 10.0, "val_accuracy": bv},
+            {"test_accuracy": d, "seconds": 30.0, "val_accuracy": dv},
+        )
+
+    pairs = [
+        pair(0.80, 0.78, 0.79, 0.78),
+        pair(0.70, 0.77, 0.75, 0.78),
+        pair(0.79, 0.76, 0.80, 0.78),
+    ]
+    f = final_summary({"number": 3, "config": {}}, pairs, epochs=2)
+    assert f["repeats"] == 3
+    assert f["best_test_accuracy"] == pytest.approx((0.80 + 0.70 + 0.79) / 3)
+    assert f["default_test_accuracy"] == pytest.approx((0.78 + 0.77 + 0.76) / 3)
+    assert f["best_test_accuracies"] == [0.80, 0.70, 0.79]
+    # Paired differences +0.02, -0.07, +0.03: sd 0.0551, t(0.975, 2) = 4.303.
+    assert f["gain_interval"] == pytest.approx(4.3027 * 0.055076 / 3**0.5, rel=1e-3)
+    assert f["best_val_accuracy"] == pytest.approx(0.78) and f["confirmed"] is False
+    line = format_final(f)
+    assert "mean of 3 trainings each" in line
+    assert "(-0.67 ± 13.68 points, 95 %)" in line
+    # A single pair has no interval, and says nothing of repeats.
+    one = _summary(0.81, 0.79)
+    assert one["repeats"] == 1 and one["gain_interval"] is None
+    assert "±" not in format_final(one) and "trainings" not in format_final(one)
+
+
+def test_the_ui_result_line_says_how_many_trainings_it_averages() -> None:
+    from hptui.widgets.run_header import result_text
+
+    f = _summary(0.81, 0.79)
+    assert result_text(f).startswith("result (3 epochs): test acc best #7 0.8000 vs default")
+    f["repeats"] = 3
+    assert result_text(f).startswith("result (3 x 3 epochs): test acc best #7 0.8000")

@@ -539,7 +539,44 @@ def test_final_validation_is_a_strategy_of_two_unrewarded_trials() -> None:
     final.tell(a, Outcome(True, 0.8, 10.0))
     final.tell(b, Outcome(False, error="boom"))  # a failure is not run again
     assert final.done()
+    assert a.key == "final-best" and b.key == "final-default"
     # On a resume, the roles already trained are not proposed again.
-    again = FinalValidation(default_space(), best, DEFAULT_CONFIG, 3, done_roles=["best"])
+    again = FinalValidation(default_space(), best, DEFAULT_CONFIG, 3, done=[("best", 0)])
     p = again.ask()
     assert p is not None and p.extra["role"] == "default" and again.ask() is None
+
+
+def test_final_validation_repeats_pair_the_best_with_the_default_under_new_seeds() -> None:
+    from engine.space import DEFAULT_CONFIG, default_space
+    from engine.strategies.final import FinalValidation
+
+    best = {"number": 7, "config": {**DEFAULT_CONFIG, "lr": 0.004}}
+    final = FinalValidation(default_space(), best, DEFAULT_CONFIG, epochs=2, repeats=3)
+    assert final.planned_trials == 6
+    asked = [final.ask() for _ in range(6)]
+    assert final.ask() is None
+    got = [(p.extra["role"], p.extra["repeat"], p.key) for p in asked if p is not None]
+    assert got == [
+        ("best", 0, "final-best"),  # the first pair keeps the single training's keys
+        ("default", 0, "final-default"),
+        ("best", 1, "final-best-2"),
+        ("default", 1, "final-default-2"),
+        ("best", 2, "final-best-3"),
+        ("default", 2, "final-default-3"),
+    ]
+    # Resumed with the first pair and one of the second done: only the rest is trained.
+    again = FinalValidation(
+        default_space(),
+        best,
+        DEFAULT_CONFIG,
+        2,
+        repeats=3,
+        done=[("best", 0), ("default", 0), ("default", 1)],
+    )
+    rest = [again.ask() for _ in range(3)]
+    assert [(p.extra["role"], p.extra["repeat"]) for p in rest if p is not None] == [
+        ("best", 1),
+        ("best", 2),
+        ("default", 2),
+    ]
+    assert again.ask() is None

@@ -24,12 +24,15 @@ class FinalValidation(Strategy):
         best: Mapping[str, Any],
         default: Config,
         epochs: int,
-        done_roles: Iterable[str] = (),
+        repeats: int = 1,
+        done: Iterable[tuple[str, int]] = (),
     ) -> None:
         super().__init__(space)
-        self.epochs = epochs
-        done = set(done_roles)
+        self.epochs, self.repeats = epochs, max(1, repeats)
+        finished = set(done)  # (role, repeat) pairs already trained, on a resume
         configs = {"best": best["config"], "default": dict(default)}
+        # Repeat by repeat, the best beside the default: a pair trains at the same time, on
+        # the same load, under one seed per repeat.
         self._todo = [
             Proposal(
                 configs[role],
@@ -40,11 +43,17 @@ class FinalValidation(Strategy):
                 # scored after overfitting at epoch 3 (test 0.678 against the default's 0.742
                 # in a real quick run).
                 early_stopping=True,
-                key=f"final-{role}",
-                extra={"role": role, "best_trial": best["number"]},
+                key=final_key(role, r),
+                extra={
+                    "role": role,
+                    "repeat": r,
+                    "repeats": self.repeats,
+                    "best_trial": best["number"],
+                },
             )
+            for r in range(self.repeats)
             for role in ROLES
-            if role not in done
+            if (role, r) not in finished
         ]
 
     def _propose(self) -> Proposal | None:
@@ -58,4 +67,10 @@ class FinalValidation(Strategy):
 
     @property
     def planned_trials(self) -> int:
-        return len(ROLES)
+        return len(ROLES) * self.repeats
+
+
+def final_key(role: str, repeat: int) -> str:
+    """The trial key, which seeds the training: the first repeat keeps the key final
+    validation always had (`final-best`), so its numbers are those of a single training."""
+    return f"final-{role}" if repeat == 0 else f"final-{role}-{repeat + 1}"

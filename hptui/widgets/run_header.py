@@ -52,9 +52,12 @@ def best_text(best: dict[str, Any]) -> str:
 
 
 def result_text(final: dict[str, Any]) -> str:
-    """The end-of-run result: best against default configuration on the test set."""
+    """The end-of-run result: best against default configuration on the test set (means of
+    the final validation's repeated trainings, where it repeats)."""
+    n = final.get("repeats") or 1
+    epochs = f"{n} x {final['epochs']} epochs" if n > 1 else f"{final['epochs']} epochs"
     return (
-        f"result ({final['epochs']} epochs): test acc best #{final['best_trial']} "
+        f"result ({epochs}): test acc best #{final['best_trial']} "
         f"{final['best_test_accuracy']:.4f} vs default {final['default_test_accuracy']:.4f}, "
         f"gain {100 * final['accuracy_gain']:+.2f}%, time saving {100 * final['time_saving']:+.1f}%"
     )

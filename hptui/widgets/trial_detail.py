@@ -103,6 +103,9 @@ class TrialDetail(FittedStatic):
             what = f"the best configuration (trial {of})" if role == "best" else role
             what = "the default configuration" if role == "default" else what
             acc = _f(t.get("test_accuracy"), 4)
+            extra = t.get("extra") or {}
+            if (extra.get("repeats") or 1) > 1:
+                what += f", training {int(extra.get('repeat', 0)) + 1} of {extra['repeats']}"
             parts.append(Text(f"final validation of {what}: test accuracy {acc}", style="bold"))
         pruned = (t.get("extra") or {}).get("pruned") if t.get("status") == "pruned" else None
         if pruned:
