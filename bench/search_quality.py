@@ -94,6 +94,7 @@ class Result:
     chosen: dict[str, Any] = field(default_factory=dict)
     busy: float | None = None  # share of worker time spent in search trials
     time_saving: float | None = None  # final validation: (T_default - T_best) / T_default
+    final_line: str = ""  # the engine's end-of-run line: each final training, the interval
 
 
 def run_engine(method: str, seed: int, profile: Profile, spec: str, tmp: Path) -> Result:
@@ -135,7 +136,24 @@ def run_engine(method: str, seed: int, profile: Profile, spec: str, tmp: Path) -
         chosen=chosen["config"] if chosen else {},
         busy=busy,
         time_saving=final.get("time_saving"),
+        final_line=_final_line(final),
     )
+
+
+def _final_line(final: dict[str, Any]) -> str:
+    if not final:
+        return ""
+    from engine.final import format_final
+
+    each = ", ".join(
+        f"{b:.4f}/{d:.4f}"
+        for b, d in zip(
+            final.get("best_test_accuracies", []),
+            final.get("default_test_accuracies", []),
+            strict=False,
+        )
+    )
+    return format_final(final) + (f"; best/default test by pair: {each}" if each else "")
 
 
 def run_optuna(seed: int, profile: Profile, spec: str, tmp: Path) -> Result:
@@ -284,7 +302,7 @@ def main() -> None:
                     f"{r.chosen_val:.4f}, test {fmt(r.test_best)} (default "
                     f"{fmt(r.test_default)}), {r.wall_s:.0f} s, workers busy {fmt(r.busy)}; "
                     f"load {os.getloadavg()[0]:.2f}; "
-                    f"chosen {r.chosen}",
+                    f"chosen {r.chosen}" + (f"\n  {r.final_line}" if r.final_line else ""),
                     flush=True,
                 )
     rows = []
