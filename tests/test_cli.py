@@ -91,9 +91,15 @@ def test_export_stdout(finished_db, capsys) -> None:
     assert payload["data_source"] == "sample" and payload["seed"] == run["seed"] == 3
     assert payload["strategy"] == "random" and payload["profile"] == "tiny"
 
+    # The final validation, as stored: means, each training's accuracy, the gain's interval.
+    assert payload["final_validation"] == run["final"]
+    assert payload["final_validation"]["best_test_accuracies"]
+
     def plain(v) -> bool:
         if isinstance(v, dict):
             return all(isinstance(k, str) and plain(x) for k, x in v.items())
+        if isinstance(v, list):
+            return all(plain(x) for x in v)
         return v is None or type(v) in (str, int, float, bool)
 
     assert plain(payload)
