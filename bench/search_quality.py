@@ -225,18 +225,15 @@ def run_optuna(seed: int, profile: Profile, spec: str, tmp: Path) -> Result:
             for r in range(profile.final_repeats)
         ]
         queued, ids = list(tasks), {t.trial_id for t in tasks}
-        tests: dict[int, float] = {}  # trial id -> test accuracy (a failed one: none)
-        ended: set[int] = set()
-        while len(ended) < len(tasks):
+        tests: dict[int, float | None] = {}  # trial id -> test accuracy (failed: None)
+        while len(tests) < len(tasks):
             for slot in pool.free_slots():
                 if queued:
                     pool.submit(slot, queued.pop(0))
             for msg in pool.poll(0.5):
                 if msg.get("trial_id") in ids and msg["kind"] in ("result", "failed"):
-                    ended.add(msg["trial_id"])
-                    acc = (msg.get("result") or {}).get("test_accuracy")
-                    if acc is not None:
-                        tests[msg["trial_id"]] = acc
+                    tests[msg["trial_id"]] = (msg.get("result") or {}).get("test_accuracy")
+        accs = [a for a in tests.values() if a is not None]
     finally:
         pool.shutdown()
     return Result(
@@ -247,7 +244,7 @@ def run_optuna(seed: int, profile: Profile, spec: str, tmp: Path) -> Result:
         failed=failed,
         best_val=max(d[1] for d in done),
         chosen_val=best_val,
-        test_best=statistics.fmean(tests.values()) if tests else None,
+        test_best=statistics.fmean(accs) if accs else None,
         test_default=None,
         wall_s=time.perf_counter() - t0,
         chosen=best_cfg,

@@ -318,13 +318,11 @@ def _surrogate(model: str) -> Surrogate:
 
 
 def interval(xs: Sequence[float]) -> tuple[float, float]:
-    """Mean and half-width of its 95 % t-interval."""
-    from scipy.stats import t
+    """Mean and half-width of its 95 % t-interval (NaN under 2 values)."""
+    from engine.final import paired_interval
 
-    a = np.asarray(xs, float)
-    if len(a) < 2:
-        return float(a.mean()), math.nan
-    return float(a.mean()), float(t.ppf(0.975, len(a) - 1) * a.std(ddof=1) / math.sqrt(len(a)))
+    h = paired_interval(xs)
+    return float(np.mean(xs)), math.nan if h is None else h
 
 
 def paired(

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-FINAL_TRIALS = 2  # final validation trains the best and the default configuration (once each)
+FINAL_TRIALS = 2  # final validation trains the best and the default, once per repeat
 
 
 @dataclass(frozen=True)

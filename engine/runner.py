@@ -22,7 +22,7 @@ from typing import Any
 from engine.commands import handle_pending
 from engine.data import DataRef
 from engine.device import threads_per_worker
-from engine.eta import EtaInputs, remaining_seconds
+from engine.eta import FINAL_TRIALS, EtaInputs, remaining_seconds
 from engine.executor import Executor, WorkerSettings
 from engine.final import final_summary, format_final
 from engine.lock import RunLock, StoppedWhileFull, say
@@ -447,7 +447,7 @@ class Engine:
                 max_epochs=self.profile.trial_epochs(self.cfg.strategy),
                 workers=self.workers,
                 final_epochs=self.profile.final_epochs if self.cfg.final_validation else 0,
-                final_trials=2 * self.profile.final_repeats,
+                final_trials=FINAL_TRIALS * self.profile.final_repeats,
             )
         )
         out = {
@@ -473,6 +473,7 @@ class Engine:
             return
         self._set_phase("final")
         repeats = self.profile.final_repeats
+        assert self.settings.space is not None
         final = FinalValidation(
             self.settings.space,
             best,
