@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import pickle
-import warnings
 
 import numpy as np
 import pytest
@@ -208,10 +207,10 @@ def test_bayes_initial_points_explicit() -> None:
     assert b.opt.models == [] and b.opt.Xi == []
     first = [b.ask() for _ in range(3)]
     assert b.ask() is None  # waits for the batch
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        expected = fresh_opt(space, 3, 42).ask(n_points=3)
-    assert [[p.config[n] for n in space.names] for p in first] == expected
+    xs = [[p.config[n] for n in space.names] for p in first]
+    # the optimizer's own next point, then points the lies moved it to: random, distinct
+    assert xs[0] == fresh_opt(space, 3, 42).ask()
+    assert len({tuple(x) for x in xs}) == 3
     for p in first:
         b.tell(p, ok(p))
     # the GP is fitted after exactly 3 distinct random points (skopt's default would be 10)
@@ -345,6 +344,50 @@ def test_bayes_state_round_trip_restores_observations() -> None:
 
 def test_bayes_state_round_trip_continues_identically() -> None:
     b, r = _bayes_half_done()
+    assert [p.config for p in drive(b)] == [p.config for p in drive(r)]
+
+
+def _bayes_one_by_one(n_calls: int, seed: int) -> BayesSearch:
+    return BayesSearch(default_space(), n_calls=n_calls, n_initial_points=4, epochs=1, seed=seed)
+
+
+def test_bayes_relearns_kernel_only_as_observations_grow() -> None:
+    b = _bayes_one_by_one(24, seed=2)
+    learned, held_theta = [], None
+    for n in range(1, 25):
+        p = b.ask()
+        b.tell(p, ok(p))
+        if n < 4:
+            continue
+        model = b.opt.models[-1]
+        signal = model.kernel_.k1  # skopt appends the (zeroed) noise kernel as k2
+        if b._learned_at == n:  # re-learned on this fit: the held GP takes its kernel
+            learned.append(n)
+            held = b.opt.base_estimator_
+            assert held.optimizer is None and held.noise == model.noise_
+            held_theta = held.kernel.theta
+            np.testing.assert_allclose(held_theta, signal.theta)
+        else:  # refitted with the hyperparameters held
+            np.testing.assert_allclose(signal.theta, held_theta)
+            assert model.noise_ == b.opt.base_estimator_.noise
+    # Every fit up to 10 points, then at a tenth's growth: 11, 13 (>= 12.1), 15, 17, 19, 21, 24
+    assert learned == [4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 21, 24]
+
+
+def test_bayes_resume_holds_the_same_kernel() -> None:
+    """Saved between two re-learnings (held since 13 points, at 14): the resumed run refits
+    with the held hyperparameters, not ones learned afresh, and proposes the same points."""
+    b = _bayes_one_by_one(20, seed=6)
+    for _ in range(14):
+        p = b.ask()
+        b.tell(p, ok(p))
+    assert b._learned_at == 13
+    r = _bayes_one_by_one(20, seed=6)
+    r.load_state_dict(json.loads(json.dumps(b.state_dict())))
+    assert r._learned_at == 13
+    np.testing.assert_allclose(
+        r.opt.base_estimator_.kernel.theta, b.opt.base_estimator_.kernel.theta
+    )
     assert [p.config for p in drive(b)] == [p.config for p in drive(r)]
 
 

@@ -4,20 +4,65 @@ surrogate, expected improvement, objective = −validation accuracy (SPEC §4).
 Points are asked in batches of `batch` (one per worker, constant liar), and a batch's
 results are told together in proposal order once all are in: the sequence of
 configurations is then the same for the same seed, whatever order trials finish in.
+
+The GP's kernel hyperparameters (amplitude, length scales, noise) are re-learned only when the
+observations have grown by a tenth since they last were (as GPyOpt's `model_update_interval`),
+by one L-BFGS run from the values held (three runs, two from random starts, below 64
+observations and each time the count passes a power of two); between, the GP is refitted on
+every result with them held, one Cholesky factorisation. skopt alone learns them with three
+runs on every fit, the constant-liar copies of a batch ask included: at the seed profile's
+335 trials that was about 40 CPU-minutes a run, engine time between trials (BENCHMARKS.md,
+section 5).
 """
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any
 
 import numpy as np
 from skopt import Optimizer
 from skopt import space as sk
+from skopt.learning import GaussianProcessRegressor
+from skopt.learning.gaussian_process.kernels import Kernel, Sum, WhiteKernel
 
 from engine.space import Config, Real, SearchSpace, _plain
 from engine.state import decode_array, encode_array, encode_rng, from_plain, restore_rng, to_plain
 from engine.strategies.base import Outcome, Proposal, Strategy
+
+# Re-learn the kernel hyperparameters once the observations number this many times as many
+# as when they last were learned. On the surrogate bench this changed no result measurably
+# (BENCHMARKS.md, section 5) and, with the cheaper batch ask below, cut a seed-profile run on
+# the bench from about 40 CPU-minutes to under 4.
+RELEARN_GROWTH = 1.1
+# Below this many observations a fit is cheap and the hyperparameters still move: each
+# re-learning also runs from two random starts, as skopt's own does.
+MULTISTART_BELOW = 64
+
+
+def held_kernel_gp(kernel: Kernel, noise: float) -> GaussianProcessRegressor:
+    """A GP whose kernel hyperparameters are fixed: fitting it only factorises the data."""
+    return GaussianProcessRegressor(kernel=kernel, noise=noise, normalize_y=True, optimizer=None)
+
+
+def learning_gp(kernel: Kernel, noise: float, restarts: int, seed: int) -> GaussianProcessRegressor:
+    """A GP that learns its hyperparameters starting from `kernel` and `noise`: one L-BFGS
+    run from there, plus `restarts` from random values."""
+    return GaussianProcessRegressor(
+        kernel=kernel + WhiteKernel(noise),
+        noise="gaussian",
+        normalize_y=True,
+        n_restarts_optimizer=restarts,
+        random_state=seed,
+    )
+
+
+def learned_kernel(gp: GaussianProcessRegressor) -> tuple[Kernel, float]:
+    """The signal kernel and noise level a skopt GP learned (skopt appends the noise as a
+    WhiteKernel, zeroed after the fit, and keeps its level in `noise_`)."""
+    kernel = gp.kernel_
+    return (kernel.k1 if isinstance(kernel, Sum) else kernel), gp.noise_
 
 
 def to_skopt(space: SearchSpace) -> list[Any]:
@@ -66,6 +111,8 @@ class BayesSearch(Strategy):
 
     def _rebuild(self) -> None:
         """A fresh optimizer over the current space, fitted on the observations that fit it."""
+        self._learned_at = 0  # observations the kernel hyperparameters were learned on
+        self._held: tuple[Kernel, float] | None = None  # those hyperparameters
         self.opt = Optimizer(
             to_skopt(self.space),
             base_estimator="GP",
@@ -74,11 +121,33 @@ class BayesSearch(Strategy):
             n_initial_points=self.n_initial_points,
             initial_point_generator="random",
             random_state=self.seed,
+            model_queue_size=1,  # skopt keeps every fitted GP otherwise (and copies them)
         )
+        self._learner = self.opt.base_estimator_  # skopt's GP: learns its kernel on each fit
         fitting = [(c, acc) for c, acc in self.observations if self.space.contains(c)]
         if fitting:
             xs = [[c[n] for n in self.space.names] for c, _ in fitting]
-            self.opt.tell(xs, [-acc for _, acc in fitting])
+            self._fit(xs, [-acc for _, acc in fitting])
+
+    def _fit(self, xs: list[list[Any]], ys: list[float]) -> None:
+        """Tell skopt the results, re-learning the kernel only on RELEARN_GROWTH."""
+        n = len(self.opt.yi) + len(ys)
+        learn = self._held is None or n >= RELEARN_GROWTH * self._learned_at
+        if learn:
+            self.opt.base_estimator_ = self._learning_gp(n)
+        self.opt.tell(xs, ys)
+        if learn and self.opt.models:  # skopt fits nothing before its initial points are in
+            self._learned_at, self._held = n, learned_kernel(self.opt.models[-1])
+        if self._held is not None:
+            # Every fit until the next re-learning, the constant-liar copies' included.
+            self.opt.base_estimator_ = held_kernel_gp(*self._held)
+
+    def _learning_gp(self, n: int) -> GaussianProcessRegressor:
+        if self._held is None:
+            return self._learner  # skopt's own, from its default hyperparameters
+        doubled = n.bit_length() > self._learned_at.bit_length()
+        restarts = 2 if n < MULTISTART_BELOW or doubled else 0
+        return learning_gp(*self._held, restarts=restarts, seed=(self.seed * 100_003 + n) % 2**32)
 
     @property
     def told(self) -> int:
@@ -94,9 +163,7 @@ class BayesSearch(Strategy):
             if self.pending or self._buffer:
                 return None  # wait until the batch is in
             n = min(self.batch, self.n_calls - self.asked)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "evaluated at point before": skopt copes
-                xs = self.opt.ask(n_points=n) if n > 1 else [self.opt.ask()]
+            xs = self._ask_lying([], n)
             self._queue = [
                 {k: _plain(v) for k, v in zip(self.space.names, x, strict=True)} for x in xs
             ]
@@ -122,16 +189,28 @@ class BayesSearch(Strategy):
             for p in self.pending.values()
             if self.space.contains(p.config)
         ]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if not running:
-                x = self.opt.ask()
-            else:  # as skopt's own multi-point ask does: a copy told the lies
-                opt = self.opt.copy(random_state=self.opt.rng.randint(0, np.iinfo(np.int32).max))
-                lie = min(self.opt.yi) if self.opt.yi else 0.0
-                opt.tell(running, [lie] * len(running))
-                x = opt.ask()
+        x = self._ask_lying(running, 1)[0]
         return {k: _plain(v) for k, v in zip(names, x, strict=True)}
+
+    def _ask_lying(self, lies: list[list[Any]], n: int) -> list[list[Any]]:
+        """`n` points, each asked after telling the points before it, and `lies` (points still
+        training), the best value seen so far ("constant liar", as skopt's multi-point ask).
+        The lies go to a copy, which keeps the optimizer itself true. Unlike skopt's, the
+        copy is not refitted on the data the last fit saw, nor after the last point: two GP
+        fits and acquisition searches of every four in a batch of two."""
+        lie = min(self.opt.yi) if self.opt.yi else 0.0
+        opt, xs = self.opt, []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "evaluated at point before": skopt copes
+            for _ in range(n):
+                if lies:
+                    if opt is self.opt:
+                        opt = copy.deepcopy(self.opt)  # its own draws: not the ones to come
+                        opt.rng = np.random.RandomState(self.opt.rng.randint(0, 2**31 - 1))
+                    opt.tell(lies, [lie] * len(lies))
+                xs.append(opt.ask())
+                lies = [xs[-1]]
+        return xs
 
     def _observe(self, proposal: Proposal, outcome: Outcome) -> None:
         self._buffer[proposal.key] = (proposal, outcome)
@@ -160,7 +239,7 @@ class BayesSearch(Strategy):
             if self.space.contains(p.config):
                 fresh.append(([p.config[n] for n in self.space.names], -acc))
         if fresh:
-            self.opt.tell([x for x, _ in fresh], [y for _, y in fresh])
+            self._fit([x for x, _ in fresh], [y for _, y in fresh])
 
     def done(self) -> bool:
         return (
@@ -207,6 +286,12 @@ class BayesSearch(Strategy):
                 "rng": encode_rng(self.opt.rng),
                 "next_x": None if next_x is None else [_plain(v) for v in next_x],
                 "next_xs": [encode_array(x) for x in getattr(self.opt, "next_xs_", [])],
+                # The held kernel: a resumed run refits with the hyperparameters the
+                # uninterrupted one would hold, not ones learned afresh on resuming.
+                "learned_at": self._learned_at,
+                "held": None
+                if self._held is None
+                else [[float(t) for t in self._held[0].theta], float(self._held[1])],
             },
         }
 
@@ -226,3 +311,8 @@ class BayesSearch(Strategy):
         if saved["next_x"] is not None:
             self.opt._next_x = list(saved["next_x"])
             self.opt.next_xs_ = [decode_array(x) for x in saved["next_xs"]]
+        if saved.get("held") is not None:  # stores written before the schedule have none
+            theta, noise = saved["held"]
+            kernel = self._learner.kernel.clone_with_theta(np.asarray(theta))
+            self._held, self._learned_at = (kernel, float(noise)), int(saved["learned_at"])
+            self.opt.base_estimator_ = held_kernel_gp(*self._held)
