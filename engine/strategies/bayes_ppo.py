@@ -40,7 +40,11 @@ class Screening:
     """How the GP screens PPO's proposals (SPEC's PPO is `candidates=1`: no screening).
     Measured on the surrogate bench (bench/surrogate_bench.py)."""
 
-    candidates: int = 64  # policy samples per step; the one with the highest EI is trained
+    # Policy samples per step; the one with the highest EI is trained. 256, not 64: at the
+    # seed budget 64 left bayes-ppo 0.3-0.4 points below TPE, 256 closed most of that on 16
+    # and 20 seeds (512 alike, 1024 no better; BENCHMARKS.md, section 5). The GP's predict on
+    # a few hundred points is milliseconds beside a fit.
+    candidates: int = 256
     ei_share: float = 0.25  # share of steps whose pool also holds uniform-random points
     random_points: int = 512
     refit_every: int = 1  # optimise the GP's kernel every n fits (reuse it in between)
