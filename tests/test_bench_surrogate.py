@@ -76,7 +76,6 @@ def test_bench_reports_what_a_run_found_beside_what_it_chose() -> None:
 
     _, (_, _, truth, _, trials, _) = one(("random", "quick", 1, 2, "forest"))
     assert set(truth) == {*SELECTIONS, FOUND}
-    # Every rule chooses among the configurations the run trained: none beats the best of them,
-    # and under noise the engine's rule does not always reach it.
+    # Every rule chooses among the configurations the run trained: none beats the best of them.
     assert all(truth[how] <= truth[FOUND] for how in SELECTIONS)
     assert trials > 1 and 0.5 < truth[FOUND] < 1.0

@@ -41,9 +41,9 @@ class Screening:
     Measured on the surrogate bench (bench/surrogate_bench.py)."""
 
     # Policy samples per step; the one with the highest EI is trained. 256, not 64: at the
-    # seed budget 64 left bayes-ppo 0.3-0.4 points below TPE, 256 closed most of that on 16
-    # and 20 seeds (512 alike, 1024 no better; BENCHMARKS.md, section 5). The GP's predict on
-    # a few hundred points is milliseconds beside a fit.
+    # seed budget 64 left bayes-ppo 0.22-0.27 points below TPE, with 256 it is level (-0.07
+    # +- 0.19 over 50 seeds; 512 alike, 1024 no better; BENCHMARKS.md, section 5). The GP's
+    # predict on 256 more points is about 25 ms a step.
     candidates: int = 256
     ei_share: float = 0.25  # share of steps whose pool also holds uniform-random points
     random_points: int = 512
