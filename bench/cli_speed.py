@@ -28,7 +28,8 @@ from bench._common import REPO, machine, table  # noqa: E402
 
 MAKE_STORE = """
 import sys, time
-from engine.runner import RunConfig, create_run
+from engine.config import RunConfig
+from engine.setup import create_run
 from storage.store import Store
 store = Store(sys.argv[1])
 run_id = create_run(store, RunConfig(strategy="random", profile="tiny", data="sample", workers=2))

@@ -70,7 +70,9 @@ def register_profile() -> str:
 
 
 def main() -> None:
-    from engine.runner import Engine, RunConfig, create_run
+    from engine.config import RunConfig
+    from engine.runner import Engine
+    from engine.setup import create_run
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rate", type=float, default=5.0, help="commands a second")

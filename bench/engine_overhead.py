@@ -66,7 +66,9 @@ def register_profile(trials: int) -> str:
 
 def run_once(tmp: Path, trials: int, workers: int, profile_engine: bool = False) -> dict[str, Any]:
     """One run through the real engine; timings from the store and the wall clock."""
-    from engine.runner import Engine, RunConfig, create_run
+    from engine.config import RunConfig
+    from engine.runner import Engine
+    from engine.setup import create_run
 
     db = tmp / f"overhead-{time.monotonic_ns()}.db"
     store = Store(db)
@@ -142,8 +144,9 @@ def run_once(tmp: Path, trials: int, workers: int, profile_engine: bool = False)
 def store_micro(tmp: Path, trials: int) -> dict[str, float]:
     """Mean seconds of each Store call the engine makes per trial, on a fresh store file,
     the calls made in the engine's order for `trials` trials."""
+    from engine.config import RunConfig
     from engine.reward import DEFAULT_RULES
-    from engine.setup import RunConfig, build_strategy
+    from engine.setup import build_strategy
     from engine.space import default_space
     from engine.strategies.base import Outcome
 

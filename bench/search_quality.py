@@ -99,7 +99,9 @@ class Result:
 
 def run_engine(method: str, seed: int, profile: Profile, spec: str, tmp: Path) -> Result:
     """One run of the real engine (headless, in this process)."""
-    from engine.runner import Engine, RunConfig, create_run
+    from engine.config import RunConfig
+    from engine.runner import Engine
+    from engine.setup import create_run
     from storage.store import Store
 
     db = tmp / f"{method}-{seed}.db"

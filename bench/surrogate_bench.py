@@ -140,7 +140,8 @@ def run_strategy(method: str, profile: Profile, seed: int, sur: Surrogate, worke
     trial that finishes first."""
     from dataclasses import fields, replace
 
-    from engine.setup import RunConfig, build_strategy
+    from engine.config import RunConfig
+    from engine.setup import build_strategy
 
     rng = np.random.default_rng([seed, 7])
     base, variant = parse_variant(method)

@@ -44,3 +44,24 @@ def default_workers(n_gpus: int) -> int:
 def threads_per_worker(workers: int) -> int:
     """Split the cores so that workers x threads <= cores."""
     return max(1, cpu_count() // max(1, workers))
+
+
+def one_blas_thread() -> None:
+    """The engine's own linear algebra (the GP fits of the estimates, Bayes and the PPO
+    screen) on one BLAS thread: its spinning threads otherwise take the cores the trainers
+    and the UI need, and the fits are small. Trainer processes are not affected."""
+    import numpy  # noqa: F401  (numpy's and scipy's BLAS must be loaded to be limited)
+    import scipy.linalg  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
+def quiet_fits() -> None:
+    """No kernel-optimiser notes from the GP fits. Set for the whole process: the fits run on
+    threads, and `warnings.catch_warnings` around them is not thread-safe."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.setup import EngineError
+from engine.config import EngineError
 from storage.store import Store, StoreError, engine_alive
 
 HEARTBEAT_S = 1.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.config import EngineError
 from engine.pruners import (
     REFERENCE_STATUSES,
     Curve,
@@ -16,7 +17,6 @@ from engine.pruners import (
 )
 from engine.reward import DEFAULT_RULES, Rule, parse_rules
 from engine.rulecheck import check_rules
-from engine.setup import EngineError
 from engine.space import SearchSpace, SpaceError
 from storage import contract
 from storage.store import Store

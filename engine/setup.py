@@ -6,56 +6,23 @@ from __future__ import annotations
 import os
 import sys
 import zlib
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
+from engine.config import EngineError, RunConfig
 from engine.data import DataRef, prepare_data
 from engine.device import default_workers, gpu_names
 from engine.executor import Executor, LocalPoolExecutor, WorkerSettings
 from engine.profiles import PROFILES, Profile
 from engine.reward import DEFAULT_RULES
 from engine.space import SearchSpace, default_space
-from engine.state import StateError, decode_state, encode_state
-from engine.strategies.base import Outcome, Proposal, Strategy
+from engine.strategies.base import Strategy
 from engine.strategies.bayes import BayesSearch
 from engine.strategies.bayes_ppo import BayesPPO, PPOSchedule
 from engine.strategies.grid import GridSearch
 from engine.strategies.random_search import RandomSearch
 from storage.contract import STRATEGIES
 from storage.store import Store
-
-
-class EngineError(RuntimeError):
-    """The run cannot go on; the message says why."""
-
-
-@dataclass
-class RunConfig:
-    strategy: str = "bayes-ppo"
-    profile: str = "quick"
-    data: str = "auto"
-    workers: int | None = None
-    threads: int | None = None
-    precision: str | None = None
-    seed: int = 42
-    final_validation: bool = True
-    profile_reason: str = ""
-    executor: str = "local"  # local process pool, or "ray"
-    ray_address: str | None = None  # None: start a local Ray instance
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    trial_retries: int = 1  # Ray: a trial whose worker or node is lost runs again
-    bayes_async: bool = False  # Bayes asks whenever a worker frees (busy, not reproducible)
-    # The run ends `failed` after this many search trials fail in a row (None: 2 x workers).
-    max_consecutive_failures: int | None = None
-    # A trial running longer than this many seconds is killed and fails (None: automatic,
-    # 10 x the median seconds per epoch so far times its epochs, never under TIMEOUT_FLOOR_S).
-    trial_timeout: float | None = None
-    # Learning-curve pruning (engine.pruners): none, median or asha with default settings, or
-    # a PrunerSettings dict; the engine then versions it in the store (editable mid-run).
-    pruner: str | dict = "none"
 
 
 def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers: int) -> Strategy:
@@ -212,84 +179,3 @@ def prepare_run_data(store: Store, run_id: int, cfg: RunConfig, profile: Profile
         f"{ref.n_test} test, {ref.max_len} tokens): {ref.reason}",
     )
     return ref
-
-
-def read_saved_state(store: Store, run_id: int, strategy: str) -> dict[str, Any] | None:
-    """The strategy state saved for the run, decoded as data (never unpickled); a row that is
-    not hptui's JSON state is refused (EngineError) before anything else happens."""
-    blob = store.load_strategy_state(run_id)
-    if blob is None:
-        return None
-    try:
-        return decode_state(blob, strategy)
-    except StateError as exc:
-        raise EngineError(f"run {run_id} cannot be resumed: {exc}") from None
-
-
-def restore_strategy(
-    store: Store,
-    run_id: int,
-    strategy: Strategy,
-    name: str,
-    saved: dict[str, Any] | None,
-    tell: Callable[[Proposal, Outcome], None] | None = None,
-) -> None:
-    """Trials that were running when the engine stopped are marked interrupted; a saved
-    state is loaded into `strategy` (EngineError when it does not fit), results the state
-    missed are told again through `tell` (see `results_not_told`), and the proposals that
-    were running are handed out again first."""
-    interrupted = store.mark_running_interrupted(run_id)
-    if saved is None:
-        return
-    try:
-        strategy.load_state_dict(saved)
-    except (StateError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        raise EngineError(
-            f"run {run_id} cannot be resumed: its saved strategy state does not fit "
-            f"the {name} strategy ({type(exc).__name__}: {exc})"
-        ) from None
-    missed = results_not_told(store, run_id, strategy)
-    for proposal, outcome in missed:
-        (tell or strategy.tell)(proposal, outcome)
-    strategy.requeue_pending()
-    store.log(
-        run_id,
-        f"resumed: strategy state restored, {interrupted} interrupted trial(s) will run again"
-        + (f", {len(missed)} result(s) committed before the stop told to it" if missed else ""),
-        "warning",
-    )
-
-
-def results_not_told(
-    store: Store, run_id: int, strategy: Strategy
-) -> list[tuple[Proposal, Outcome]]:
-    """Search results the store holds whose proposals the restored state still has pending:
-    the engine committed them, then stopped before it saved the strategy that was told. They
-    are told again rather than trained again, in the order they ended. A failed trial is not
-    (after too many failures in a row, the last one is left untold on purpose, to run again)."""
-    if not strategy.pending:
-        return []
-    ended: dict[str, dict[str, Any]] = {}
-    for t in store.trials(run_id):
-        key = (t["extra"] or {}).get("key")
-        if key in strategy.pending and t["status"] in ("finished", "pruned"):
-            ended[key] = t  # final-validation trials never share a search proposal's key
-    rows = sorted(ended.values(), key=lambda t: (t["finished_at"] or 0.0, t["id"]))
-    return [
-        (
-            strategy.pending[t["extra"]["key"]],
-            Outcome(
-                True,
-                float(t["val_accuracy"]),
-                float(t["seconds"] or 0.0),
-                float(t["reward"] or 0.0),
-                pruned=t["status"] == "pruned",
-                epochs_run=int(t["epochs_run"] or 0),
-            ),
-        )
-        for t in rows
-    ]
-
-
-def save_strategy(store: Store, run_id: int, strategy: Strategy, name: str) -> None:
-    store.save_strategy_state(run_id, encode_state(name, strategy.state_dict()))

@@ -1,6 +1,7 @@
 """The run's trials in flight: launched with the reward weights and penalty of their moment
 (carried with them, never read back), then committed as finished, pruned, failed, cancelled or
-interrupted; and the accuracy estimates of the finished ones (engine.estimate)."""
+interrupted; and what the finished ones tell about the running: the accuracy estimates
+(engine.estimates, fitted off the loop) and the automatic time limit."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from engine.estimate import FidelityGP
+from engine.estimates import EstimateThread, Observation
 from engine.reward import Rule, adaptive_weights, apply_rules, reward, score
 from engine.space import SearchSpace
 from engine.strategies.base import Outcome, Proposal
 from storage.store import Store
 
-ESTIMATE_REFIT = 5  # the estimating GP's kernel is re-optimised every 5 results (cheap between)
 TIMEOUT_FLOOR_S = 300.0  # the automatic trial time limit is never shorter
 TIMEOUT_FIRST_S = 3600.0  # ... and before any trial has finished, there is no median yet
 TIMEOUT_FACTOR = 10.0
@@ -38,7 +38,11 @@ class TrialBook:
     def __init__(self, store: Store, run_id: int) -> None:
         self.store, self.run_id = store, run_id
         self.running: dict[int, Running] = {}  # trial id -> its record
-        self._estimator: FidelityGP | None = None
+        # Read from the store once, then kept up to date here: nothing rescans the
+        # finished trials as the run grows.
+        self._observations: list[Observation] | None = None  # finished search trials
+        self._epoch_seconds: list[float] | None = None  # wall seconds per epoch, finished
+        self._estimates: EstimateThread | None = None
 
     def launch(
         self, p: Proposal, slot: int, strategy: str, space_version: int, rules: list[Rule]
@@ -106,6 +110,8 @@ class TrialBook:
             **({"extra": extra} if pruned and prune else {}),
         )
         self._free(t.slot)
+        if not pruned:
+            self._note_finished(trial_id, t, res, searching)
         outcome = Outcome(
             True,
             res["val_accuracy"],
@@ -150,7 +156,9 @@ class TrialBook:
         return out
 
     def _auto_time_limit(self, epochs: int) -> float:
-        per_trial = self.store.seconds_per_epoch(self.run_id)
+        if self._epoch_seconds is None:
+            self._epoch_seconds = self.store.seconds_per_epoch(self.run_id)
+        per_trial = self._epoch_seconds
         if not per_trial:
             return TIMEOUT_FIRST_S
         per_epoch = statistics.median(per_trial)
@@ -159,22 +167,50 @@ class TrialBook:
     def _free(self, slot: int) -> None:
         self.store.set_worker(self.run_id, slot, trial_id=None, epoch=None, batch=None)
 
+    def _note_finished(
+        self, trial_id: int, t: Running, res: dict[str, Any], searching: bool
+    ) -> None:
+        if self._epoch_seconds is not None:
+            seconds = time.monotonic() - t.since
+            self._epoch_seconds.append(seconds / max(1, int(res["epochs_run"])))
+        if searching and self._observations is not None:
+            epochs = t.proposal.epochs or int(res["epochs_run"]) or 1
+            self._observations.append(
+                Observation(trial_id, t.proposal.config, float(res["val_accuracy"]), epochs)
+            )
+
     def update_estimates(self, space: SearchSpace, seed: int) -> None:
-        """Re-estimate the accuracy of every finished search trial (engine.estimate), stored
-        beside the measurement for the UI and `show` (the ranking itself is the score's)."""
-        done = [
-            t for t in self.store.trials(self.run_id, status="finished") if t["phase"] != "final"
-        ]
-        if self._estimator is None or self._estimator.space != space:
-            self._estimator = FidelityGP(space, seed, refit_every=ESTIMATE_REFIT)
-        configs = [t["config"] for t in done]
-        accs = [t["val_accuracy"] for t in done]
-        epochs = [t["max_epochs"] or t["epochs_run"] or 1 for t in done]
-        est = (
-            self._estimator.predict(configs)[0]
-            if self._estimator.fit(configs, accs, epochs)
-            else accs
-        )
-        self.store.set_estimates(
-            self.run_id, {t["id"]: float(e) for t, e in zip(done, est, strict=True)}
-        )
+        """Ask for fresh estimates of every finished search trial's accuracy, stored beside
+        the measurement for the UI and `show` (the ranking itself is the score's). They are
+        fitted on a thread of their own and written by `write_estimates`."""
+        if self._observations is None:
+            self._observations = [
+                Observation(t["id"], t["config"], float(t["val_accuracy"]), _epochs(t))
+                for t in self.store.trials(self.run_id, status="finished")
+                if t["phase"] != "final"
+            ]
+        if self._estimates is None:
+            self._estimates = EstimateThread(seed)
+        self._estimates.request(space, self._observations)
+
+    def write_estimates(self) -> None:
+        """Store the estimates that moved since they were last written (none while a fit
+        runs): a long run rewrites a few rows, not every finished trial, per result."""
+        if self._estimates is not None:
+            changed = self._estimates.take()
+            if changed:
+                self.store.set_estimates(self.run_id, changed)
+
+    def close(self, wait: bool = False) -> None:
+        """Stop the estimating thread; with `wait`, write the estimates it is fitting."""
+        if self._estimates is None:
+            return
+        if wait:
+            self._estimates.wait_idle()
+            self.write_estimates()
+        self._estimates.close()
+        self._estimates = None
+
+
+def _epochs(trial: dict[str, Any]) -> int:
+    return int(trial["max_epochs"] or trial["epochs_run"] or 1)

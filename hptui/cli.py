@@ -119,8 +119,8 @@ def get_run(store: Store, run_id: int) -> dict[str, Any]:
 
 
 def _run_config(args: argparse.Namespace) -> Any:
+    from engine.config import RunConfig
     from engine.device import gpu_names
-    from engine.runner import RunConfig
 
     profile, reason = args.profile, ""
     if profile is None:
@@ -165,7 +165,8 @@ def _run_config(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from engine.runner import EngineError, create_run
+    from engine.config import EngineError
+    from engine.setup import create_run
 
     cfg = _run_config(args)
     _check_data(cfg)
@@ -230,7 +231,7 @@ def _check_data(cfg: Any) -> None:
 def spawn_engine(db: str | Path, run_id: int) -> int:
     """Start the engine in its own session, so an SSH hang-up or the UI quitting does not
     end it; its output goes to the run's log file, never the terminal."""
-    from engine.runner import log_path_for
+    from engine.setup import log_path_for
 
     log = open(log_path_for(db, run_id), "ab")
     proc = subprocess.Popen(
@@ -253,7 +254,8 @@ def open_app(db: str | Path, run_id: int) -> int:
 
 
 def run_headless(db: str | Path, run_id: int) -> int:
-    from engine.runner import Engine, EngineError
+    from engine.config import EngineError
+    from engine.runner import Engine
     from hptui.headless import HeadlessView
 
     live = HeadlessView(db, run_id, console)
@@ -273,7 +275,8 @@ def run_headless(db: str | Path, run_id: int) -> int:
 
 def cmd_engine(args: argparse.Namespace) -> int:
     """Internal: the detached engine process of `hptui run` / `hptui resume`."""
-    from engine.runner import Engine, EngineError
+    from engine.config import EngineError
+    from engine.runner import Engine
 
     try:
         Engine(args.db, args.run, trainer=args.trainer).run()

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.runner import Engine, RunConfig, create_run
+from engine.config import RunConfig
+from engine.runner import Engine
+from engine.setup import create_run
 from hptui import cli as cli_module
 from hptui.cli import main
 from storage.store import Store

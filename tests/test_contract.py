@@ -66,8 +66,9 @@ def test_the_engine_uses_the_contract_names() -> None:
 
 
 def test_the_ppo_strategy_writes_only_progress_keys_of_the_contract() -> None:
+    from engine.config import RunConfig
     from engine.profiles import PROFILES
-    from engine.setup import RunConfig, build_strategy
+    from engine.setup import build_strategy
     from engine.space import default_space
 
     cfg = RunConfig(strategy="bayes-ppo", profile="tiny")

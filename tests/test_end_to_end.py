@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from engine.config import RunConfig
 from engine.profiles import PROFILES
 from engine.reward import DEFAULT_RULES, adaptive_weights, apply_rules, reward
-from engine.runner import Engine, RunConfig, create_run
+from engine.runner import Engine
+from engine.setup import create_run
 from storage.store import Store
 from tests.conftest import FAKE_TRAINER, FAKE_TRAINER_FAIL_SGD, REPO
 

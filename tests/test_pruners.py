@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from engine.config import RunConfig
 from engine.profiles import PROFILES
 from engine.pruners import (
     Curve,
@@ -26,7 +27,8 @@ from engine.pruners import (
     decision_epochs,
     median_prune,
 )
-from engine.runner import Engine, RunConfig, create_run
+from engine.runner import Engine
+from engine.setup import create_run
 from engine.space import SpaceError, default_space
 from engine.strategies.base import Outcome
 from engine.strategies.grid import GridSearch

@@ -21,9 +21,11 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from engine.config import RunConfig  # noqa: E402
 from engine.executor import WorkerSettings  # noqa: E402
 from engine.ray_executor import RayExecutor  # noqa: E402
-from engine.runner import Engine, RunConfig, create_run  # noqa: E402
+from engine.runner import Engine  # noqa: E402
+from engine.setup import create_run  # noqa: E402
 from engine.trainer import TrialTask  # noqa: E402
 from storage.store import Store  # noqa: E402
 from tests.conftest import FAKE_TRAINER, REPO  # noqa: E402
@@ -117,7 +119,7 @@ class Killer:
     def __call__(self, engine: Engine) -> None:
         if self.victim is not None:
             return
-        ex = engine._executor
+        ex = engine.executor
         assert isinstance(ex, RayExecutor)
         running = ex.running()
         for slot, pid in ex.pids().items():

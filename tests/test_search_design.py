@@ -9,10 +9,11 @@ import math
 import numpy as np
 import pytest
 
+from engine.config import RunConfig
 from engine.estimate import FidelityGP, best_index, estimated_accuracy, expected_improvement
 from engine.ppo import PPOConfig
 from engine.profiles import PROFILES, trajectory_length
-from engine.setup import RunConfig, build_strategy
+from engine.setup import build_strategy
 from engine.space import default_space
 from engine.strategies.base import Outcome
 from engine.strategies.bayes import BayesSearch

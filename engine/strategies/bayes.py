@@ -27,6 +27,7 @@ from skopt import space as sk
 from skopt.learning import GaussianProcessRegressor
 from skopt.learning.gaussian_process.kernels import Kernel, Sum, WhiteKernel
 
+from engine.estimate import FIT_POINTS, bounded_indices
 from engine.space import Config, Real, SearchSpace, _plain
 from engine.state import decode_array, encode_array, encode_rng, from_plain, restore_rng, to_plain
 from engine.strategies.base import Outcome, Proposal, Strategy
@@ -39,6 +40,10 @@ RELEARN_GROWTH = 1.1
 # Below this many observations a fit is cheap and the hyperparameters still move: each
 # re-learning also runs from two random starts, as skopt's own does.
 MULTISTART_BELOW = 64
+# Past this many observations the optimizer is rebuilt on a bounded subset of FIT_POINTS
+# (engine.estimate.bounded_indices): a fit and its acquisition search then cost what they
+# cost at FIT_POINTS, however long the run (a tenth more first, so a rebuild is rare).
+SHRINK_AT = int(1.1 * FIT_POINTS)
 
 
 def held_kernel_gp(kernel: Kernel, noise: float) -> GaussianProcessRegressor:
@@ -109,10 +114,14 @@ class BayesSearch(Strategy):
         self.asked = 0
         self._rebuild()
 
-    def _rebuild(self) -> None:
-        """A fresh optimizer over the current space, fitted on the observations that fit it."""
-        self._learned_at = 0  # observations the kernel hyperparameters were learned on
-        self._held: tuple[Kernel, float] | None = None  # those hyperparameters
+    def _rebuild(self, keep_kernel: bool = False) -> None:
+        """A fresh optimizer over the current space, fitted on the observations that fit it
+        (past FIT_POINTS, on a bounded subset of them). `keep_kernel`: with the kernel
+        hyperparameters and random state held so far (a shrink, not a new space)."""
+        rng = self.opt.rng if keep_kernel else None
+        if not keep_kernel:
+            self._learned_at = 0  # observations the kernel hyperparameters were learned on
+            self._held: tuple[Kernel, float] | None = None  # those hyperparameters
         self.opt = Optimizer(
             to_skopt(self.space),
             base_estimator="GP",
@@ -124,7 +133,12 @@ class BayesSearch(Strategy):
             model_queue_size=1,  # skopt keeps every fitted GP otherwise (and copies them)
         )
         self._learner = self.opt.base_estimator_  # skopt's GP: learns its kernel on each fit
+        if rng is not None:
+            self.opt.rng = rng
+        if self._held is not None:
+            self.opt.base_estimator_ = held_kernel_gp(*self._held)
         fitting = [(c, acc) for c, acc in self.observations if self.space.contains(c)]
+        fitting = [fitting[i] for i in bounded_indices([acc for _, acc in fitting])]
         if fitting:
             xs = [[c[n] for n in self.space.names] for c, _ in fitting]
             self._fit(xs, [-acc for _, acc in fitting])
@@ -141,6 +155,8 @@ class BayesSearch(Strategy):
         if self._held is not None:
             # Every fit until the next re-learning, the constant-liar copies' included.
             self.opt.base_estimator_ = held_kernel_gp(*self._held)
+        if len(self.opt.yi) > SHRINK_AT:
+            self._rebuild(keep_kernel=True)
 
     def _learning_gp(self, n: int) -> GaussianProcessRegressor:
         if self._held is None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.estimate import FidelityGP, expected_improvement
+from engine.estimate import FidelityGP, bounded_indices, expected_improvement
 from engine.ppo import PPOAgent, PPOConfig, gae
 from engine.profiles import trajectory_length
 from engine.space import SearchSpace, state_vector
@@ -180,10 +180,10 @@ class BayesPPO(Strategy):
     def _fit_gp(self) -> bool:
         """Refit the screening GP if results came in since the last fit."""
         if self._gp_dirty:
-            configs = [c for c, _, _ in self.history]
-            ok = self.gp.fit(
-                configs, [a for _, a, _ in self.history], [e for _, _, e in self.history]
-            )
+            # Past FIT_POINTS results, a bounded subset (the best, the latest, a spread).
+            fit = [self.history[i] for i in bounded_indices([a for _, a, _ in self.history])]
+            configs = [c for c, _, _ in fit]
+            ok = self.gp.fit(configs, [a for _, a, _ in fit], [e for _, _, e in fit])
             # The incumbent is the best *estimated* accuracy, not the luckiest measurement.
             self._incumbent = float(np.max(self.gp.predict(configs)[0])) if ok else 0.0
             self._gp_ready, self._gp_dirty = ok, False
@@ -197,6 +197,13 @@ class BayesPPO(Strategy):
 
     def _observe(self, proposal: Proposal, outcome: Outcome) -> None:
         self._record(proposal, outcome)
+        self._observe_step(proposal, outcome)
+        if self.stage == "ppo" or self.warmup.done():
+            # Fitted here, when told (the engine tells on a thread of its own), rather than
+            # at the next ask, which the engine's loop waits for.
+            self._fit_gp()
+
+    def _observe_step(self, proposal: Proposal, outcome: Outcome) -> None:
         if proposal.phase == "warmup":
             self.warmup.tell(proposal, outcome)
             return

@@ -29,6 +29,7 @@ class FinalValidation(Strategy):
     ) -> None:
         super().__init__(space)
         self.epochs, self.repeats = epochs, max(1, repeats)
+        self.best = dict(best)  # the search trial it validates
         finished = set(done)  # (role, repeat) pairs already trained, on a resume
         configs = {"best": best["config"], "default": dict(default)}
         # Repeat by repeat, the best beside the default: a pair trains at the same time, on

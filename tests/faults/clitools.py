@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.runner import RunConfig, create_run
+from engine.config import RunConfig
+from engine.setup import create_run
 from storage.store import Store
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from engine.config import RunConfig
 from engine.profiles import PROFILES
-from engine.runner import Engine, RunConfig, create_run
+from engine.runner import Engine
+from engine.setup import create_run
 from storage import contract
 from storage.store import Store
 from tests.faults.conftest import DOUBLE

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.runner import Engine, RunConfig, create_run
+from engine.config import RunConfig
+from engine.runner import Engine
+from engine.setup import create_run
 from storage.store import Store
 from tests.faults.conftest import DOUBLE, REPO, Engines, fill_disk, query, wait_until
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.persistence import StrategyKeeper
 from engine.runner import Engine
 from tests.faults.conftest import DOUBLE, query
 from tests.faults.test_faults import SEARCH, new_run
@@ -16,23 +17,32 @@ class Killed(BaseException):
     """Stands for SIGKILL at one exact point: nothing after it runs, no handler catches it."""
 
 
-@pytest.mark.parametrize("stop_at", [2, 5], ids=["warm-up", "ppo"])
+@pytest.mark.parametrize(
+    ("stop_at", "settled"),
+    [(2, True), (5, True), (2, False), (5, False)],
+    ids=["warm-up", "ppo", "warm-up, a tell in flight", "ppo, a tell in flight"],
+)
 def test_result_committed_but_not_told_is_told_on_resume_not_trained_again(
-    tmp_path: Path, fault_env: None, monkeypatch: pytest.MonkeyPatch, stop_at: int
+    tmp_path: Path, fault_env: None, monkeypatch: pytest.MonkeyPatch, stop_at: int, settled: bool
 ) -> None:
+    """Stopped after a result is committed and before it is told: with the tells before it
+    saved (`settled`), or with one still in flight on the keeper's thread (then two results,
+    or one, are told again, depending on timing; none is trained again)."""
     monkeypatch.setenv("HPTUI_FAULT_SLEEP", "0.05")
     db = tmp_path / "gap.db"
     run_id = new_run(db)
-    told = Engine._told
+    told = StrategyKeeper.tell_later
     calls: list[str] = []
 
-    def told_then_stop(self: Engine, strategy, p, outcome) -> None:  # noqa: ANN001
+    def told_then_stop(self: StrategyKeeper, strategy, p, outcome) -> None:  # noqa: ANN001
         calls.append(p.key)
         if len(calls) == stop_at:  # the result is committed; the strategy never hears of it
+            if settled:
+                self.wait()  # the results before it are told and saved
             raise Killed
         told(self, strategy, p, outcome)
 
-    monkeypatch.setattr(Engine, "_told", told_then_stop)
+    monkeypatch.setattr(StrategyKeeper, "tell_later", told_then_stop)
     with pytest.raises(Killed):
         Engine(db, run_id, trainer=DOUBLE).run()
     lost_key = calls[-1]
@@ -42,7 +52,7 @@ def test_result_committed_but_not_told_is_told_on_resume_not_trained_again(
         (lost_key,),
     ) == [("finished",)]
 
-    monkeypatch.setattr(Engine, "_told", told)
+    monkeypatch.setattr(StrategyKeeper, "tell_later", told)
     assert Engine(db, run_id, trainer=DOUBLE).run() == "finished"
     trained = query(
         db,
@@ -55,4 +65,5 @@ def test_result_committed_but_not_told_is_told_on_resume_not_trained_again(
     assert len(trained) == 9
     assert query(db, "SELECT count(*) FROM ppo_updates")[0][0] == 2
     events = [m for (m,) in query(db, "SELECT message FROM events")]
-    assert any("1 result(s) committed before the stop told to it" in m for m in events), events
+    told_again = "1 result(s)" if settled else " result(s)"
+    assert any(f"{told_again} committed before the stop told to it" in m for m in events), events

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from textual.widgets import Checkbox, Input
 
-from engine.runner import RunConfig, create_run
+from engine.config import RunConfig
+from engine.setup import create_run
 from hptui.app import HptuiApp
 from hptui.cli import spawn_engine
 from hptui.screens.quit_prompt import QuitPrompt
