@@ -698,9 +698,6 @@ class Store:
         ).fetchall()
         return [int(r[0]) for r in rows]
 
-    def integrity_ok(self) -> bool:
-        return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-
     # --- learning-curve pruning (engine.pruners) --------------------------------------------
     @_writes
     def add_pruner_version(

@@ -108,6 +108,11 @@ def test_engine_on_its_own_local_ray(
     assert seconds < 90
 
 
+def worker_pids(ex: RayExecutor) -> dict[int, int]:
+    """slot -> pid of the Ray worker running that slot's trial (once it reported)."""
+    return {slot: a.pid for slot, a in ex._inflight.items() if a.pid is not None}
+
+
 class Killer:
     """on_tick: SIGKILL the Ray worker of the first trial that reports its pid (once)."""
 
@@ -120,7 +125,7 @@ class Killer:
         ex = engine._executor
         assert isinstance(ex, RayExecutor)
         running = ex.running()
-        for slot, pid in ex.pids().items():
+        for slot, pid in worker_pids(ex).items():
             assert pid != os.getpid()
             self.victim = (running[slot], pid)
             os.kill(pid, signal.SIGKILL)
@@ -203,7 +208,7 @@ def test_executor_messages_errors_and_cancel(tmp_path: Path, shared_ray: None, t
 
         ex.submit(1, TrialTask(3, {"sleep": 30}, 2))
         assert m.wait_for(kind("started", 3), 30)["slot"] == 1
-        pid = ex.pids()[1]
+        pid = worker_pids(ex)[1]
         assert ex.cancel(3) and not ex.cancel(3)
         assert ex.running() == {} and ex.free_slots() == [0, 1]
         deadline = time.monotonic() + 20
