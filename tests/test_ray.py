@@ -1,10 +1,10 @@
 """The Ray executor on a real local Ray instance: the real Engine and store with the trainer
-doubles, a Ray worker killed mid-trial, and one real TensorFlow run (`-m slow`).
+double, a Ray worker killed mid-trial, and one real TensorFlow run (`-m slow`).
 
 Ray starts in about 10 s, so the tests share one instance (started by the first test that
 needs it, shut down at the end of the module); the first test lets the executor start and
 stop its own. Ray workers inherit the environment of the process that starts Ray, so the
-variables the doubles read, and PYTHONPATH (the repository, for `tests.*` trainers), are set
+variables the double reads, and PYTHONPATH (the repository, for `tests.*` trainers), are set
 before each start.
 """
 
@@ -28,7 +28,6 @@ from engine.trainer import TrialTask  # noqa: E402
 from storage.store import Store  # noqa: E402
 from tests.conftest import FAKE_TRAINER, REPO  # noqa: E402
 
-DOUBLE = "tests.faults.doubles:train"
 EPOCH_S = "0.5"  # the double's seconds per epoch: long enough to kill a worker mid-trial
 
 
@@ -59,7 +58,11 @@ def shared_ray(session_cache: Path, cache_env: Path) -> None:
 
 
 def run_engine(
-    db: Path, *, trainer: str = DOUBLE, on_tick: Callable[[Engine], None] | None = None, **cfg: Any
+    db: Path,
+    *,
+    trainer: str = FAKE_TRAINER,
+    on_tick: Callable[[Engine], None] | None = None,
+    **cfg: Any,
 ) -> tuple[int, str, Store]:
     s = Store(db)
     config = dict(strategy="random", profile="tiny", data="sample", workers=2, seed=3)

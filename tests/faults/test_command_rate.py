@@ -16,7 +16,7 @@ from engine.profiles import PROFILES
 from engine.runner import Engine, RunConfig, create_run
 from storage import contract
 from storage.store import Store
-from tests.faults.conftest import DOUBLE
+from tests.conftest import FAKE_TRAINER
 
 CYCLE = [
     (contract.PAUSE, {}),
@@ -60,7 +60,7 @@ def test_five_commands_a_second_are_all_answered_in_order(
     sender = threading.Thread(target=send, args=(db, run_id, sent), daemon=True)
     sender.start()
     try:
-        assert Engine(db, run_id, trainer=DOUBLE).run() == "cancelled"
+        assert Engine(db, run_id, trainer=FAKE_TRAINER).run() == "cancelled"
     finally:
         sender.join(timeout=60)
     store = Store(db, readonly=True)
