@@ -30,12 +30,12 @@ MAKE_STORE = """
 import sys, time
 from engine.config import RunConfig
 from engine.setup import create_run
+from engine.space import DEFAULT_CONFIG
 from storage.store import Store
 store = Store(sys.argv[1])
 run_id = create_run(store, RunConfig(strategy="random", profile="tiny", data="sample", workers=2))
 for i in range(8):
-    tid, _ = store.add_trial(run_id, {"lr": 1e-3, "batch_size": 32, "lstm_units": 64,
-        "dropout": 0.2, "embed_dim": 64, "lstm_layers": 1, "optimizer": "adam"},
+    tid, _ = store.add_trial(run_id, {**DEFAULT_CONFIG, "dropout": 0.2, "embed_dim": 64},
         status="running", phase="search", strategy="random", space_version=1, max_epochs=1,
         started_at=time.time())
     store.update_trial(tid, status="finished", val_accuracy=0.5 + i / 100, seconds=2.0,

@@ -29,14 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.profiles import PROFILES  # noqa: E402
 from engine.space import default_space  # noqa: E402
+from storage.contract import PARAM_NAMES  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "data" / "surrogate_trials.csv"
-PARAMS = ("lr", "batch_size", "lstm_units", "dropout", "embed_dim", "lstm_layers", "optimizer")
 
 
 def columns(epochs: int) -> list[str]:
     per_epoch = [f"{k}_e{e}" for e in range(1, epochs + 1) for k in ("val_acc", "val_loss", "sec")]
-    return ["row", "kind", "seed", *PARAMS, *per_epoch, "test_acc", "status", "error"]
+    return ["row", "kind", "seed", *PARAM_NAMES, *per_epoch, "test_acc", "status", "error"]
 
 
 def design(n: int, seed: int) -> list[dict[str, Any]]:

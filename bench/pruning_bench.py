@@ -37,12 +37,13 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.surrogate import PARAMS, Surrogate, encode, read_table  # noqa: E402
+from bench.surrogate import Surrogate, encode, read_table  # noqa: E402
 from engine.pruners import Curve, PrunerSettings, decide, decision_epochs  # noqa: E402
 from engine.space import default_space  # noqa: E402
 from engine.strategies.base import Outcome, Strategy  # noqa: E402
 from engine.strategies.bayes import BayesSearch  # noqa: E402
 from engine.strategies.random_search import RandomSearch  # noqa: E402
+from storage.contract import PARAM_NAMES  # noqa: E402
 
 EPOCHS = 3
 PRUNERS = ("none", "median", "asha")
@@ -123,7 +124,7 @@ def run_one(
 def prefill(sur: Surrogate, configs: list[dict[str, Any]]) -> None:
     """Predict the surrogate's means for many configurations in one call per model (a forest
     predicts one row as slowly as hundreds), into its cache."""
-    todo = {tuple(c[p] for p in PARAMS): c for c in configs}
+    todo = {tuple(c[p] for p in PARAM_NAMES): c for c in configs}
     todo = {k: c for k, c in todo.items() if k not in sur._cache}
     if not todo:
         return

@@ -45,6 +45,7 @@ from bench._common import (
 )  # noqa: E402
 from engine.data import DataSettings  # noqa: E402
 from engine.profiles import PROFILES, Profile  # noqa: E402
+from storage.contract import FINAL_PHASE, FINISHED  # noqa: E402
 
 METHODS = ("bayes-ppo", "bayes", "random", "grid", "optuna")
 
@@ -116,11 +117,11 @@ def run_engine(method: str, seed: int, profile: Profile, spec: str, tmp: Path) -
     wall = time.perf_counter() - t0
     store = Store(db)
     run = store.run(run_id)
-    trials = [t for t in store.trials(run_id) if t["phase"] != "final"]
+    trials = [t for t in store.trials(run_id) if t["phase"] != FINAL_PHASE]
     chosen = store.best_trial(run_id)
     store.close()
-    assert run is not None and status == "finished", (status, run and run.get("error"))
-    ok = [t for t in trials if t["status"] == "finished"]
+    assert run is not None and status == FINISHED, (status, run and run.get("error"))
+    ok = [t for t in trials if t["status"] == FINISHED]
     final = run.get("final") or {}
     span = max(t["finished_at"] for t in trials) - min(t["started_at"] for t in trials)
     busy = sum(t["finished_at"] - t["started_at"] for t in trials) / (2 * span)

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # Light imports only: spawned workers re-import this module as __mp_main__.
 from bench._common import data_label, data_spec, machine, quiet_tensorflow, table  # noqa: E402
 from engine.data import DataSettings  # noqa: E402
+from engine.space import DEFAULT_CONFIG  # noqa: E402
 
 DATA = DataSettings(vocab_size=5_000, max_len=80, n_train=1_000, n_val=250, n_test=250)
 QUICK_DATA = DataSettings(vocab_size=2_000, max_len=40, n_train=240, n_val=80, n_test=80)
@@ -46,15 +47,7 @@ PARENT_EPOCHS = 1  # the source's extra training in the parent, "only to get the
 
 # A fixed cycle of configurations (both sides train exactly these, in the same positions).
 CONFIGS: list[dict[str, Any]] = [
-    {
-        "lr": 1e-3,
-        "batch_size": 32,
-        "lstm_units": 64,
-        "dropout": 0.3,
-        "embed_dim": 128,
-        "lstm_layers": 1,
-        "optimizer": "adam",
-    },
+    dict(DEFAULT_CONFIG),
     {
         "lr": 3e-3,
         "batch_size": 64,

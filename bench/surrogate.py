@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from storage.contract import PARAM_NAMES
+
 TABLE = Path(__file__).resolve().parent / "data" / "surrogate_trials.csv"
-PARAMS = ("lr", "batch_size", "lstm_units", "dropout", "embed_dim", "lstm_layers", "optimizer")
 TARGETS = ("acc1", "acc2", "acc_e1", "acc_e2", "acc_e3", "test_acc", "log_sec1", "log_sec_next")
 
 
@@ -124,7 +125,7 @@ def make_model(kind: str = "forest", seed: int = 0) -> Any:
     if kind == "extra-trees":
         return ExtraTreesRegressor(n_estimators=300, min_samples_leaf=2, random_state=seed)
     if kind == "gp":
-        kernel = ConstantKernel() * Matern(length_scale=np.ones(len(PARAMS)), nu=2.5)
+        kernel = ConstantKernel() * Matern(length_scale=np.ones(len(PARAM_NAMES)), nu=2.5)
         kernel = kernel + WhiteKernel(1e-3)
         gp = GaussianProcessRegressor(kernel, normalize_y=True, random_state=seed)
         return make_pipeline(StandardScaler(), gp)
@@ -233,7 +234,7 @@ class Surrogate:
         self._fast = StackedTrees(self.models) if model in ("forest", "extra-trees") else None
 
     def mean(self, config: Mapping[str, Any]) -> dict[str, float]:
-        key = tuple(config[p] for p in PARAMS)
+        key = tuple(config[p] for p in PARAM_NAMES)
         got = self._cache.get(key)
         if got is None:
             if self._fast is not None:

@@ -38,22 +38,22 @@ def apply_command(kind: str, payload: dict[str, Any], target: CommandTarget) -> 
         raise SpaceError(f"{kind}: the payload is not a JSON object")
     status = target.status
     if kind == contract.PAUSE:
-        if status == "running":
-            target.set_status("paused")
+        if status == contract.RUNNING:
+            target.set_status(contract.PAUSED)
             return "paused: no new trials start; running ones finish"
         return f"pause ignored: run is {status}"
     if kind == contract.RESUME:
-        if status == "paused":
-            target.set_status("running")
+        if status == contract.PAUSED:
+            target.set_status(contract.RUNNING)
             return "resumed"
         return f"resume ignored: run is {status}"
     if kind == contract.STOP:
-        target.set_status("stopping")
+        target.set_status(contract.STOPPING)
         return f"stopping: {target.running_count()} running trial(s) will finish, then the run ends"
     if kind == contract.CANCEL:
         n = target.running_count()
         target.cancel_running()
-        target.set_status("cancelled")
+        target.set_status(contract.CANCELLED)
         return f"cancelled: {n} running trial(s) killed"
     if kind in contract.EDIT_KINDS:
         return target.edit(kind, payload)

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from storage.contract import DONE_TRIAL_STATUSES
+
 FINAL_TRIALS = 2  # final validation trains the best and the default, once per repeat
 
 
@@ -37,7 +39,7 @@ class EtaInputs:
     def of(cls, counts: Mapping[str, Any], **plan: Any) -> EtaInputs:
         """From the store's progress counts (Store.progress_counts) and the run's plan."""
         return cls(
-            ended_trials=counts["finished"] + counts["failed"] + counts["pruned"],
+            ended_trials=sum(counts[status] for status in DONE_TRIAL_STATUSES),
             running_trials=counts["running"],
             epochs_spent=counts["epochs_spent"],
             running_epochs=counts["running_epochs"],

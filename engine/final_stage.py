@@ -59,5 +59,5 @@ def final_trainings(store: Store, run_id: int) -> dict[tuple[str, int], dict[str
     """The finished final-validation trials by (role, repeat)."""
     return {
         (t["extra"].get("role"), int(t["extra"].get("repeat", 0))): t
-        for t in store.trials(run_id, phase=contract.FINAL_PHASE, status="finished")
+        for t in store.trials(run_id, phase=contract.FINAL_PHASE, status=contract.FINISHED)
     }

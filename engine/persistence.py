@@ -19,6 +19,7 @@ from typing import Any
 from engine.config import EngineError
 from engine.state import StateError, decode_state, encode_state
 from engine.strategies.base import Outcome, Proposal, Strategy
+from storage import contract
 from storage.store import Store
 
 
@@ -189,7 +190,7 @@ def results_not_told(
     ended: dict[str, dict[str, Any]] = {}
     for t in store.trials(run_id):
         key = (t["extra"] or {}).get("key")
-        if key in strategy.pending and t["status"] in ("finished", "pruned"):
+        if key in strategy.pending and t["status"] in (contract.FINISHED, contract.PRUNED):
             ended[key] = t  # final-validation trials never share a search proposal's key
     rows = sorted(ended.values(), key=lambda t: (t["finished_at"] or 0.0, t["id"]))
     return [
@@ -200,7 +201,7 @@ def results_not_told(
                 float(t["val_accuracy"]),
                 float(t["seconds"] or 0.0),
                 float(t["reward"] or 0.0),
-                pruned=t["status"] == "pruned",
+                pruned=t["status"] == contract.PRUNED,
                 epochs_run=int(t["epochs_run"] or 0),
             ),
         )

@@ -3,7 +3,6 @@ and the strategy's own): counts, the plan, the workers and the remaining time.""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from engine.config import RunConfig
@@ -22,7 +21,6 @@ def run_progress(
     running: int,
     workers: int,
     pruner: str,
-    started: float,
 ) -> dict[str, Any]:
     """The progress of run `run_id`; `numbers` are the strategy's planned trials and own
     progress (engine.persistence.StrategyKeeper.numbers), None before it is built."""
@@ -48,7 +46,6 @@ def run_progress(
         "running": running,
         "workers": workers,
         "eta_s": eta,
-        "elapsed_s": time.time() - (c["first_started"] or started),
     }
     if numbers is not None:
         out.update(numbers[1])

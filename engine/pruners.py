@@ -44,11 +44,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from engine.space import SpaceError
-from storage.contract import PRUNERS
+from storage.contract import FINISHED, PRUNED, PRUNERS, RUNNING
 
 # Trial statuses whose curves the rules compare against. Interrupted trials run again under
 # the same seed (their curve would count twice); failed and cancelled ones are not results.
-REFERENCE_STATUSES = ("finished", "pruned", "running")
+REFERENCE_STATUSES = (FINISHED, PRUNED, RUNNING)
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,7 @@ def decide(
         return KEEP
     others = [c for tid, c in curves.items() if tid != trial_id and c.status in REFERENCE_STATUSES]
     if settings.kind == "median":
-        finished = [c.acc for c in others if c.status == "finished"]
+        finished = [c.acc for c in others if c.status == FINISHED]
         return median_prune(
             own.acc, epoch, finished, settings.warmup_trials, settings.warmup_epochs
         )

@@ -214,10 +214,6 @@ class RayExecutor:
     def running(self) -> dict[int, int]:
         return {slot: a.task.trial_id for slot, a in self._inflight.items()}
 
-    def pids(self) -> dict[int, int]:
-        """slot -> pid of the Ray worker running that slot's trial (once it reported)."""
-        return {slot: a.pid for slot, a in self._inflight.items() if a.pid is not None}
-
     def submit(self, slot: int, task: TrialTask) -> None:
         assert slot not in self._inflight, f"slot {slot} is busy"
         self._launch(slot, task, retries=0)

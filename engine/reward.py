@@ -2,6 +2,9 @@
 
 Rules are data: a list of {"name", "when": {param: {op: value}}, "penalty"} that a user
 can list, store and edit. A rule fires when all its conditions hold.
+
+Light on purpose (no numpy): the command line and the UI word the formula from the constants
+and functions here (hptui.view), so what users read is what the engine computes.
 """
 
 from __future__ import annotations
@@ -10,9 +13,12 @@ import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.space import PARAM_TYPES, SpaceError, Value
+from storage.contract import PARAM_NAMES
+
+if TYPE_CHECKING:
+    from engine.space import Value
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
@@ -65,11 +71,15 @@ def adaptive_weights(progress: float) -> tuple[float, float]:
     return 0.9 - shift, 0.1 + shift
 
 
+ACC_SCALE = 100.0  # reward points for a validation accuracy of 1, before α
+TIME_SCALE = 0.1  # reward points lost per second of training, before β
+
+
 def reward_terms(
     acc: float, seconds: float, penalty: float, alpha: float, beta: float
 ) -> tuple[float, float, float]:
     """The reward's three terms: (100·α·acc, −0.1·β·T, −P)."""
-    return 100.0 * alpha * acc, -0.1 * beta * seconds, -penalty
+    return ACC_SCALE * alpha * acc, -TIME_SCALE * beta * seconds, -penalty
 
 
 def reward(acc: float, seconds: float, penalty: float, alpha: float, beta: float) -> float:
@@ -95,6 +105,8 @@ def apply_rules(config: Mapping[str, Value], rules: Sequence[Rule]) -> tuple[flo
 
 def parse_rules(data: Any) -> list[Rule]:
     """Validate a list of rule dicts; raises SpaceError naming the problem."""
+    from engine.space import SpaceError  # here: engine.space needs numpy, the formula does not
+
     if not isinstance(data, list):
         raise SpaceError("pruning rules must be a list of objects")
     rules, names = [], set()
@@ -122,7 +134,7 @@ def parse_rules(data: Any) -> list[Rule]:
             raise SpaceError(f"{where}: 'when' must name at least one condition")
         clean: dict[str, dict[str, Any]] = {}
         for param, conds in when.items():
-            if param not in PARAM_TYPES:
+            if param not in PARAM_NAMES:
                 raise SpaceError(f"{where}: unknown hyperparameter {param!r}")
             if not isinstance(conds, Mapping) or not conds:
                 raise SpaceError(f"{where}: condition on {param} must be like {{'>': 0.005}}")
@@ -138,7 +150,3 @@ def parse_rules(data: Any) -> list[Rule]:
             clean[param] = dict(conds)
         rules.append(Rule(name, clean, float(penalty)))
     return rules
-
-
-def rules_to_data(rules: Sequence[Rule]) -> list[dict[str, Any]]:
-    return [r.to_dict() for r in rules]

@@ -44,11 +44,11 @@ from storage.store import LockLost, Store
 
 # The run's status after a loop that ended so (DONE goes on to the next stage, or finishes).
 END_STATUS = {
-    End.DONE: "finished",
-    End.STOPPED: "finished",
-    End.CANCELLED: "cancelled",
-    End.FAILED: "failed",
-    End.INTERRUPTED: "cancelled",
+    End.DONE: contract.FINISHED,
+    End.STOPPED: contract.FINISHED,
+    End.CANCELLED: contract.CANCELLED,
+    End.FAILED: contract.FAILED,
+    End.INTERRUPTED: contract.CANCELLED,
 }
 
 
@@ -72,7 +72,6 @@ class Engine:
         self.profile = PROFILES[self.cfg.profile]
         self.workers = int(run["workers"])
         self.executor, self.on_tick, self.trainer = executor, on_tick, trainer
-        self.started = time.time()
         self.settings = RunSettings(self.store, run_id)
         self.trials = TrialBook(self.store, run_id)
         self.keeper = StrategyKeeper(self.store, run_id, self.cfg.strategy)
@@ -112,7 +111,7 @@ class Engine:
             with contextlib.suppress(StoppedWhileFull):  # a signal while the disk is full
                 error = f"{type(exc).__name__}: {exc}"
                 self.store.update_run(
-                    self.run_id, status="failed", error=error, finished_at=time.time()
+                    self.run_id, status=contract.FAILED, error=error, finished_at=time.time()
                 )
                 self.store.log(self.run_id, f"engine failed: {error}", "error")
             raise
@@ -150,11 +149,11 @@ class Engine:
         """Data, settings, the strategy (restored from `saved` on a resume) and the workers."""
         one_blas_thread()
         quiet_fits()
-        self.store.update_run(self.run_id, status="running", error=None)
+        self.store.update_run(self.run_id, status=contract.RUNNING, error=None)
         log_path = str(log_path_for(self.db_path, self.run_id))
         self.store.update_run(self.run_id, log_path=log_path)
         with self.lock.beating():  # minutes with a cold cache; the TensorFlow import, seconds
-            self.store.update_run(self.run_id, phase="data")
+            self.store.update_run(self.run_id, phase=contract.DATA_PHASE)
             ref = prepare_run_data(self.store, self.run_id, self.cfg, self.profile)
             if self.cfg.strategy == "bayes-ppo":
                 import_tensorflow_quietly(log_path)
@@ -192,7 +191,7 @@ class Engine:
             self.run_id,
             status=status,
             finished_at=time.time(),
-            **({"phase": "done"} if status == "finished" else {}),
+            **({"phase": contract.DONE_PHASE} if status == contract.FINISHED else {}),
             **({"error": ending.reason} if ending.reason else {}),
         )
         self.lock.beat(self.progress, force=True)
@@ -205,5 +204,5 @@ class Engine:
             self.store, self.run_id, self.cfg, self.profile,
             None if self.strategy is None else self.keeper.numbers(self.strategy),
             running=len(self.trials.running), workers=self.workers,
-            pruner=self.settings.pruner.kind, started=self.started,
+            pruner=self.settings.pruner.kind,
         )  # fmt: skip

@@ -21,6 +21,7 @@ from engine.strategies.bayes import BayesSearch
 from engine.strategies.bayes_ppo import BayesPPO, PPOSchedule
 from engine.strategies.grid import GridSearch
 from engine.strategies.random_search import RandomSearch
+from storage import contract
 from storage.contract import STRATEGIES
 from storage.store import Store
 
@@ -50,7 +51,7 @@ def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers
             p.warmup_epochs,
             cfg.seed,
             batch=workers,
-            phase="warmup",
+            phase=contract.WARMUP_PHASE,
             early_stopping=True,  # as PPO steps; no effect on a 1-epoch warm-up
             asynchronous=cfg.bayes_async,
             initial=[space.default_config()],
@@ -83,7 +84,7 @@ def create_run(store: Store, cfg: RunConfig) -> int:
         )
     workers = cfg.workers or default_workers(len(gpu_names()))
     run_id = store.create_run(
-        status="running",
+        status=contract.RUNNING,
         phase="starting",
         strategy=cfg.strategy,
         profile=cfg.profile,

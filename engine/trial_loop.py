@@ -72,7 +72,7 @@ class TrialLoop:
     """One stage of a run (the search, final validation) on its own strategy. It is the
     target of the run's commands (engine.commands.CommandTarget) while it runs."""
 
-    def __init__(self, parts: RunParts, strategy: Strategy, status: str = "running") -> None:
+    def __init__(self, parts: RunParts, strategy: Strategy, status: str = contract.RUNNING) -> None:
         self.parts, self.strategy = parts, strategy
         self.status = status  # the run's control state: running, paused or stopping
         self.max_failures = parts.cfg.max_consecutive_failures or 2 * parts.workers
@@ -88,20 +88,22 @@ class TrialLoop:
         while self._ending is None:
             if p.lock.interrupted:
                 # Workers are killed at shut-down, not replaced first: Ctrl+C is quick.
-                self._end_running("interrupted", "engine interrupted (signal); resumable", False)
+                self._end_running(
+                    contract.INTERRUPTED, "engine interrupted (signal); resumable", False
+                )
                 return Ending(End.INTERRUPTED)
             p.keeper.settle()  # commit what the strategy's finished tells made
             handle_pending(p.store, p.run_id, self)
             if self._ending is not None:
                 break
-            if self.status == "running" and not p.keeper.busy:
+            if self.status == contract.RUNNING and not p.keeper.busy:
                 self._ask_and_launch()
             idle = not p.trials.running and not p.keeper.busy
-            if idle and self.status == "stopping":
+            if idle and self.status == contract.STOPPING:
                 return Ending(End.STOPPED)
             if idle and strategy.done():
                 return Ending(End.DONE)
-            if idle and self.status == "running":
+            if idle and self.status == contract.RUNNING:
                 # Nothing running and nothing proposed: a strategy bug; fail loudly, not hang.
                 raise EngineError(
                     f"strategy {strategy.name} has nothing to propose and nothing is running"
@@ -258,7 +260,7 @@ class TrialLoop:
             f"the first: {first}"
         )
         self.parts.store.log(self.parts.run_id, f"run stopped: {reason}", "error")
-        self._end_running("interrupted", "run stopped: too many trials failed in a row")
+        self._end_running(contract.INTERRUPTED, "run stopped: too many trials failed in a row")
         self._ending = Ending(End.FAILED, reason)
 
     def _end_running(self, status: str, why: str, replace: bool = True) -> None:
@@ -278,7 +280,7 @@ class TrialLoop:
         self.parts.store.update_run(self.parts.run_id, status=status)
 
     def cancel_running(self) -> None:
-        self._end_running("cancelled", "cancelled by the user")
+        self._end_running(contract.CANCELLED, "cancelled by the user")
         self._ending = Ending(End.CANCELLED)
 
     def edit(self, kind: str, payload: dict[str, Any]) -> str:

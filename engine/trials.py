@@ -14,6 +14,7 @@ from engine.estimates import EstimateThread, Observation
 from engine.reward import Rule, adaptive_weights, apply_rules, reward, score
 from engine.space import SearchSpace
 from engine.strategies.base import Outcome, Proposal
+from storage import contract
 from storage.store import Store
 
 TIMEOUT_FLOOR_S = 300.0  # the automatic trial time limit is never shorter
@@ -53,7 +54,7 @@ class TrialBook:
         trial_id, number = self.store.add_trial(
             self.run_id,
             p.config,
-            status="running",
+            status=contract.RUNNING,
             phase=p.phase,
             strategy=strategy,
             ppo_epoch=p.ppo_epoch,
@@ -95,7 +96,7 @@ class TrialBook:
         extra = {"key": t.proposal.key, **t.proposal.extra, "pruned": prune}
         self.store.update_trial(
             trial_id,
-            status="pruned" if pruned else "finished",
+            status=contract.PRUNED if pruned else contract.FINISHED,
             val_accuracy=res["val_accuracy"],
             val_loss=res["val_loss"],
             seconds=res["seconds"],
@@ -125,7 +126,9 @@ class TrialBook:
     def fail(self, trial_id: int, error: str) -> tuple[Running, Outcome]:
         """Commit a failure; the strategy is told it scores like accuracy 0."""
         t = self.running.pop(trial_id)
-        self.store.update_trial(trial_id, status="failed", error=error, finished_at=time.time())
+        self.store.update_trial(
+            trial_id, status=contract.FAILED, error=error, finished_at=time.time()
+        )
         self._free(t.slot)
         return t, Outcome(False, 0.0, 0.0, reward(0.0, 0.0, t.penalty, t.alpha, t.beta), error)
 
@@ -186,8 +189,8 @@ class TrialBook:
         if self._observations is None:
             self._observations = [
                 Observation(t["id"], t["config"], float(t["val_accuracy"]), _epochs(t))
-                for t in self.store.trials(self.run_id, status="finished")
-                if t["phase"] != "final"
+                for t in self.store.trials(self.run_id, status=contract.FINISHED)
+                if t["phase"] != contract.FINAL_PHASE
             ]
         if self._estimates is None:
             self._estimates = EstimateThread(seed)

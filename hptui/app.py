@@ -27,7 +27,7 @@ from textual.containers import Container, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Tab, Tabs
 
-from hptui.store_reader import OPEN_STATUSES, Snapshot, StoreReader
+from hptui.store_reader import Snapshot, StoreReader
 from hptui.widgets.event_log import EventLog
 from hptui.widgets.penalty_pane import PenaltyPane
 from hptui.widgets.proposer_pane import ProposerPane
@@ -36,7 +36,18 @@ from hptui.widgets.run_header import RunHeader
 from hptui.widgets.trainers_pane import TrainersPane
 from hptui.widgets.trial_detail import TrialDetail
 from hptui.widgets.trials_table import TrialsTable
-from storage.store import ACTIVE_RUN_STATUSES, Store, StoreError, engine_alive
+from storage.contract import (
+    ACTIVE_RUN_STATUSES,
+    CANCEL,
+    OPEN_TRIAL_STATUSES,
+    PAUSE,
+    PAUSED,
+    REFUSED,
+    RESUME,
+    RUNNING,
+    STOP,
+)
+from storage.store import Store, StoreError, engine_alive
 
 POLL_S = 0.5
 FRAME_WAIT_S = 0.25  # the longest a poll waits for a frame between the parts it applies
@@ -272,7 +283,7 @@ class HptuiApp(App[None]):
         if tid is None:
             return None
         t = self.trials.get(tid)
-        if tid not in self.epochs_cache or (t is not None and t["status"] in OPEN_STATUSES):
+        if tid not in self.epochs_cache or (t is not None and t["status"] in OPEN_TRIAL_STATUSES):
             return tid
         return None
 
@@ -314,7 +325,7 @@ class HptuiApp(App[None]):
         self.table.set_best(self.best["id"] if self.best else None)
         for c in s.commands:
             kind = self.watched.pop(c["id"], c["kind"])
-            if c["status"] == "refused":
+            if c["status"] == REFUSED:
                 self.notify(f"{kind} refused: {c['message']}", severity="error", timeout=8)
             else:
                 self.notify(c["message"] or f"{kind} done", timeout=4)
@@ -439,10 +450,10 @@ class HptuiApp(App[None]):
 
     def action_pause(self) -> None:
         status = self._status()
-        if status == "paused":
-            self.send_command("resume")
-        elif status == "running":
-            self.send_command("pause")
+        if status == PAUSED:
+            self.send_command(RESUME)
+        elif status == RUNNING:
+            self.send_command(PAUSE)
         else:
             self.notify(
                 f"run {self.run_id} is {status}: cannot pause or resume", severity="warning"
@@ -457,7 +468,7 @@ class HptuiApp(App[None]):
             ConfirmScreen(
                 f"Stop run {self.run_id}? Running trials finish, then the run ends.", "Stop"
             ),
-            lambda yes: self.send_command("stop") if yes else None,
+            lambda yes: self.send_command(STOP) if yes else None,
         )
 
     def action_cancel_run(self) -> None:
@@ -470,7 +481,7 @@ class HptuiApp(App[None]):
                 f"Cancel run {self.run_id}? Running trials are killed and the run ends.",
                 "Cancel run",
             ),
-            lambda yes: self.send_command("cancel") if yes else None,
+            lambda yes: self.send_command(CANCEL) if yes else None,
         )
 
     def action_edit(self) -> None:
@@ -531,7 +542,7 @@ class HptuiApp(App[None]):
 
     def action_request_quit(self) -> None:
         status = self._status()
-        if status not in ("running", "paused"):
+        if status not in (RUNNING, PAUSED):
             self.exit()
             return
         from hptui.screens.quit_prompt import QuitPrompt
@@ -540,7 +551,7 @@ class HptuiApp(App[None]):
 
     def _quit_answer(self, answer: str | None) -> None:
         if answer == "stop":
-            self.send_command("stop")
+            self.send_command(STOP)
             self.exit()
         elif answer == "detach":
             # printed on the shell once the screen is restored: where the run went, how back

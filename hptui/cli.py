@@ -24,16 +24,19 @@ from rich.table import Table
 from hptui.report import (
     ReportError,
     export_payload,
-    fmt_num,
     print_summary,
     pruner_settings,
     pruner_text,
     reward_plot,
 )
+from hptui.view import best_meaning, fmt
 from storage import contract
 from storage.contract import (
     ACTIVE_RUN_STATUSES,
+    CANCELLED,
     DEFAULT_TRAINER,
+    FAILED,
+    FINISHED,
     PRECISIONS,
     PROFILE_NAMES,
     PRUNERS,
@@ -270,7 +273,7 @@ def run_headless(db: str | Path, run_id: int) -> int:
         print_summary(console, store, get_run(store, run_id))
     finally:
         store.close()
-    return 0 if status == "finished" else 1
+    return 0 if status == FINISHED else 1
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
@@ -298,7 +301,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
                 # Died while we waited: the command stays pending and the new engine takes
                 # it; carry on below as for any run whose engine is gone.
                 run = get_run(store, args.run)
-        if run["status"] in ("finished", "cancelled") and run.get("final"):
+        if run["status"] in (FINISHED, CANCELLED) and run.get("final"):
             raise CliError(f"run {args.run} is {run['status']}: nothing to resume")
         _check_saved_state(store, run)
     finally:
@@ -362,8 +365,8 @@ def _wait_command(store: Store, cid: int, what: str, timeout: float = 10.0) -> i
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         cmd = store.command(cid)
-        if cmd and cmd["status"] != "pending":
-            if cmd["status"] == "refused":
+        if cmd and cmd["status"] != contract.PENDING:
+            if cmd["status"] == contract.REFUSED:
                 raise CliError(f"{what} refused: {cmd['message']}")
             console.print(escape(cmd["message"] or ""))
             return 0
@@ -417,7 +420,7 @@ def cmd_space(args: argparse.Namespace) -> int:
             console.print(f"pruner: {pruner_text(store, run)}", markup=False, highlight=False)
             return 0
         # A failed run takes an edit too: one that died of a bad edit is corrected, then resumed.
-        if run["status"] not in (*ACTIVE_RUN_STATUSES, "failed"):
+        if run["status"] not in (*ACTIVE_RUN_STATUSES, FAILED):
             what = "pruner" if args.pruner is not None else "space"
             raise CliError(f"run {args.run} is {run['status']}: its {what} can no longer change")
         if args.pruner is not None:
@@ -552,10 +555,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
             r["profile"],
             r["status"],
             r["phase"],
-            f"{r['finished_trials']}/{r['planned_trials'] or '?'}",
+            f"{r['done_trials']}/{r['planned_trials'] or '?'}",
             "-" if r.get("best_number") is None else str(r["best_number"]),
-            fmt_num(r.get("best_est_accuracy"), 4),
-            fmt_num(r.get("best_val_accuracy"), 4),
+            fmt(r.get("best_est_accuracy"), ".4f"),
+            fmt(r.get("best_val_accuracy"), ".4f"),
             str(r.get("epochs_trained") or 0),
             str(r["pruner"]),
             str(r["pruning"]["pruned"]),
@@ -565,7 +568,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         for r in rows
     ]
     note = (
-        "best = the trial with the highest score (the one ranking); est acc = a GP's estimate; "
+        f"trials: search trials done of planned; {best_meaning()}; "
         "pruned: trials the pruner stopped early, saved: the epochs they did not train"
     )
     widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(RUNS_COLUMNS)]

@@ -11,7 +11,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hptui.report import fmt_num, fmt_s
+from hptui.view import (
+    best_text,
+    done_trials,
+    elapsed_s,
+    fmt_s,
+    phase_text,
+    remaining_s,
+    trials_done_text,
+)
+from storage.contract import FAILED, PRUNED
 from storage.store import Store
 
 
@@ -66,27 +75,22 @@ class HeadlessView:
             self._last_line = line
             self.console.print(line, highlight=False, markup=False, soft_wrap=True)
 
-    def fields(self, run: dict[str, Any], best: dict[str, Any] | None) -> list[str]:
+    @staticmethod
+    def fields(run: dict[str, Any], best: dict[str, Any] | None) -> list[str]:
+        """Run and phase, trials, best, time, data: the header's words, one line each."""
         p = run.get("progress") or {}
-        phase = run["phase"]
-        if phase == "warmup":
-            phase = f"warm-up {p.get('warmup_done', 0)}/{p.get('warmup_total', 0)}"
-        elif phase == "ppo":
-            phase = (
-                f"PPO epoch {p.get('ppo_epoch')}/{p.get('ppo_epochs')} "
-                f"(trajectory length {p.get('traj_len')})"
-            )
-        done = p.get("finished", 0) + p.get("failed", 0)
+        now = time.time()
+        counts = [f"{p[PRUNED]} pruned"] if p.get(PRUNED) else []
+        counts.append(f"{p.get(FAILED, 0)} failed")
+        counts.append(f"{p.get('running', 0)}/{p.get('workers', run['workers'])} running")
         source = run.get("data_source")
+        # The view runs in the engine's own process, on its tick: the engine is alive.
+        remaining = remaining_s(run, now, alive=True)
         return [
-            f"run {self.run_id} {phase} [{run['status']}]",
-            f"trials {done}/{p.get('planned', 0)} ({p.get('failed', 0)} failed, "
-            f"{p.get('running', 0)}/{p.get('workers', run['workers'])} running)",
-            f"best trial {best['number']}: est acc {fmt_num(best.get('est_accuracy'), 4)}, "
-            f"val acc {best['val_accuracy']:.4f}"
-            if best
-            else "best -",
-            f"elapsed {fmt_s(elapsed(run))}, remaining ~{fmt_s(p.get('eta_s'))}",
+            f"run {run['id']} {phase_text(run)} [{run['status']}]",
+            f"trials {trials_done_text(p)} ({', '.join(counts)})",
+            f"best {best_text(best)}" if best else "best -",
+            f"elapsed {fmt_s(elapsed_s(run, now))}, remaining ~{fmt_s(remaining)}",
             f"data {source}: {run.get('data_reason')}" if source else "data -",
         ]
 
@@ -99,11 +103,7 @@ class HeadlessView:
             return t
         run, (head, trials, best, times, data) = shown
         p = run.get("progress") or {}
-        bar = ProgressBar(
-            total=max(1, p.get("planned", 0)),
-            completed=p.get("finished", 0) + p.get("failed", 0),
-            width=30,
-        )
+        bar = ProgressBar(total=max(1, p.get("planned", 0)), completed=done_trials(p), width=30)
         # Paths and data reasons come from the user: never read as markup.
         t.add_row("[bold]" + escape(head) + "[/]")
         t.add_row(bar, escape(trials))
@@ -111,10 +111,3 @@ class HeadlessView:
         t.add_row(escape(times))
         t.add_row(escape(data))
         return t
-
-
-def elapsed(run: dict[str, Any]) -> float:
-    """Seconds since the run started, from the stored start (never an engine clock, which a
-    resume or the first trial's start would move): it never jumps backwards."""
-    started = run.get("started_at") or run.get("created_at") or time.time()
-    return max(0.0, time.time() - started)

@@ -13,30 +13,20 @@ from rich.markup import escape
 from rich.table import Table
 
 from engine.final import format_final
-from storage.store import Store
-
-BEST_MEANING = (
-    "best = highest score (the reward under the run's final weights: 60·acc − 0.04·s − "
-    "penalty); est acc = a GP's estimate over the run's trials, for information"
+from hptui.view import (
+    best_meaning,
+    elapsed_s,
+    fmt,
+    fmt_s,
+    is_search_trial,
+    weights_text,
 )
+from storage.contract import DONE_TRIAL_STATUSES, FINISHED
+from storage.store import Store
 
 
 class ReportError(LookupError):
     """Nothing to report (unknown run, no finished trial); the message says which."""
-
-
-def fmt_s(seconds: float | None) -> str:
-    """Seconds as m:ss or h:mm:ss; '-' when unknown."""
-    if seconds is None:
-        return "-"
-    seconds = max(0, int(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def fmt_num(v: float | None, digits: int) -> str:
-    return "-" if v is None else f"{v:.{digits}f}"
 
 
 def pruner_settings(store: Store, run: dict[str, Any]) -> dict[str, Any]:
@@ -70,28 +60,26 @@ def pruning_line(store: Store, run: dict[str, Any]) -> str:
 def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
     rid = run["id"]
     trials = store.trials(rid)
-    search = [t for t in trials if t["phase"] != "final"]
+    search = [t for t in trials if is_search_trial(t)]
     t = Table(title=escape(f"run {rid}: {run['strategy']} / {run['profile']} - {run['status']}"))
     t.add_column("phase")
     # "top", not "best": the highest of each column in the phase; the run's one best is the
     # highest score, printed below.
-    for col in ("trials", "finished", "failed", "pruned", "top val acc", "top reward", "seconds"):
+    for col in ("trials", *DONE_TRIAL_STATUSES, "top val acc", "top reward", "seconds"):
         t.add_column(col, justify="right")
     for phase in dict.fromkeys(x["phase"] for x in trials):
         rows = [x for x in trials if x["phase"] == phase]
-        fin = [x for x in rows if x["status"] == "finished"]
+        fin = [x for x in rows if x["status"] == FINISHED]
         t.add_row(
             escape(phase),
             str(len(rows)),
-            str(len(fin)),
-            str(sum(x["status"] == "failed" for x in rows)),
-            str(sum(x["status"] == "pruned" for x in rows)),
-            fmt_num(max((x["val_accuracy"] for x in fin), default=None), 4),
-            fmt_num(max((x["reward"] for x in fin if x["reward"] is not None), default=None), 2),
+            *(str(sum(x["status"] == status for x in rows)) for status in DONE_TRIAL_STATUSES),
+            fmt(max((x["val_accuracy"] for x in fin), default=None), ".4f"),
+            fmt(max((x["reward"] for x in fin if x["reward"] is not None), default=None), ".2f"),
             f"{sum(x['seconds'] or 0 for x in fin):.0f}",
         )
     console.print(t)
-    wall = (run["finished_at"] or time.time()) - run["started_at"]
+    wall = elapsed_s(run, time.time())
     console.print(f"data: {run['data_source']} ({run['data_reason']})", markup=False)
     console.print(
         f"device: {run['device']}, precision {run['precision']}, "
@@ -109,12 +97,12 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
     if best:
         console.print(
             f"best: trial {best['number']} (space v{best['space_version']}), est acc "
-            f"{fmt_num(best.get('est_accuracy'), 4)} (measured val acc "
-            f"{best['val_accuracy']:.4f}), score {fmt_num(best.get('score'), 2)}: "
+            f"{fmt(best.get('est_accuracy'), '.4f')} (measured val acc "
+            f"{best['val_accuracy']:.4f}), score {fmt(best.get('score'), '.2f')}: "
             f"{json.dumps(best['config'])}",
             markup=False,
         )
-        console.print(BEST_MEANING, markup=False)
+        console.print(best_meaning(), markup=False)
     if run.get("final"):
         console.print(format_final(run["final"]), markup=False)
     if run.get("error"):
@@ -147,12 +135,12 @@ def reward_plot(store: Store, run: dict[str, Any], width: int = 80, height: int 
             plt.text(
                 f"len {ups[-1]['traj_len']}", x=switch + 0.6, y=max(u["best_reward"] for u in ups)
             )
-        # The reward's weights move from accuracy to time as the run goes (α 0.9 -> 0.6), so
-        # the curve falls even while the accuracies found do not: say so where it is drawn.
-        plt.title("reward per PPO epoch (α falls from 0.9 to 0.6 over the run: so does this)")
+        # The reward's weights move from accuracy to time as the run goes, so the curve falls
+        # even while the accuracies found do not: say so where it is drawn.
+        plt.title(f"reward per PPO epoch (falls as the weights move: {weights_text()})")
         plt.xlabel("PPO epoch")
     else:
-        fin = [t for t in store.trials(run["id"], status="finished") if t["phase"] != "final"]
+        fin = [t for t in store.trials(run["id"], status=FINISHED) if is_search_trial(t)]
         best, ys = 0.0, []
         for t in fin:
             best = max(best, t["val_accuracy"])
@@ -175,8 +163,8 @@ def export_payload(store: Store, run_id: int) -> dict[str, Any]:
     from engine.profiles import PROFILES  # the profile's data settings and final epochs
 
     profile = PROFILES.get(run["profile"])
-    search = [t for t in store.trials(run_id) if t["phase"] != "final"]
-    count = {k: sum(t["status"] == k for t in search) for k in ("finished", "failed", "pruned")}
+    search = [t for t in store.trials(run_id) if is_search_trial(t)]
+    count = {k: sum(t["status"] == k for t in search) for k in DONE_TRIAL_STATUSES}
     pruning = store.pruning_summary(run_id)
     return {
         "run_id": run_id,
@@ -188,7 +176,7 @@ def export_payload(store: Store, run_id: int) -> dict[str, Any]:
         "val_accuracy": best["val_accuracy"],
         "reward": best["reward"],
         "score": best["score"],
-        "best_means": BEST_MEANING,
+        "best_means": best_meaning(),
         "retrain": {
             "vocab_size": profile.data.vocab_size if profile else None,
             "max_len": profile.data.max_len if profile else None,

@@ -11,8 +11,6 @@ from typing import Any
 from storage.contract import OPEN_TRIAL_STATUSES
 from storage.store import Store
 
-OPEN_STATUSES = OPEN_TRIAL_STATUSES  # the app imports it from here
-
 
 @dataclass
 class Snapshot:
@@ -87,7 +85,7 @@ class StoreReader:
         self.first = False
         for t in trials:
             self.max_trial_id = max(self.max_trial_id, t["id"])
-            if t["status"] in OPEN_STATUSES:
+            if t["status"] in OPEN_TRIAL_STATUSES:
                 self.open_ids.add(t["id"])
             else:
                 self.open_ids.discard(t["id"])

@@ -13,30 +13,37 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
-# --- runs -------------------------------------------------------------------------------------
+# --- statuses (a run's and a trial's share the words they have in common) ----------------------
 
-RUN_STATUSES = ("running", "paused", "stopping", "finished", "failed", "cancelled")
-ACTIVE_RUN_STATUSES = ("running", "paused", "stopping")  # an engine acts on commands
-ENDED_RUN_STATUSES = ("finished", "failed", "cancelled")
-# A run's phase, in the order a run goes through them.
-PHASES = ("starting", "data", "warmup", "ppo", "search", "final", "done")
-TRIAL_PHASES = ("warmup", "ppo", "search", "final")  # a trial's phase
-FINAL_PHASE = "final"
-
-# --- trials -----------------------------------------------------------------------------------
-
-TRIAL_STATUSES = (
-    "queued",
-    "running",
+QUEUED, RUNNING, PAUSED, STOPPING = "queued", "running", "paused", "stopping"
+FINISHED, FAILED, INTERRUPTED, CANCELLED, PRUNED = (
     "finished",
     "failed",
     "interrupted",
     "cancelled",
     "pruned",
 )
-OPEN_TRIAL_STATUSES = ("queued", "running")  # may still change
-# A trial's search outcome is counted in the progress: it ran to its end (or was pruned).
-DONE_TRIAL_STATUSES = ("finished", "failed", "pruned")
+
+# --- runs -------------------------------------------------------------------------------------
+
+RUN_STATUSES = (RUNNING, PAUSED, STOPPING, FINISHED, FAILED, CANCELLED)
+ACTIVE_RUN_STATUSES = (RUNNING, PAUSED, STOPPING)  # an engine acts on commands
+ENDED_RUN_STATUSES = (FINISHED, FAILED, CANCELLED)
+# A run's phase, in the order a run goes through them.
+STARTING_PHASE, DATA_PHASE, DONE_PHASE = "starting", "data", "done"
+WARMUP_PHASE, PPO_PHASE, SEARCH_PHASE, FINAL_PHASE = "warmup", "ppo", "search", "final"
+TRIAL_PHASES = (WARMUP_PHASE, PPO_PHASE, SEARCH_PHASE, FINAL_PHASE)  # a trial's phase
+PHASES = (STARTING_PHASE, DATA_PHASE, *TRIAL_PHASES, DONE_PHASE)
+# Every phase but FINAL_PHASE is the search: final validation trains the best and the default
+# configuration again, and is never counted, ranked, plotted or pruned as a search trial.
+
+# --- trials -----------------------------------------------------------------------------------
+
+TRIAL_STATUSES = (QUEUED, RUNNING, FINISHED, FAILED, INTERRUPTED, CANCELLED, PRUNED)
+OPEN_TRIAL_STATUSES = (QUEUED, RUNNING)  # may still change
+# A search trial is done, and counted in "trials done", when it ran to its end (or was
+# pruned): the engine's progress holds a count of each (ENGINE_PROGRESS_KEYS).
+DONE_TRIAL_STATUSES = (FINISHED, FAILED, PRUNED)
 
 # --- names a run is configured with ------------------------------------------------------------
 
@@ -81,15 +88,14 @@ def pruner_edit(kind: str, source: Source) -> dict[str, Any]:
 # --- progress (the run row's JSON `progress`, written by the engine at each heartbeat) -----------
 
 ENGINE_PROGRESS_KEYS = (
-    "finished",  # search trials finished, failed and pruned so far
-    "failed",
-    "pruned",
+    FINISHED,  # search trials of each DONE_TRIAL_STATUSES so far
+    FAILED,
+    PRUNED,
     "pruner",  # the pruner's kind
     "planned",  # search trials the strategy plans in all
     "running",
     "workers",
     "eta_s",  # seconds left, engine.eta (None before a trial has finished)
-    "elapsed_s",
 )
 # Added by the bayes-ppo strategy (engine.strategies.bayes_ppo.BayesPPO.progress).
 PPO_PROGRESS_KEYS = (
@@ -101,7 +107,6 @@ PPO_PROGRESS_KEYS = (
     "traj_len",
     "len_switch_epoch",  # the first PPO epoch with the late trajectory length
 )
-PROGRESS_KEYS = ENGINE_PROGRESS_KEYS + PPO_PROGRESS_KEYS
 
 # --- executor messages (plain dicts, as they cross process boundaries) --------------------------
 
@@ -181,14 +186,4 @@ ExecutorMessage = (
     | FailedMsg
     | RetryMsg
     | WorkerRestartedMsg
-)
-MESSAGE_KINDS = (
-    "ready",
-    "started",
-    "progress",
-    "epoch",
-    "result",
-    "failed",
-    "retry",
-    "worker_restarted",
 )

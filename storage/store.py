@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from storage import contract
-from storage.contract import ACTIVE_RUN_STATUSES as ACTIVE_RUN_STATUSES  # re-exported
+from storage.contract import (
+    DONE_TRIAL_STATUSES,
+    FINAL_PHASE,
+    FINISHED,
+    INTERRUPTED,
+    OPEN_TRIAL_STATUSES,
+    PENDING,
+    PRUNED,
+    RUNNING,
+)
 from storage.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 JSON_COLUMNS = {"config", "progress", "final", "space", "rules", "rules_fired", "extra", "payload"}
@@ -29,6 +38,15 @@ PARAM_COLUMNS = contract.PARAM_NAMES  # a column each in `trials`
 BUSY_TIMEOUT_MS = 30_000
 STALE_S = 15.0  # an engine whose heartbeat is older than this is gone; its lock is taken over
 T = TypeVar("T")
+
+
+def sql_names(names: Iterable[str]) -> str:
+    """`('finished', 'failed')`: names of the contract as an SQL list (constants only, never
+    user input: those go in as parameters)."""
+    return "(" + ", ".join(f"'{n}'" for n in names) + ")"
+
+
+SEARCH = f"phase != '{FINAL_PHASE}'"  # a search trial: final validation apart
 
 
 class StoreError(Exception):
@@ -305,17 +323,19 @@ class Store:
         return self._one("SELECT * FROM runs WHERE id = ?", [run_id])
 
     def runs(self) -> list[dict[str, Any]]:
-        """Every run, with its best trial's number, estimate, score and validation accuracy
-        (the one ranking, BEST_ORDER) and the epochs its search trained."""
+        """Every run, with its search trials done (contract.DONE_TRIAL_STATUSES), its best
+        trial's number, estimate, score and validation accuracy (the one ranking, BEST_ORDER)
+        and the epochs its search trained."""
         best = (
-            "(SELECT {col} FROM trials t WHERE t.run_id = r.id AND t.status = 'finished'"
-            f" AND t.phase != 'final' ORDER BY {self.BEST_ORDER} LIMIT 1)"
+            f"(SELECT {{col}} FROM trials t WHERE t.run_id = r.id AND t.status = '{FINISHED}'"
+            f" AND t.{SEARCH} ORDER BY {self.BEST_ORDER} LIMIT 1)"
         )
         return self._rows(
             f"""SELECT r.*, (SELECT count(*) FROM trials t WHERE t.run_id = r.id
-                              AND t.status = 'finished' AND t.phase != 'final') AS finished_trials,
+                              AND t.status IN {sql_names(DONE_TRIAL_STATUSES)}
+                              AND t.{SEARCH}) AS done_trials,
                       (SELECT coalesce(sum(epochs_run), 0) FROM trials t WHERE t.run_id = r.id
-                              AND t.phase != 'final') AS epochs_trained,
+                              AND t.{SEARCH}) AS epochs_trained,
                       {best.format(col="number")} AS best_number,
                       {best.format(col="est_accuracy")} AS best_est_accuracy,
                       {best.format(col="score")} AS best_score,
@@ -326,7 +346,7 @@ class Store:
     def epochs_trained(self, run_id: int) -> int:
         """Epochs the run's search trials trained (final validation not included)."""
         row = self.conn.execute(
-            "SELECT coalesce(sum(epochs_run), 0) FROM trials WHERE run_id = ? AND phase != 'final'",
+            f"SELECT coalesce(sum(epochs_run), 0) FROM trials WHERE run_id = ? AND {SEARCH}",
             [run_id],
         ).fetchone()
         return int(row[0])
@@ -374,38 +394,40 @@ class Store:
         `running`, the running ones, the epochs they were given (`running_epochs`) and those
         they have still to train (`running_epochs_left`). Final validation:
         `final_epochs_done`, the epochs its trials trained (ended or running)."""
+        counts = ", ".join(f"count(*) FILTER (WHERE status = '{s}')" for s in DONE_TRIAL_STATUSES)
+        # trained to a result, stopped by the pruner or not: their seconds per epoch count
+        trained = (
+            f"status IN {sql_names((FINISHED, PRUNED))} AND started_at IS NOT NULL "
+            "AND epochs_run > 0"
+        )
         row = self.conn.execute(
-            "SELECT count(*) FILTER (WHERE status = 'finished'), "
-            "count(*) FILTER (WHERE status = 'failed'), "
-            "count(*) FILTER (WHERE status = 'pruned'), "
+            f"SELECT {counts}, "
             "min(started_at), "
-            "coalesce(sum(CASE WHEN status = 'pruned' THEN coalesce(epochs_run, 0) "
+            f"coalesce(sum(CASE WHEN status = '{PRUNED}' THEN coalesce(epochs_run, 0) "
             "ELSE coalesce(max_epochs, 0) END) "
-            "FILTER (WHERE status IN ('finished', 'failed', 'pruned')), 0), "
-            "coalesce(sum(finished_at - started_at) FILTER (WHERE status IN "
-            "('finished', 'pruned') AND started_at IS NOT NULL AND epochs_run > 0), 0), "
-            "coalesce(sum(epochs_run) FILTER (WHERE status IN "
-            "('finished', 'pruned') AND started_at IS NOT NULL AND epochs_run > 0), 0) "
-            "FROM trials WHERE run_id = ? AND phase != 'final'",
+            f"FILTER (WHERE status IN {sql_names(DONE_TRIAL_STATUSES)}), 0), "
+            f"coalesce(sum(finished_at - started_at) FILTER (WHERE {trained}), 0), "
+            f"coalesce(sum(epochs_run) FILTER (WHERE {trained}), 0) "
+            f"FROM trials WHERE run_id = ? AND {SEARCH}",
             [run_id],
         ).fetchone()
         out = dict(
             zip(
-                ("finished", "failed", "pruned", "first_started", "epochs_spent",
+                (*DONE_TRIAL_STATUSES, "first_started", "epochs_spent",
                  "measured_seconds", "measured_epochs"),
                 row,
                 strict=True,
             )
         )  # fmt: skip
         running = self.conn.execute(
-            "SELECT t.phase = 'final', coalesce(t.max_epochs, 0), "
+            f"SELECT t.phase = '{FINAL_PHASE}', coalesce(t.max_epochs, 0), "
             "(SELECT count(*) FROM epochs e WHERE e.trial_id = t.id) "
-            "FROM trials t WHERE t.run_id = ? AND t.status = 'running'",
+            f"FROM trials t WHERE t.run_id = ? AND t.status = '{RUNNING}'",
             [run_id],
         ).fetchall()
         final_ended = self.conn.execute(
             "SELECT coalesce(sum(epochs_run), 0) FROM trials "
-            "WHERE run_id = ? AND phase = 'final' AND status = 'finished'",
+            f"WHERE run_id = ? AND phase = '{FINAL_PHASE}' AND status = '{FINISHED}'",
             [run_id],
         ).fetchone()[0]
         search = [(planned, done) for final, planned, done in running if not final]
@@ -420,7 +442,7 @@ class Store:
         time limit)."""
         rows = self.conn.execute(
             "SELECT (finished_at - started_at) / max(1, epochs_run) FROM trials "
-            "WHERE run_id = ? AND status = 'finished' AND started_at IS NOT NULL",
+            f"WHERE run_id = ? AND status = '{FINISHED}' AND started_at IS NOT NULL",
             [run_id],
         ).fetchall()
         return [float(r[0]) for r in rows]
@@ -522,7 +544,7 @@ class Store:
     def best_trial(self, run_id: int) -> dict[str, Any] | None:
         """The finished search trial ranked first (see BEST_ORDER)."""
         return self._one(
-            "SELECT * FROM trials WHERE run_id = ? AND status = 'finished' AND phase != 'final'"
+            f"SELECT * FROM trials WHERE run_id = ? AND status = '{FINISHED}' AND {SEARCH}"
             f" ORDER BY {self.BEST_ORDER} LIMIT 1",
             [run_id],
         )
@@ -540,8 +562,8 @@ class Store:
     def mark_running_interrupted(self, run_id: int) -> int:
         with self.conn:
             cur = self.conn.execute(
-                "UPDATE trials SET status = 'interrupted', finished_at = ? "
-                "WHERE run_id = ? AND status IN ('running', 'queued')",
+                f"UPDATE trials SET status = '{INTERRUPTED}', finished_at = ? "
+                f"WHERE run_id = ? AND status IN {sql_names(OPEN_TRIAL_STATUSES)}",
                 [time.time(), run_id],
             )
         return cur.rowcount
@@ -600,7 +622,8 @@ class Store:
 
     def pending_commands(self, run_id: int) -> list[dict[str, Any]]:
         return self._rows(
-            "SELECT * FROM commands WHERE run_id = ? AND status = 'pending' ORDER BY id", [run_id]
+            f"SELECT * FROM commands WHERE run_id = ? AND status = '{PENDING}' ORDER BY id",
+            [run_id],
         )
 
     def command(self, command_id: int) -> dict[str, Any] | None:
@@ -612,7 +635,7 @@ class Store:
         if not ids:
             return []
         return self._rows(
-            f"SELECT * FROM commands WHERE run_id = ? AND status != 'pending' AND id IN "
+            f"SELECT * FROM commands WHERE run_id = ? AND status != '{PENDING}' AND id IN "
             f"({', '.join('?' * len(ids))}) ORDER BY id",
             [run_id, *ids],
         )
@@ -621,8 +644,8 @@ class Store:
         """Did the engine carry out a user's stop of the run?"""
         return bool(
             self.conn.execute(
-                "SELECT 1 FROM commands WHERE run_id = ? AND kind = 'stop' AND status = 'done'"
-                " LIMIT 1",
+                "SELECT 1 FROM commands WHERE run_id = ? "
+                f"AND kind = '{contract.STOP}' AND status = '{contract.DONE}' LIMIT 1",
                 [run_id],
             ).fetchone()
         )
@@ -675,9 +698,6 @@ class Store:
         ).fetchall()
         return [int(r[0]) for r in rows]
 
-    def integrity_ok(self) -> bool:
-        return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-
     # --- learning-curve pruning (engine.pruners) --------------------------------------------
     @_writes
     def add_pruner_version(
@@ -721,7 +741,7 @@ class Store:
         return self.conn.execute(
             "SELECT t.id, t.status, e.epoch, e.val_accuracy FROM epochs e "
             "JOIN trials t ON t.id = e.trial_id "
-            f"WHERE t.run_id = ? AND t.phase != 'final' AND t.status IN ({marks}) "
+            f"WHERE t.run_id = ? AND t.{SEARCH} AND t.status IN ({marks}) "
             "ORDER BY t.id, e.epoch",
             [run_id, *statuses],
         ).fetchall()
@@ -731,7 +751,7 @@ class Store:
         row = self.conn.execute(
             "SELECT count(*), coalesce(sum(epochs_run), 0), "
             "coalesce(sum(max(0, max_epochs - coalesce(epochs_run, 0))), 0) FROM trials "
-            "WHERE run_id = ? AND status = 'pruned' AND phase != 'final'",
+            f"WHERE run_id = ? AND status = '{PRUNED}' AND {SEARCH}",
             [run_id],
         ).fetchone()
         return {"pruned": int(row[0]), "epochs_run": int(row[1]), "epochs_saved": int(row[2])}

@@ -11,7 +11,8 @@ import pytest
 from rich.console import Console
 
 from hptui import cli
-from hptui.headless import HeadlessView, elapsed
+from hptui.headless import HeadlessView
+from hptui.view import elapsed_s
 from storage.store import Store
 from tests.faults.clitools import hptui, make_run
 
@@ -131,8 +132,8 @@ def test_headless_elapsed_counts_from_the_stored_start(store_with_trials: tuple[
     finally:
         s.close()
     # Whatever an engine's own clock says (a resume restarts it), the stored start counts.
-    first = elapsed(run)
-    second = elapsed(run)
+    first = elapsed_s(run, time.time())
+    second = elapsed_s(run, time.time())
     assert second >= first >= time.time() - run["started_at"] - 1
 
 
@@ -154,9 +155,9 @@ def test_headless_view_reads_the_run_from_the_store(store_with_trials: tuple[Pat
     with HeadlessView(db, run_id, Console(file=out, width=200)) as view:
         view.update()  # no engine needed
     text = out.getvalue()
-    assert f"run {run_id} search [running]" in text
+    assert f"run {run_id} search 3/4 [running]" in text
     assert "trials 3/4 (1 failed, 1/2 running)" in text
-    assert "best trial 2: est acc 0.7800, val acc 0.7400" in text
+    assert "best #2 score 41.00 (val acc 0.7400)" in text  # the header's words
     assert "remaining ~2:05" in text
     assert f"data {LONG_SOURCE}" in text
 

@@ -67,7 +67,7 @@ def test_repeats_report_means_and_the_paired_gain_interval_by_hand() -> None:
 
 
 def test_the_ui_result_line_says_how_many_trainings_it_averages() -> None:
-    from hptui.widgets.run_header import result_text
+    from hptui.view import result_text
 
     f = _summary(0.81, 0.79)
     assert result_text(f).startswith("result (3 epochs): test acc best #7 0.8000 vs default")

@@ -364,7 +364,7 @@ def test_migration_to_pruned_keeps_trials_epochs_and_indexes(tmp_path: Path) -> 
     try:
         c = store.conn
         assert c.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 6
-        assert store.integrity_ok()
+        assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert c.execute("PRAGMA foreign_key_check").fetchall() == []
         t = store.trial(11)
         assert t["number"] == 1 and t["config"] == {"lr": 0.001} and t["est_accuracy"] == 0.79

@@ -1,10 +1,10 @@
 """The Ray executor on a real local Ray instance: the real Engine and store with the trainer
-doubles, a Ray worker killed mid-trial, and one real TensorFlow run (`-m slow`).
+double, a Ray worker killed mid-trial, and one real TensorFlow run (`-m slow`).
 
 Ray starts in about 10 s, so the tests share one instance (started by the first test that
 needs it, shut down at the end of the module); the first test lets the executor start and
 stop its own. Ray workers inherit the environment of the process that starts Ray, so the
-variables the doubles read, and PYTHONPATH (the repository, for `tests.*` trainers), are set
+variables the double reads, and PYTHONPATH (the repository, for `tests.*` trainers), are set
 before each start.
 """
 
@@ -30,7 +30,6 @@ from engine.trainer import TrialTask  # noqa: E402
 from storage.store import Store  # noqa: E402
 from tests.conftest import FAKE_TRAINER, REPO  # noqa: E402
 
-DOUBLE = "tests.faults.doubles:train"
 EPOCH_S = "0.5"  # the double's seconds per epoch: long enough to kill a worker mid-trial
 
 
@@ -61,7 +60,11 @@ def shared_ray(session_cache: Path, cache_env: Path) -> None:
 
 
 def run_engine(
-    db: Path, *, trainer: str = DOUBLE, on_tick: Callable[[Engine], None] | None = None, **cfg: Any
+    db: Path,
+    *,
+    trainer: str = FAKE_TRAINER,
+    on_tick: Callable[[Engine], None] | None = None,
+    **cfg: Any,
 ) -> tuple[int, str, Store]:
     s = Store(db)
     config = dict(strategy="random", profile="tiny", data="sample", workers=2, seed=3)
@@ -110,6 +113,11 @@ def test_engine_on_its_own_local_ray(
     assert seconds < 90
 
 
+def worker_pids(ex: RayExecutor) -> dict[int, int]:
+    """slot -> pid of the Ray worker running that slot's trial (once it reported)."""
+    return {slot: a.pid for slot, a in ex._inflight.items() if a.pid is not None}
+
+
 class Killer:
     """on_tick: SIGKILL the Ray worker of the first trial that reports its pid (once)."""
 
@@ -122,7 +130,7 @@ class Killer:
         ex = engine.executor
         assert isinstance(ex, RayExecutor)
         running = ex.running()
-        for slot, pid in ex.pids().items():
+        for slot, pid in worker_pids(ex).items():
             assert pid != os.getpid()
             self.victim = (running[slot], pid)
             os.kill(pid, signal.SIGKILL)
@@ -205,7 +213,7 @@ def test_executor_messages_errors_and_cancel(tmp_path: Path, shared_ray: None, t
 
         ex.submit(1, TrialTask(3, {"sleep": 30}, 2))
         assert m.wait_for(kind("started", 3), 30)["slot"] == 1
-        pid = ex.pids()[1]
+        pid = worker_pids(ex)[1]
         assert ex.cancel(3) and not ex.cancel(3)
         assert ex.running() == {} and ex.free_slots() == [0, 1]
         deadline = time.monotonic() + 20

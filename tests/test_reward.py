@@ -10,7 +10,6 @@ from engine.reward import (
     apply_rules,
     parse_rules,
     reward,
-    rules_to_data,
 )
 from engine.space import DEFAULT_CONFIG, SpaceError
 
@@ -81,7 +80,7 @@ def test_apply_default_rules(config, penalty, names) -> None:
 
 
 def test_rules_round_trip_through_data() -> None:
-    rules = parse_rules(rules_to_data(DEFAULT_RULES))
+    rules = parse_rules([r.to_dict() for r in DEFAULT_RULES])
     assert tuple(rules) == DEFAULT_RULES
     assert "sgd_high_lr" in rules[0].describe() and "-10" in rules[0].describe()
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.space import Config, SearchSpace
 from engine.state import from_plain, to_plain
+from storage.contract import SEARCH_PHASE
 
 
 @dataclass
@@ -94,7 +95,7 @@ class Strategy(ABC):
     def planned_trials(self) -> int: ...
 
     def phase(self) -> str:
-        return "search"
+        return SEARCH_PHASE
 
     def progress(self) -> dict[str, Any]:
         """Counts and budgets for the header (JSON-able)."""

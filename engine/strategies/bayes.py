@@ -31,6 +31,7 @@ from engine.estimate import FIT_POINTS, bounded_indices
 from engine.space import Config, Real, SearchSpace, _plain
 from engine.state import decode_array, encode_array, encode_rng, from_plain, restore_rng, to_plain
 from engine.strategies.base import Outcome, Proposal, Strategy
+from storage.contract import SEARCH_PHASE
 
 # Re-learn the kernel hyperparameters once the observations number this many times as many
 # as when they last were learned. On the surrogate bench this changed no result measurably
@@ -92,7 +93,7 @@ class BayesSearch(Strategy):
         epochs: int,
         seed: int,
         batch: int = 1,
-        phase: str = "search",
+        phase: str = SEARCH_PHASE,
         early_stopping: bool = True,
         asynchronous: bool = False,
         initial: list[Config] | None = None,

@@ -21,6 +21,7 @@ from engine.space import SearchSpace, state_vector
 from engine.state import from_plain, to_plain
 from engine.strategies.base import Outcome, Proposal, Strategy
 from engine.strategies.bayes import BayesSearch
+from storage.contract import DONE_PHASE, PPO_PHASE, SEARCH_PHASE, WARMUP_PHASE
 
 
 @dataclass
@@ -81,7 +82,7 @@ class BayesPPO(Strategy):
             obs_dim=len(space.dims) + 1, act_dim=len(space.dims), cfg=ppo or PPOConfig(), seed=seed
         )
         self.ppo_epoch = 0  # index of the PPO epoch in progress
-        self.stage = "warmup"
+        self.stage = WARMUP_PHASE
         self.trajs: list[Trajectory] = []
 
     # --- stage changes ----------------------------------------------------------------
@@ -95,7 +96,7 @@ class BayesPPO(Strategy):
                 f"warm-up done; policy mean set to the mean action of its top "
                 f"{len(top)} (val acc {accs})"
             )
-        self.stage = "ppo"
+        self.stage = PPO_PHASE
         self._start_epoch()
 
     def _start_epoch(self) -> None:
@@ -109,12 +110,12 @@ class BayesPPO(Strategy):
 
     # --- ask / tell ---------------------------------------------------------------------
     def _propose(self) -> Proposal | None:
-        if self.stage == "warmup":
+        if self.stage == WARMUP_PHASE:
             p = self.warmup.ask()
             if p is not None or not self.warmup.done():
                 return p
             self._start_ppo()
-        if self.stage != "ppo":
+        if self.stage != PPO_PHASE:
             return None
         length = self.schedule.traj_len(self.ppo_epoch)
         for k, tr in enumerate(self.trajs):
@@ -131,7 +132,7 @@ class BayesPPO(Strategy):
             tr.running = True
             return Proposal(
                 config,
-                "ppo",
+                PPO_PHASE,
                 self.schedule.step_epochs,
                 early_stopping=True,
                 ppo_epoch=self.ppo_epoch + 1,
@@ -204,7 +205,7 @@ class BayesPPO(Strategy):
             self._fit_gp()
 
     def _observe_step(self, proposal: Proposal, outcome: Outcome) -> None:
-        if proposal.phase == "warmup":
+        if proposal.phase == WARMUP_PHASE:
             self.warmup.tell(proposal, outcome)
             return
         if proposal.ppo_epoch != self.ppo_epoch + 1:
@@ -249,14 +250,14 @@ class BayesPPO(Strategy):
         )
         self.ppo_epoch += 1
         if self.ppo_epoch >= self.schedule.epochs:
-            self.stage = "done"
+            self.stage = DONE_PHASE
             self.trajs = []
         else:
             self._start_epoch()
 
     # --- status ------------------------------------------------------------------------
     def done(self) -> bool:
-        return self.stage == "done" and not self.pending and not self._retry
+        return self.stage == DONE_PHASE and not self.pending and not self._retry
 
     @property
     def planned_trials(self) -> int:
@@ -265,7 +266,7 @@ class BayesPPO(Strategy):
         return self.warmup.planned_trials + ppo
 
     def phase(self) -> str:
-        return {"warmup": "warmup", "ppo": "ppo"}.get(self.stage, "search")
+        return self.stage if self.stage in (WARMUP_PHASE, PPO_PHASE) else SEARCH_PHASE
 
     def progress(self) -> dict[str, Any]:
         return {

@@ -10,6 +10,7 @@ from typing import Any
 
 from engine.space import Config, SearchSpace
 from engine.strategies.base import Outcome, Proposal, Strategy
+from storage.contract import FINAL_PHASE
 
 ROLES = ("best", "default")
 
@@ -37,7 +38,7 @@ class FinalValidation(Strategy):
         self._todo = [
             Proposal(
                 configs[role],
-                "final",
+                FINAL_PHASE,
                 epochs,
                 # As in the search (SPEC §5's steps): stop when validation loss rises, best
                 # weights restored. Without it a configuration found best at 2 epochs was

@@ -12,6 +12,7 @@ import numpy as np
 
 from engine.space import Config, SearchSpace
 from engine.strategies.base import Outcome, Proposal, Strategy
+from storage.contract import SEARCH_PHASE
 
 
 def _key(config: Config) -> str:
@@ -51,7 +52,7 @@ class GridSearch(Strategy):
         self.visited.append(_key(config))
         n = len(self.visited)
         return Proposal(
-            config, "search", self.epochs, progress=min(1.0, (n - 1) / planned), key=f"g{n}"
+            config, SEARCH_PHASE, self.epochs, progress=min(1.0, (n - 1) / planned), key=f"g{n}"
         )
 
     def _observe(self, proposal: Proposal, outcome: Outcome) -> None:

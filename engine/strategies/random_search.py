@@ -11,6 +11,7 @@ import numpy as np
 
 from engine.space import SearchSpace
 from engine.strategies.base import Outcome, Proposal, Strategy
+from storage.contract import SEARCH_PHASE
 
 
 class RandomSearch(Strategy):
@@ -36,7 +37,7 @@ class RandomSearch(Strategy):
         rng = np.random.default_rng([self.seed, self.asked])
         p = Proposal(
             self.space.sample(rng),
-            "search",
+            SEARCH_PHASE,
             self.epochs,
             progress=min(1.0, committed / self.budget),
             key=f"r{self.asked}",

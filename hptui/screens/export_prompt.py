@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from hptui.widgets.run_header import RANKING, best_text
+from hptui.view import best_text, ranking_text
 
 
 class ExportPrompt(ModalScreen[str | None]):
@@ -35,7 +35,7 @@ class ExportPrompt(ModalScreen[str | None]):
             )
             yield Input(self.default, id="export-path")
             yield Label(
-                f"{RANKING}. A relative path is relative to {Path.cwd()}. "
+                f"{ranking_text()}. A relative path is relative to {Path.cwd()}. "
                 "Enter writes, Esc cancels",
                 classes="hint",
                 id="export-hint",

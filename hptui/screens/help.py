@@ -8,7 +8,12 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-HELP = """\
+from hptui.view import reward_formula, score_formula, weights_text
+
+
+def help_text() -> str:
+    """The help, its formulas written from engine.reward (hptui.view)."""
+    return f"""\
 # hptui
 
 The engine runs in its own process and writes everything to the store; this screen
@@ -34,14 +39,15 @@ within a second (see the log).
 
 **Best** is the finished search trial with the highest **score**, as the store ranks
 them (`hptui show`, `hptui export` and every pane here use that one ranking). The score is
-the reward under one set of weights for every trial, so early and late trials compare
-fairly; it is shown beside the best trial and in the `score` column. The best trial is
-marked ★ in the table and @ in the accuracy plot.
+the reward under one set of weights for every trial (the run's final ones:
+{score_formula()}), so early and late trials compare fairly; it is shown beside the best
+trial and in the `score` column. The best trial is marked ★ in the table and @ in the
+accuracy plot.
 
-**Reward** r = 100·α·acc − 0.1·β·T − P, with α, β shifting from accuracy to time as
-the search goes on, and P the sum of the pruning rules that fired. That is why the plot
-shows validation accuracy: a reward curve falls as α shrinks even while the search
-improves.
+**Reward** {reward_formula()}, T the trial's seconds, with α, β shifting from accuracy to
+time as the search goes on ({weights_text()}), and P the sum of the pruning rules that
+fired. That is why the plot shows validation accuracy: a reward curve falls as α shrinks
+even while the search improves.
 
 **Proposer** is what the PPO policy believes and why it proposed a step. `μ epN` is the
 policy's mean action over epoch N's steps, in each hyperparameter's own units; `μ±σ` the
@@ -61,7 +67,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog", id="help"):
-            yield Markdown(HELP)
+            yield Markdown(help_text())
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -9,6 +9,7 @@ from rich.console import Group
 from rich.text import Text
 
 from engine.reward import describe_when
+from hptui.view import is_search_trial, reward_formula
 from hptui.widgets.fitted_static import FittedStatic
 
 
@@ -19,9 +20,7 @@ def rule_stats(
     penalty in the space version the trial was drawn under (rules can be edited)."""
     counts: dict[str, int] = {}
     totals: dict[str, float] = {}
-    for t in trials:
-        if t.get("phase") == "final":
-            continue
+    for t in filter(is_search_trial, trials):
         fired = t.get("rules_fired") or []
         for name in fired:
             counts[name] = counts.get(name, 0) + 1
@@ -52,7 +51,7 @@ class PenaltyPane(FittedStatic):
     ) -> None:
         """`trials` ordered by number; `rules` those of the current space version."""
         counts, totals = rule_stats(trials, rules_by_version)
-        search = [t for t in trials if t.get("phase") != "final"]
+        search = [t for t in trials if is_search_trial(t)]
         latest = search[-1] if search else None
         recent = [(t["number"], t.get("penalty") or 0.0) for t in search[-8:]]
         alpha = latest.get("alpha") if latest else None
@@ -91,6 +90,6 @@ class PenaltyPane(FittedStatic):
         foot.append("\n")
         if alpha is not None and beta is not None:
             foot.append(f"α {alpha:.2f}  β {beta:.2f}", style="bold")
-            foot.append("  (reward = 100·α·acc − 0.1·β·T − P)", style="dim")
+            foot.append(f"  ({reward_formula()})", style="dim")
         self.text = body.plain + foot.plain
         self.show_content(Group(body, foot))  # a layout pass only when the height changes

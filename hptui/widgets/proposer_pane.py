@@ -9,8 +9,8 @@ Three parts, all read from rows the engine already stored:
   action was chosen (the GP screening: EI, the GP's estimate against the incumbent), and the
   reward's parts.
 
-Decoding uses the engine's space mappings and the reward its formula (numpy only: the UI never
-imports TensorFlow or scikit-optimize).
+Decoding uses the engine's space mappings, the reward's parts engine.reward's formula through
+hptui.view (numpy only: the UI never imports TensorFlow or scikit-optimize).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from engine.reward import reward_terms
 from engine.space import REWARD_SCALE, Real, SearchSpace, SpaceError
-from hptui.widgets.trial_detail import reward_text
+from hptui.view import Terms, fmt, reward_segments, told_reward_parts
+from storage.contract import PPO_PHASE
 
 MAX_EPOCH_COLUMNS = 8
 WIDE, SIDE = 140, 62  # from WIDE columns on, the text goes beside the table, in SIDE columns
@@ -66,7 +66,7 @@ def decode(space: SearchSpace, vec: Sequence[float]) -> dict[str, Any]:
 def ppo_steps(trials: Mapping[int, dict[str, Any]]) -> list[dict[str, Any]]:
     """The PPO trials, by number."""
     return sorted(
-        (t for t in trials.values() if t.get("phase") == "ppo"), key=lambda t: t["number"]
+        (t for t in trials.values() if t.get("phase") == PPO_PHASE), key=lambda t: t["number"]
     )
 
 
@@ -102,30 +102,6 @@ def epoch_beliefs(
     return out
 
 
-def step_reward_terms(
-    t: dict[str, Any],
-) -> tuple[tuple[float, float, float], float, bool] | None:
-    """((100·α·acc, −0.1·β·T, −P), total, failed) of a step, by the engine's reward formula.
-    A failed step is told to the policy as accuracy 0 and 0 seconds. None while the step runs
-    or when α/β are unknown."""
-    a, b = t.get("alpha"), t.get("beta")
-    pen = float(t.get("penalty") or 0.0)
-    if a is None or b is None:
-        return None
-    acc, sec = t.get("val_accuracy"), t.get("seconds")
-    if acc is not None and sec is not None and t.get("reward") is not None:
-        terms = reward_terms(acc, sec, pen, a, b)
-        return terms, sum(terms), False
-    if t.get("status") == "failed":
-        terms = reward_terms(0.0, 0.0, pen, a, b)
-        return terms, sum(terms), True
-    return None
-
-
-def _f(v: Any, spec: str) -> str:
-    return "-" if v is None else format(v, spec)
-
-
 class ProposerPane(VerticalScroll, can_focus=True):
     """The proposer view. `show` takes the app's trials, PPO updates and space versions; the
     numbers shown are kept in `beliefs`, `step`, `state_cfg`, `action_cfg`, `terms`, `last_update`
@@ -153,7 +129,7 @@ class ProposerPane(VerticalScroll, can_focus=True):
         self.state_cfg: dict[str, Any] | None = None
         self.prev_reward: float | None = None
         self.action_cfg: dict[str, Any] | None = None
-        self.terms: tuple[tuple[float, float, float], float, bool] | None = None
+        self.terms: tuple[Terms, float, bool] | None = None  # (terms, total, failed)
         self.last_update: dict[str, Any] | None = None
         self.text = ""
         self.notes = ""  # the lines below (or beside) the table alone, as plain text
@@ -217,7 +193,7 @@ class ProposerPane(VerticalScroll, can_focus=True):
         if self.pinned is not None and self.pinned in self.trials:
             return self.trials[self.pinned]
         sel = self.trials.get(self.selected) if self.selected is not None else None
-        if sel is not None and sel.get("phase") == "ppo":
+        if sel is not None and sel.get("phase") == PPO_PHASE:
             return sel
         return self.steps[-1] if self.steps else None
 
@@ -259,8 +235,9 @@ class ProposerPane(VerticalScroll, can_focus=True):
                     self.prev_reward = float(state[n]) * REWARD_SCALE
             if action is not None and len(action) >= n:
                 self.action_cfg = decode(space, action)
-        if t is not None:
-            self.terms = step_reward_terms(t)
+        told = told_reward_parts(t) if t is not None else None
+        if told is not None:
+            self.terms = (told[0], sum(told[0]), told[1])
         body = self._renderable(t, space, extra)
         self.body.update(body)
         self.text = _plain(body, self.scrollable_content_region.width or 74)
@@ -365,7 +342,7 @@ class ProposerPane(VerticalScroll, can_focus=True):
             line.append(f"not yet ({t.get('status')})", style="dim")
         else:
             terms, total, failed = self.terms
-            line = reward_text(terms, total, Text("reward ", style="bold"))
+            line = Text.assemble(("reward ", "bold"), *reward_segments(terms, total))
             stored = t.get("reward")
             if failed:
                 line.append("  failed: told as accuracy 0", style="red")
@@ -393,10 +370,10 @@ class ProposerPane(VerticalScroll, can_focus=True):
             return line
         line.append(f"after ep {u['ppo_epoch']} ({u['n_steps']} steps)")
         line.append(
-            f" · KL {_f(u.get('approx_kl'), '.4f')} · clip {_f(u.get('clip_fraction'), '.3f')}"
-            f" · entropy {_f(u.get('entropy'), '.3f')} · mean std {_f(u.get('mean_std'), '.3f')}"
-            f" · actor loss {_f(u.get('actor_loss'), '.4f')}"
-            f" · critic loss {_f(u.get('critic_loss'), '.4f')}"
+            f" · KL {fmt(u.get('approx_kl'), '.4f')} · clip {fmt(u.get('clip_fraction'), '.3f')}"
+            f" · entropy {fmt(u.get('entropy'), '.3f')} · mean std {fmt(u.get('mean_std'), '.3f')}"
+            f" · actor loss {fmt(u.get('actor_loss'), '.4f')}"
+            f" · critic loss {fmt(u.get('critic_loss'), '.4f')}"
         )
         return line
 

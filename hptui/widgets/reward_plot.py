@@ -14,6 +14,9 @@ from typing import Any
 from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
+from hptui.view import is_search_trial, phase_word
+from storage.contract import FINISHED, PRUNED
+
 # Markers that read without colour (NO_COLOR, 256-colour greys); the legend is in the border,
 # not inside the plot, where it hid data.
 TRIAL_MARK, RUNNING_BEST_MARK, BEST_MARK, PRUNED_MARK = "x", "•", "@", "-"
@@ -21,7 +24,6 @@ LEGEND = (
     f"{TRIAL_MARK} trial  {PRUNED_MARK} pruned  {RUNNING_BEST_MARK} best so far  "
     f"{BEST_MARK} best by score  │ phase"
 )
-PHASE_NAMES = {"warmup": "warm-up", "ppo": "PPO", "search": "search"}
 # Building the plot takes 5-30 ms of the event loop; while trials stream in it is redrawn at
 # most this often (bench/ui_stall.py), and not at all while hidden.
 MIN_REDRAW_S = 1.0
@@ -111,7 +113,7 @@ class RewardPlot(PlotextPlot):
     def show(self, trials: list[dict[str, Any]], best: dict[str, Any] | None) -> None:
         """`trials` ordered by number; only finished search trials are drawn. `best` is the
         store's best trial (`Store.best_trial`)."""
-        fin = _search_points(trials, "finished")
+        fin = _search_points(trials, FINISHED)
         xs = [float(t["number"]) for t in fin]
         accs = [float(t["val_accuracy"]) for t in fin]
         running, top = [], 0.0
@@ -126,7 +128,7 @@ class RewardPlot(PlotextPlot):
         best_x = best_y = None
         if best is not None and best.get("val_accuracy") is not None:
             best_x, best_y = float(best["number"]), float(best["val_accuracy"])
-        pruned = _search_points(trials, "pruned")
+        pruned = _search_points(trials, PRUNED)
         pxs = [float(t["number"]) for t in pruned]
         pys = [float(t["val_accuracy"]) for t in pruned]
         key = (tuple(xs), tuple(accs), tuple(bounds), best_x, best_y, tuple(pxs), tuple(pys))
@@ -138,9 +140,7 @@ class RewardPlot(PlotextPlot):
         self.series = {"val acc": accs, "best so far": running} if fin else {}
         self.mode = str(fin[-1]["phase"]) if fin else "empty"
         if fin:
-            phases = " → ".join(
-                PHASE_NAMES.get(p, p) for p in dict.fromkeys(str(t["phase"]) for t in fin)
-            )
+            phases = " → ".join(phase_word(p) for p in dict.fromkeys(str(t["phase"]) for t in fin))
             self.plot_title = f"val accuracy per trial ({phases})"
             self.ylim = y_range(accs + self.pruned_ys)
         else:
@@ -163,7 +163,7 @@ class RewardPlot(PlotextPlot):
         plt.xticks(ticks, [str(t) for t in ticks])  # trial numbers: never "2.5"
         for x, phase in self.boundaries:
             plt.vline(x, "magenta")
-            plt.text(PHASE_NAMES.get(phase, phase), x=x, y=self.ylim[1], color="magenta")
+            plt.text(phase_word(phase), x=x, y=self.ylim[1], color="magenta")
         plt.plot(self.xs, self.series["best so far"], marker=RUNNING_BEST_MARK, color="green")
         plt.scatter(self.xs, self.series["val acc"], marker=TRIAL_MARK, color="cyan")
         if self.pruned_xs:
@@ -184,5 +184,5 @@ def _search_points(trials: list[dict[str, Any]], status: str) -> list[dict[str, 
     return [
         t
         for t in trials
-        if t["status"] == status and t.get("phase") != "final" and t.get("val_accuracy") is not None
+        if t["status"] == status and is_search_trial(t) and t.get("val_accuracy") is not None
     ]

@@ -7,70 +7,35 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
-from hptui.report import fmt_s
-from storage.store import ACTIVE_RUN_STATUSES, engine_alive
-
-
-def phase_text(run: dict[str, Any]) -> str:
-    """The phase in words: warm-up k/n, PPO epoch k/n with trajectory length, ..."""
-    p = run.get("progress") or {}
-    phase, status = run.get("phase"), run.get("status")
-    if status == "failed":
-        return "failed"
-    if status == "cancelled":
-        return "cancelled"
-    if phase == "warmup":
-        return f"warm-up {p.get('warmup_done', 0)}/{p.get('warmup_total', '?')}"
-    if phase == "ppo":
-        return (
-            f"PPO epoch {p.get('ppo_epoch', '?')}/{p.get('ppo_epochs', '?')}"
-            f" (traj len {p.get('traj_len', '?')})"
-        )
-    if phase == "search":
-        done = p.get("finished", 0) + p.get("failed", 0) + p.get("pruned", 0)
-        return f"search {done}/{p.get('planned', '?')}"
-    if phase == "final":
-        return "final validation"
-    if phase == "data":
-        return "preparing data"
-    return str(phase or "starting")
-
+from hptui.view import (
+    best_text,
+    done_trials,
+    elapsed_s,
+    fmt_s,
+    phase_text,
+    remaining_s,
+    result_text,
+    trials_done_text,
+)
+from storage.contract import (
+    ACTIVE_RUN_STATUSES,
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    PAUSED,
+    PRUNED,
+    STOPPING,
+)
+from storage.store import engine_alive
 
 STARTING_S = 30.0  # a run this young with no heartbeat yet: its engine is still starting
-RANKING = "score: the reward under one set of weights for every trial; it ranks them"
-
-
-def best_text(best: dict[str, Any]) -> str:
-    """`#9 score 61.20 (val acc 0.7540)`: the best trial as the store ranks it."""
-    score = best.get("score")
-    s = f"#{best['number']}"
-    if score is not None:
-        s += f" score {score:.2f}"
-    if best.get("val_accuracy") is not None:
-        s += f" (val acc {best['val_accuracy']:.4f})"
-    return s
-
-
-def result_text(final: dict[str, Any]) -> str:
-    """The end-of-run result: best against default configuration on the test set (means of
-    the final validation's repeated trainings, where it repeats)."""
-    n = final.get("repeats") or 1
-    epochs = f"{n} x {final['epochs']} epochs" if n > 1 else f"{final['epochs']} epochs"
-    return (
-        f"result ({epochs}): test acc best #{final['best_trial']} "
-        f"{final['best_test_accuracy']:.4f} vs default {final['default_test_accuracy']:.4f}, "
-        f"gain {100 * final['accuracy_gain']:+.2f}%, time saving {100 * final['time_saving']:+.1f}%"
-    )
-
-
-def elapsed_s(run: dict[str, Any], now: float) -> float | None:
-    """Wall time since the run started (until it ended): never goes backwards, unlike the
-    engine's own figure, which counts from its first trial once there is one."""
-    start = run.get("started_at") or run.get("created_at")
-    if start is None:
-        return None
-    end = run.get("finished_at") if run.get("status") not in ACTIVE_RUN_STATUSES else None
-    return max(0.0, (end or now) - start)
+BADGES = {
+    PAUSED: ("PAUSED", "bold black on yellow"),
+    STOPPING: ("STOPPING", "bold black on yellow"),
+    FINISHED: ("FINISHED", "bold black on green"),
+    FAILED: ("FAILED", "bold white on red"),
+    CANCELLED: ("CANCELLED", "bold white on red"),
+}
 
 
 class RunHeader(Static):
@@ -105,14 +70,8 @@ class RunHeader(Static):
         )
         t = Text(no_wrap=True, overflow="ellipsis")  # long lines end in … at 80 columns
         t.append(f"run {run['id']} ", style="bold")
-        ended_by_stop = stopped and status == "finished"
-        badge = {
-            "paused": ("PAUSED", "bold black on yellow"),
-            "stopping": ("STOPPING", "bold black on yellow"),
-            "finished": ("FINISHED", "bold black on green"),
-            "failed": ("FAILED", "bold white on red"),
-            "cancelled": ("CANCELLED", "bold white on red"),
-        }.get(status)
+        ended_by_stop = stopped and status == FINISHED
+        badge = BADGES.get(status)
         if ended_by_stop:
             badge = ("STOPPED by user", "bold black on yellow")
         # the badges first: at 80 columns the end of the line is cut off
@@ -130,27 +89,22 @@ class RunHeader(Static):
         t.append("\n")
         busy = p.get("running", 0)
         workers = p.get("workers", run.get("workers", "?"))
-        done = p.get("finished", 0) + p.get("failed", 0) + p.get("pruned", 0)
         t.append(f"data {run.get('data_source') or '-'} · ")
         t.append(f"{run.get('device') or 'device ?'} {run.get('precision') or ''}".rstrip())
         t.append(f" · workers {busy if active else 0}/{workers} busy")
-        t.append(f" · trials {done}/{p.get('planned', '?')}")
-        if p.get("pruned"):
-            t.append(f" ({p['pruned']} pruned)", style="dark_orange")
-        if p.get("failed"):
-            t.append(f" ({p['failed']} failed)", style="red")
+        t.append(f" · trials {trials_done_text(p)}")
+        if p.get(PRUNED):
+            t.append(f" ({p[PRUNED]} pruned)", style="dark_orange")
+        if p.get(FAILED):
+            t.append(f" ({p[FAILED]} failed)", style="red")
         t.append("\n")
-        eta = p.get("eta_s")
-        if active and alive and run.get("heartbeat") and eta is not None:
-            # the estimate is written with the heartbeat; carry it on to now
-            eta = max(0.0, eta - max(0.0, now - run["heartbeat"]))
         t.append(f"elapsed {fmt_s(elapsed_s(run, now))}")
         if active:
-            t.append(f" · remaining ~{fmt_s(eta)}")
+            t.append(f" · remaining ~{fmt_s(remaining_s(run, now, alive))}")
         if best:
             t.append(" · best ")
             t.append(best_text(best), style="bold green")
-        if status == "failed" and run.get("error"):
+        if status == FAILED and run.get("error"):
             t.append(f" · {run['error']}", style="red")
         if run.get("final"):
             t.append("\n")
@@ -158,7 +112,7 @@ class RunHeader(Static):
         elif ended_by_stop:
             t.append("\n")
             t.append(
-                f"stopped by the user after {done} of {p.get('planned', '?')} trials: "
+                f"stopped by the user after {done_trials(p)} of {p.get('planned', '?')} trials: "
                 "no final validation",
                 style="bold yellow",
             )

@@ -9,9 +9,9 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from engine.reward import reward_terms
+from hptui.view import fmt, ranking_text, reward_parts, reward_segments
 from hptui.widgets.fitted_static import FittedStatic
-from hptui.widgets.run_header import RANKING
+from storage.contract import FINAL_PHASE, PRUNED
 
 BARS = "▁▂▃▄▅▆▇█"
 
@@ -26,31 +26,6 @@ def spark(values: list[float | None]) -> str:
     return "".join(
         " " if v is None else BARS[int((v - lo) / span * (len(BARS) - 1))] for v in values
     )
-
-
-def reward_parts(t: dict[str, Any]) -> tuple[float, float, float] | None:
-    """(100·α·acc, −0.1·β·T, −P) of a finished search trial, as in engine.reward.reward."""
-    acc, sec, a, b = t.get("val_accuracy"), t.get("seconds"), t.get("alpha"), t.get("beta")
-    if t.get("reward") is None or None in (acc, sec, a, b):  # final validation: no reward
-        return None
-    return reward_terms(acc, sec, t.get("penalty") or 0.0, a, b)
-
-
-def reward_text(
-    terms: tuple[float, float, float], total: float, label: str | Text = "reward "
-) -> Text:
-    """`reward 59.37 (100·α·acc) -0.25 (−0.1·β·T) -5.00 (−P) = 54.12`, coloured by term."""
-    # + 0.0: a zero term prints as 0.00, never -0.00
-    acc_term, time_term, pen_term = (x + 0.0 for x in terms)
-    r = Text(label) if isinstance(label, str) else label
-    r.append(f"{acc_term:.2f}", style="green")
-    r.append(" (100·α·acc) ")
-    r.append(f"{time_term:+.2f}", style="yellow")
-    r.append(" (−0.1·β·T) ")
-    r.append(f"{pen_term:+.2f}", style="red" if pen_term else "dim")
-    r.append(" (−P)")
-    r.append(f" = {total:.2f}", style="bold")
-    return r
 
 
 class TrialDetail(FittedStatic):
@@ -89,7 +64,7 @@ class TrialDetail(FittedStatic):
         head = Text()
         head.append(f"trial {t['number']}", style="bold")
         head.append(f"  {t.get('status')} · {t.get('phase')}")
-        role = (t.get("extra") or {}).get("role") if t.get("phase") == "final" else None
+        role = (t.get("extra") or {}).get("role") if t.get("phase") == FINAL_PHASE else None
         if t.get("ppo_epoch") is not None:
             head.append(f" · PPO epoch {t['ppo_epoch']} traj {t['trajectory']} step {t['step']}")
         head.append(f" · space v{t.get('space_version')}")
@@ -102,12 +77,12 @@ class TrialDetail(FittedStatic):
             of = (t.get("extra") or {}).get("best_trial")
             what = f"the best configuration (trial {of})" if role == "best" else role
             what = "the default configuration" if role == "default" else what
-            acc = _f(t.get("test_accuracy"), 4)
+            acc = fmt(t.get("test_accuracy"), ".4f")
             extra = t.get("extra") or {}
             if (extra.get("repeats") or 1) > 1:
                 what += f", training {int(extra.get('repeat', 0)) + 1} of {extra['repeats']}"
             parts.append(Text(f"final validation of {what}: test accuracy {acc}", style="bold"))
-        pruned = (t.get("extra") or {}).get("pruned") if t.get("status") == "pruned" else None
+        pruned = (t.get("extra") or {}).get("pruned") if t.get("status") == PRUNED else None
         if pruned:
             parts.append(
                 Text(
@@ -120,7 +95,7 @@ class TrialDetail(FittedStatic):
             line = Text(f"score {t['score']:.2f}", style="bold")
             if is_best:
                 line.append("  ★ best trial", style="bold green")
-            line.append(f"  ({RANKING})", style="dim")
+            line.append(f"  ({ranking_text()})", style="dim")
             parts.append(line)
 
         hp = Table.grid(padding=(0, 2))
@@ -132,8 +107,7 @@ class TrialDetail(FittedStatic):
 
         rp = reward_parts(t)
         if rp is not None:
-            total = t.get("reward")
-            r = reward_text(rp, sum(rp) if total is None else total)
+            r = Text.assemble("reward ", *reward_segments(rp, t["reward"]))
             r.append(f"   α {t['alpha']:.2f} β {t['beta']:.2f}", style="dim")
             if t.get("rules_fired"):
                 r.append(f"  rules: {', '.join(t['rules_fired'])}", style="yellow")
@@ -146,11 +120,11 @@ class TrialDetail(FittedStatic):
             for e in epochs:
                 et.add_row(
                     str(e["epoch"]),
-                    _f(e.get("loss"), 3),
-                    _f(e.get("accuracy"), 3),
-                    _f(e.get("val_loss"), 3),
-                    _f(e.get("val_accuracy"), 4),
-                    _f(e.get("seconds"), 1),
+                    fmt(e.get("loss"), ".3f"),
+                    fmt(e.get("accuracy"), ".3f"),
+                    fmt(e.get("val_loss"), ".3f"),
+                    fmt(e.get("val_accuracy"), ".4f"),
+                    fmt(e.get("seconds"), ".1f"),
                 )
             parts.append(et)
             curve = spark([e.get("val_accuracy") for e in epochs])
@@ -160,10 +134,6 @@ class TrialDetail(FittedStatic):
         if t.get("error"):
             parts.append(Text(f"error: {t['error']}", style="bold red"))
         return Group(*parts)
-
-
-def _f(v: float | None, digits: int) -> str:
-    return "-" if v is None else f"{v:.{digits}f}"
 
 
 def _plain(r: RenderableType) -> str:

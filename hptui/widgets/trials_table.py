@@ -15,16 +15,28 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
+from hptui.view import fmt
 from hptui.widgets.steady_scroll import SteadyScrollView
+from storage.contract import (
+    CANCELLED,
+    FAILED,
+    FINAL_PHASE,
+    FINISHED,
+    INTERRUPTED,
+    PRUNED,
+    QUEUED,
+    RUNNING,
+    TRIAL_PHASES,
+)
 
 STATUS_STYLE = {
-    "queued": "dim",
-    "running": "bold cyan",
-    "finished": "green",
-    "failed": "bold red",
-    "interrupted": "yellow",
-    "cancelled": "magenta",
-    "pruned": "dark_orange",  # stopped by the run's pruner after an epoch
+    QUEUED: "dim",
+    RUNNING: "bold cyan",
+    FINISHED: "green",
+    FAILED: "bold red",
+    INTERRUPTED: "yellow",
+    CANCELLED: "magenta",
+    PRUNED: "dark_orange",  # stopped by the run's pruner after an epoch
 }
 # (key, label, width): the most telling columns first. Fixed widths: cells change as trials
 # run (running -> finished) and are never measured again. Only the columns that fit whole are
@@ -52,21 +64,21 @@ COLUMNS = [
 KEYS = [k for k, _, _ in COLUMNS]
 MIN_COLUMNS = 5  # #, best, status, phase, val acc: always shown
 SORTABLE = [k for k in KEYS if k != "best"]
-PHASE_FILTERS = [None, "warmup", "ppo", "search", "final"]
-STATUS_FILTERS = [None, "finished", "pruned", "running", "failed", "interrupted", "cancelled"]
+PHASE_FILTERS = [None, *TRIAL_PHASES]
+STATUS_FILTERS = [None, FINISHED, PRUNED, RUNNING, FAILED, INTERRUPTED, CANCELLED]
 FINAL_ROLE = {"best": "fin best", "default": "fin dflt"}
 BEST_MARK = "★"
 
 
-def _num(v: Any, fmt: str) -> Text:
-    return Text("-" if v is None else format(v, fmt), justify="right")
+def _num(v: Any, spec: str) -> Text:
+    return Text(fmt(v, spec), justify="right")
 
 
 def phase_label(t: dict[str, Any]) -> str:
     """The phase; final-validation rows say which configuration they validate."""
-    if t.get("phase") == "final":
+    if t.get("phase") == FINAL_PHASE:
         role = (t.get("extra") or {}).get("role")
-        return FINAL_ROLE.get(role, "final")
+        return FINAL_ROLE.get(role, FINAL_PHASE)
     return t.get("phase") or "-"
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import FAKE_TRAINER
+
 REPO = Path(__file__).resolve().parents[2]
-DOUBLE = "tests.faults.doubles:train"
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ class Engines:
                 "--db",
                 str(db),
                 "--trainer",
-                DOUBLE,
+                FAKE_TRAINER,
             ],
             cwd=REPO,
             stdout=subprocess.PIPE,

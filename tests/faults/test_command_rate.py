@@ -18,7 +18,7 @@ from engine.runner import Engine
 from engine.setup import create_run
 from storage import contract
 from storage.store import Store
-from tests.faults.conftest import DOUBLE
+from tests.conftest import FAKE_TRAINER
 
 CYCLE = [
     (contract.PAUSE, {}),
@@ -62,7 +62,7 @@ def test_five_commands_a_second_are_all_answered_in_order(
     sender = threading.Thread(target=send, args=(db, run_id, sent), daemon=True)
     sender.start()
     try:
-        assert Engine(db, run_id, trainer=DOUBLE).run() == "cancelled"
+        assert Engine(db, run_id, trainer=FAKE_TRAINER).run() == "cancelled"
     finally:
         sender.join(timeout=60)
     store = Store(db, readonly=True)

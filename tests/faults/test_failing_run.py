@@ -10,7 +10,7 @@ import pytest
 from tests.faults.clitools import hptui, make_run
 from tests.faults.conftest import query
 
-ALWAYS_FAIL = "tests.faults.fail_doubles:always_nan"
+ALWAYS_FAIL = "tests.helpers.fake_trainer:always_nan"
 
 
 @pytest.mark.parametrize(("limit", "expected"), [(None, 4), (3, 3)])

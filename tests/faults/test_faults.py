@@ -14,10 +14,12 @@ import pytest
 from engine.config import RunConfig
 from engine.runner import Engine
 from engine.setup import create_run
+from storage.contract import FINAL_PHASE
 from storage.store import Store
-from tests.faults.conftest import DOUBLE, REPO, Engines, fill_disk, query, wait_until
+from tests.conftest import FAKE_TRAINER
+from tests.faults.conftest import REPO, Engines, fill_disk, query, wait_until
 
-SEARCH = "phase != 'final'"
+SEARCH = f"phase != '{FINAL_PHASE}'"
 
 
 def new_run(db: Path, strategy: str = "bayes-ppo", seed: int = 5) -> int:
@@ -126,7 +128,7 @@ def test_failing_trials_fail_alone_and_the_run_finishes(
     monkeypatch.setenv("HPTUI_FAULT_SLEEP", "0.05")
     db = tmp_path / f"{mode}.db"
     run_id = new_run(db, strategy="random", seed=11)
-    assert Engine(db, run_id, trainer=DOUBLE).run() == "finished"
+    assert Engine(db, run_id, trainer=FAKE_TRAINER).run() == "finished"
     rows = query(db, f"SELECT optimizer, status, error FROM trials WHERE {SEARCH}")
     assert len(rows) == 4
     assert {r[0] for r in rows} == {"adam", "sgd"}, "seed 11 should draw both optimizers"
@@ -145,7 +147,7 @@ def test_full_disk_under_the_store_waits_and_loses_nothing(
     db = small_disk / "full.db"
     junk = small_disk / "junk"
     run_id = new_run(db, strategy="random", seed=3)
-    engine = Engine(db, run_id, trainer=DOUBLE)
+    engine = Engine(db, run_id, trainer=FAKE_TRAINER)
     calls: list[str] = []
     real_hook = engine.store.on_full
     assert real_hook is not None
@@ -236,7 +238,7 @@ def test_sigterm_while_waiting_for_disk_space_stops_and_loses_nothing(
     with open(err_path, "wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "hptui.cli", "engine", str(run_id), "--db", str(db),
-             "--trainer", DOUBLE],
+             "--trainer", FAKE_TRAINER],
             cwd=REPO, stdout=err, stderr=err, start_new_session=True,
         )  # fmt: skip
     try:
@@ -259,7 +261,7 @@ def test_sigterm_while_waiting_for_disk_space_stops_and_loses_nothing(
 
     junk.unlink()  # space again: the run carries on from the store
     assert kept and kept <= finished(db)
-    assert Engine(db, run_id, trainer=DOUBLE).run() == "finished"
+    assert Engine(db, run_id, trainer=FAKE_TRAINER).run() == "finished"
     assert kept <= finished(db)
     assert len(finished(db)) == 4
     keys = query(
@@ -312,7 +314,7 @@ def test_the_wait_for_space_beats_when_it_can_and_ends_at_a_signal(
     monkeypatch.setattr(engine.lock, "FULL_RETRY_S", 0.3)
     db = tmp_path / "beat.db"
     run_id = new_run(db, strategy="random")
-    eng = Engine(db, run_id, trainer=DOUBLE)
+    eng = Engine(db, run_id, trainer=FAKE_TRAINER)
     lock = eng.lock
     lock.take()
     full = sqlite3.OperationalError("database or disk is full")

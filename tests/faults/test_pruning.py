@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from storage.contract import FINAL_PHASE
 from tests.faults.clitools import make_run
 from tests.faults.conftest import REPO, query, wait_until
 
 TRAINER = "tests.test_pruners:curve_train"
-SEARCH = "phase != 'final'"
+SEARCH = f"phase != '{FINAL_PHASE}'"
 
 
 def start_engine(db: Path, run_id: int) -> subprocess.Popen:

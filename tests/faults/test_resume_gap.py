@@ -9,7 +9,8 @@ import pytest
 
 from engine.persistence import StrategyKeeper
 from engine.runner import Engine
-from tests.faults.conftest import DOUBLE, query
+from tests.conftest import FAKE_TRAINER
+from tests.faults.conftest import query
 from tests.faults.test_faults import SEARCH, new_run
 
 
@@ -44,7 +45,7 @@ def test_result_committed_but_not_told_is_told_on_resume_not_trained_again(
 
     monkeypatch.setattr(StrategyKeeper, "tell_later", told_then_stop)
     with pytest.raises(Killed):
-        Engine(db, run_id, trainer=DOUBLE).run()
+        Engine(db, run_id, trainer=FAKE_TRAINER).run()
     lost_key = calls[-1]
     assert query(
         db,
@@ -53,7 +54,7 @@ def test_result_committed_but_not_told_is_told_on_resume_not_trained_again(
     ) == [("finished",)]
 
     monkeypatch.setattr(StrategyKeeper, "tell_later", told)
-    assert Engine(db, run_id, trainer=DOUBLE).run() == "finished"
+    assert Engine(db, run_id, trainer=FAKE_TRAINER).run() == "finished"
     trained = query(
         db,
         f"SELECT json_extract(extra, '$.key'), count(*) FROM trials "

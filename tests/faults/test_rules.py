@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from storage.store import Store
+from tests.conftest import FAKE_TRAINER
 from tests.faults.clitools import hptui, make_run
-from tests.faults.conftest import DOUBLE, Engines, query, wait_until
+from tests.faults.conftest import Engines, query, wait_until
 
 GOOD = [{"name": "sgd_fast", "when": {"optimizer": {"==": "sgd"}, "lr": {">": 5e-3}}, "penalty": 5}]
 
@@ -95,7 +96,7 @@ def test_a_run_killed_by_an_old_bad_edit_takes_a_corrected_one_and_resumes(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "applied when it resumes" in done.stdout
 
-    done = hptui("engine", str(run_id), "--db", str(db), "--trainer", DOUBLE, timeout=240)
+    done = hptui("engine", str(run_id), "--db", str(db), "--trainer", FAKE_TRAINER, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     assert query(db, "SELECT status, error FROM runs") == [("finished", None)]
     assert query(db, "SELECT count(*) FROM trials WHERE status != 'finished'") == [(0,)]

@@ -14,8 +14,9 @@ from engine.space import default_space
 from engine.state import decode_state, encode_state
 from engine.strategies.bayes import BayesSearch
 from storage.schema import SCHEMA_VERSION
+from tests.conftest import FAKE_TRAINER
 from tests.faults.clitools import hptui, make_run, write
-from tests.faults.conftest import DOUBLE, query
+from tests.faults.conftest import query
 from tests.test_strategies import drive, make_bayes_ppo, ok, ppo_outcome, run_warmup
 
 
@@ -49,7 +50,7 @@ def test_resume_refuses_a_planted_pickle_and_runs_nothing(tmp_path: Path, fault_
     assert not marker.exists()
 
     # The engine itself (what a non-headless resume starts) refuses too, and changes nothing.
-    done = hptui("engine", str(run_id), "--db", str(db), "--trainer", DOUBLE)
+    done = hptui("engine", str(run_id), "--db", str(db), "--trainer", FAKE_TRAINER)
     assert done.returncode == 1 and "cannot be resumed" in done.stderr
     assert not marker.exists()
     assert query(db, "SELECT status, engine_pid FROM runs") == [("running", None)]

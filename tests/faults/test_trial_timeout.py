@@ -10,7 +10,7 @@ import pytest
 from tests.faults.clitools import hptui, make_run
 from tests.faults.conftest import query
 
-HANG = "tests.faults.fail_doubles:hang_on_sgd"
+HANG = "tests.helpers.fake_trainer:hang_on_sgd"
 
 
 def test_hung_trial_is_killed_failed_and_its_worker_replaced(

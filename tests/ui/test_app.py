@@ -35,7 +35,7 @@ def test_panes_show_the_store(filled: Filled, size: tuple[int, int]) -> None:
             await refresh(app, pilot)
             assert app.first_paint_s is not None and app.first_paint_s < 5
             header = app.query_one(RunHeader).text
-            assert "run 1" in header and "PPO epoch 2/2 (traj len 2)" in header
+            assert "run 1" in header and "PPO epoch 2/2 (trajectory length 2)" in header
             assert "cpu float32" in header and "data sample" in header
             best = Store(filled.db, readonly=True).best_trial(filled.run_id)
             assert best is not None and best["number"] == 4
@@ -237,7 +237,7 @@ def test_export_writes_what_hptui_export_prints(
             what = str(prompt.query_one("#export-what", Label).render())
             assert "best trial, #4 score " in what
             hint = str(prompt.query_one("#export-hint", Label).render())
-            assert f"relative to {tmp_path}" in hint and "score: the reward" in hint
+            assert f"relative to {tmp_path}" in hint and "·T − P: the reward under one set" in hint
             await pilot.press("enter")
             await pilot.pause()
 

@@ -1,0 +1,239 @@
+"""A run in words: what the header, the panes, the headless view, the report and the command
+line say about a run, made in one place.
+
+Pure functions of the store's rows (plain dicts), no widgets, as Harlequin keeps its core free
+of them: a widget lays these words out and colours them, and never takes a wording from another
+widget. Where a line is coloured, it comes as (text, style) segments, the style a Rich style
+name (a plain string), for `rich.text.Text.assemble`.
+
+The reward and score formulas shown to users are written from engine.reward's own constants and
+functions, read at each call, never typed out: change the weights there and every text follows
+(tests/test_view.py computes scores by the text and compares them with engine.reward).
+
+Light imports only (no numpy, no Textual, no TensorFlow): `hptui show` and `hptui runs` use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from engine import reward
+from storage.contract import (
+    ACTIVE_RUN_STATUSES,
+    CANCELLED,
+    DATA_PHASE,
+    DONE_PHASE,
+    DONE_TRIAL_STATUSES,
+    FAILED,
+    FINAL_PHASE,
+    PPO_PHASE,
+    SEARCH_PHASE,
+    STARTING_PHASE,
+    WARMUP_PHASE,
+)
+
+Row = Mapping[str, Any]  # a row of the store (a run, a trial), as storage.store returns it
+Terms = tuple[float, float, float]  # the reward's terms, as engine.reward.reward_terms
+Segments = list[tuple[str, str]]  # (text, Rich style)
+
+# --- numbers ----------------------------------------------------------------------------------
+
+
+def fmt(value: float | None, spec: str) -> str:
+    """A number in a format spec (".4f", "g", ...); '-' when unknown."""
+    return "-" if value is None else format(value, spec)
+
+
+def fmt_s(seconds: float | None) -> str:
+    """Seconds as m:ss or h:mm:ss; '-' when unknown."""
+    if seconds is None:
+        return "-"
+    seconds = max(0, int(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+# --- which trials count -----------------------------------------------------------------------
+
+
+def is_search_trial(t: Row) -> bool:
+    """A trial of the search: anything but final validation, which trains the best and the
+    default configuration again and is never counted, ranked, plotted or pruned."""
+    return t.get("phase") != FINAL_PHASE
+
+
+def done_trials(progress: Row) -> int:
+    """Search trials done (finished, failed or pruned), from the engine's progress."""
+    return sum(int(progress.get(status) or 0) for status in DONE_TRIAL_STATUSES)
+
+
+def trials_done_text(progress: Row) -> str:
+    """`7/40`: search trials done of planned ('?' before the strategy planned them)."""
+    return f"{done_trials(progress)}/{progress.get('planned', '?')}"
+
+
+# --- phase and time ---------------------------------------------------------------------------
+
+PHASE_WORDS = {
+    STARTING_PHASE: "starting",
+    DATA_PHASE: "preparing data",
+    WARMUP_PHASE: "warm-up",
+    PPO_PHASE: "PPO",
+    SEARCH_PHASE: "search",
+    FINAL_PHASE: "final validation",
+    DONE_PHASE: "done",
+}
+
+
+def phase_word(phase: str | None) -> str:
+    """A phase's name as users read it (`warmup` -> `warm-up`)."""
+    return PHASE_WORDS.get(phase or STARTING_PHASE, str(phase))
+
+
+def phase_text(run: Row) -> str:
+    """Where the run is: `warm-up 3/16`, `PPO epoch 2/4 (trajectory length 2)`,
+    `search 7/40`, `final validation`, ...; a failed or cancelled run says so instead."""
+    p = run.get("progress") or {}
+    phase, status = run.get("phase"), run.get("status")
+    if status in (FAILED, CANCELLED):
+        return str(status)
+    if phase == WARMUP_PHASE:
+        return f"{phase_word(phase)} {p.get('warmup_done', 0)}/{p.get('warmup_total', '?')}"
+    if phase == PPO_PHASE:
+        return (
+            f"PPO epoch {p.get('ppo_epoch', '?')}/{p.get('ppo_epochs', '?')}"
+            f" (trajectory length {p.get('traj_len', '?')})"
+        )
+    if phase == SEARCH_PHASE:
+        return f"{phase_word(phase)} {trials_done_text(p)}"
+    return phase_word(phase)
+
+
+def elapsed_s(run: Row, now: float) -> float | None:
+    """Wall time since the run started, until it ended. From the stored start, never the
+    engine's own clock (which a resume restarts): it never goes backwards."""
+    start = run.get("started_at") or run.get("created_at")
+    if start is None:
+        return None
+    end = run.get("finished_at") if run.get("status") not in ACTIVE_RUN_STATUSES else None
+    return max(0.0, (end or now) - start)
+
+
+def remaining_s(run: Row, now: float, alive: bool) -> float | None:
+    """The engine's estimate of the time left (engine.eta), carried on from its heartbeat to
+    `now` while an engine runs the run (`alive`); None before a trial has finished."""
+    eta = (run.get("progress") or {}).get("eta_s")
+    beat = run.get("heartbeat")
+    if eta is not None and alive and beat and run.get("status") in ACTIVE_RUN_STATUSES:
+        eta = max(0.0, eta - max(0.0, now - beat))
+    return eta
+
+
+# --- the best trial and what "best" means --------------------------------------------------
+
+
+def best_text(best: Row) -> str:
+    """`#9 score 61.20 (val acc 0.7540)`: the best trial as the store ranks it."""
+    s = f"#{best['number']}"
+    if best.get("score") is not None:
+        s += f" score {best['score']:.2f}"
+    if best.get("val_accuracy") is not None:
+        s += f" (val acc {best['val_accuracy']:.4f})"
+    return s
+
+
+def result_text(final: Row) -> str:
+    """The end-of-run result: best against default configuration on the test set (means of
+    the final validation's repeated trainings, where it repeats)."""
+    n = final.get("repeats") or 1
+    epochs = f"{n} x {final['epochs']} epochs" if n > 1 else f"{final['epochs']} epochs"
+    return (
+        f"result ({epochs}): test acc best #{final['best_trial']} "
+        f"{final['best_test_accuracy']:.4f} vs default {final['default_test_accuracy']:.4f}, "
+        f"gain {100 * final['accuracy_gain']:+.2f}%, time saving {100 * final['time_saving']:+.1f}%"
+    )
+
+
+def _n(x: float) -> str:
+    """A constant of the formula: 60, 0.04 (`g` drops float noise such as 60.00000000000001)."""
+    return f"{x:g}"
+
+
+def reward_term_names() -> tuple[str, str, str]:
+    """The reward's terms as written: (`100·α·acc`, `−0.1·β·T`, `−P`)."""
+    return f"{_n(reward.ACC_SCALE)}·α·acc", f"−{_n(reward.TIME_SCALE)}·β·T", "−P"
+
+
+def reward_formula() -> str:
+    """`r = 100·α·acc − 0.1·β·T − P`: each trial's reward, under its own moment's weights."""
+    return f"r = {_n(reward.ACC_SCALE)}·α·acc − {_n(reward.TIME_SCALE)}·β·T − P"
+
+
+def weights_text() -> str:
+    """How α and β move over a run: `α 0.9 → 0.6, β 0.1 → 0.4`."""
+    a0, b0 = reward.adaptive_weights(0.0)
+    a1, b1 = reward.adaptive_weights(1.0)
+    return f"α {_n(a0)} → {_n(a1)}, β {_n(b0)} → {_n(b1)}"
+
+
+def score_formula() -> str:
+    """`score = 60·acc − 0.04·T − P`: the reward under the run's final weights, the same for
+    every trial (engine.reward.score)."""
+    alpha, beta = reward.adaptive_weights(reward.RANKING_PROGRESS)
+    return f"score = {_n(reward.ACC_SCALE * alpha)}·acc − {_n(reward.TIME_SCALE * beta)}·T − P"
+
+
+def ranking_text() -> str:
+    """What the score is, beside a trial's score."""
+    return f"{score_formula()}: the reward under one set of weights for every trial; it ranks them"
+
+
+def best_meaning() -> str:
+    """What "best" means, wherever a best trial is printed (`hptui show`, `runs`, `export`)."""
+    return (
+        "best = highest score (the reward under the run's final weights: "
+        f"{score_formula()}, T the trial's seconds, P its penalty); "
+        "est acc = a GP's estimate over the run's trials, for information"
+    )
+
+
+# --- a trial's reward in parts ------------------------------------------------------------------
+
+
+def reward_parts(t: Row) -> Terms | None:
+    """The reward's terms of a search trial with a reward, by engine.reward's formula; None
+    for the others (final validation has no reward)."""
+    acc, sec, a, b = t.get("val_accuracy"), t.get("seconds"), t.get("alpha"), t.get("beta")
+    if t.get("reward") is None or acc is None or sec is None or a is None or b is None:
+        return None
+    return reward.reward_terms(acc, sec, float(t.get("penalty") or 0.0), a, b)
+
+
+def told_reward_parts(t: Row) -> tuple[Terms, bool] | None:
+    """(terms, failed): the reward a PPO step was told. A failed step is told as accuracy 0
+    and 0 seconds. None while the step runs or when α/β are unknown."""
+    terms = reward_parts(t)
+    if terms is not None:
+        return terms, False
+    a, b = t.get("alpha"), t.get("beta")
+    if t.get("status") == FAILED and a is not None and b is not None:
+        return reward.reward_terms(0.0, 0.0, float(t.get("penalty") or 0.0), a, b), True
+    return None
+
+
+def reward_segments(terms: Terms, total: float) -> Segments:
+    """`59.37 (100·α·acc) -0.25 (−0.1·β·T) -5.00 (−P) = 54.12`, each term in its colour."""
+    names = reward_term_names()
+    # + 0.0: a zero term prints as 0.00, never -0.00
+    acc_term, time_term, pen_term = (x + 0.0 for x in terms)
+    return [
+        (f"{acc_term:.2f}", "green"),
+        (f" ({names[0]}) ", ""),
+        (f"{time_term:+.2f}", "yellow"),
+        (f" ({names[1]}) ", ""),
+        (f"{pen_term:+.2f}", "red" if pen_term else "dim"),
+        (f" ({names[2]})", ""),
+        (f" = {total:.2f}", "bold"),
+    ]
