@@ -487,3 +487,22 @@ def test_writes_take_numpy_scalars_without_importing_numpy_into_the_store(store:
     assert store.run(rid)["workers"] == 3
     store.update_run(rid, planned_trials=np.int64(7))
     assert store.run(rid)["planned_trials"] == 7
+
+
+# --- the schema file --------------------------------------------------------------------------
+
+
+def test_schema_file_is_the_migrations_applied() -> None:
+    """storage/schema.sql is the whole current schema; it must be regenerated whenever a
+    migration changes (the command is in its header), and it builds the same tables."""
+    from storage.schema import schema_sql
+
+    path = Path(__file__).resolve().parents[1] / "storage" / "schema.sql"
+    assert path.read_text() == schema_sql(), (
+        "storage/schema.sql is out of date: python -m storage.schema > storage/schema.sql"
+    )
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(path.read_text())
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert {"trials", "epochs", "trials_run_status", "pruner_settings"} <= names
