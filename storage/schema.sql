@@ -1,4 +1,4 @@
--- The hptui store's schema at version 6, whole: the migrations of
+-- The hptui store's schema at version 7, whole: the migrations of
 -- storage/schema.py applied to an empty database. Generated: do not edit. After a
 -- change to the migrations, regenerate it from the repository root with
 --     python -m storage.schema > storage/schema.sql
@@ -110,6 +110,18 @@ CREATE TABLE strategy_state (
     state BLOB NOT NULL                       -- the strategy's saved state, for resume
 );
 
+CREATE TABLE trial_totals (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    phase TEXT NOT NULL,
+    status TEXT NOT NULL,
+    trials INTEGER NOT NULL,
+    epochs_run INTEGER NOT NULL,              -- sum of the trials' epochs_run
+    max_epochs INTEGER NOT NULL,              -- sum of their planned epochs
+    measured_seconds REAL NOT NULL,           -- wall seconds of those that trained
+    measured_epochs INTEGER NOT NULL,         -- (started, epochs_run > 0), and their epochs
+    PRIMARY KEY (run_id, phase, status)
+) WITHOUT ROWID;
+
 CREATE TABLE "trials" (
     id INTEGER PRIMARY KEY,
     run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -150,11 +162,85 @@ CREATE TABLE "trials" (
     UNIQUE (run_id, number)
 );
 
+CREATE INDEX trials_run_best
+    ON trials (run_id, score IS NULL, score DESC, val_accuracy DESC, number)
+    WHERE status = 'finished' AND phase != 'final';
+
 CREATE INDEX trials_run_est ON trials (run_id, est_accuracy);
 
 CREATE INDEX trials_run_score ON trials (run_id, score);
 
+CREATE INDEX trials_run_search_started ON trials (run_id, started_at)
+    WHERE phase != 'final';
+
 CREATE INDEX trials_run_status ON trials (run_id, status);
+
+CREATE TRIGGER trial_totals_delete AFTER DELETE ON trials BEGIN
+    INSERT INTO trial_totals (run_id, phase, status, trials, epochs_run, max_epochs,
+                              measured_seconds, measured_epochs)
+    VALUES (OLD.run_id, OLD.phase, OLD.status, -1,
+            -1 * coalesce(OLD.epochs_run, 0),
+            -1 * coalesce(OLD.max_epochs, 0),
+            -1 * CASE WHEN OLD.started_at IS NOT NULL AND OLD.epochs_run > 0
+                          THEN coalesce(OLD.finished_at - OLD.started_at, 0) ELSE 0 END,
+            -1 * CASE WHEN OLD.started_at IS NOT NULL AND OLD.epochs_run > 0 THEN OLD.epochs_run ELSE 0 END)
+    ON CONFLICT (run_id, phase, status) DO UPDATE SET
+        trials = trials + excluded.trials,
+        epochs_run = epochs_run + excluded.epochs_run,
+        max_epochs = max_epochs + excluded.max_epochs,
+        measured_seconds = measured_seconds + excluded.measured_seconds,
+        measured_epochs = measured_epochs + excluded.measured_epochs;
+END;
+
+CREATE TRIGGER trial_totals_insert AFTER INSERT ON trials BEGIN
+    INSERT INTO trial_totals (run_id, phase, status, trials, epochs_run, max_epochs,
+                              measured_seconds, measured_epochs)
+    VALUES (NEW.run_id, NEW.phase, NEW.status, 1,
+            1 * coalesce(NEW.epochs_run, 0),
+            1 * coalesce(NEW.max_epochs, 0),
+            1 * CASE WHEN NEW.started_at IS NOT NULL AND NEW.epochs_run > 0
+                          THEN coalesce(NEW.finished_at - NEW.started_at, 0) ELSE 0 END,
+            1 * CASE WHEN NEW.started_at IS NOT NULL AND NEW.epochs_run > 0 THEN NEW.epochs_run ELSE 0 END)
+    ON CONFLICT (run_id, phase, status) DO UPDATE SET
+        trials = trials + excluded.trials,
+        epochs_run = epochs_run + excluded.epochs_run,
+        max_epochs = max_epochs + excluded.max_epochs,
+        measured_seconds = measured_seconds + excluded.measured_seconds,
+        measured_epochs = measured_epochs + excluded.measured_epochs;
+END;
+
+CREATE TRIGGER trial_totals_update
+    AFTER UPDATE OF run_id, phase, status, epochs_run, max_epochs, started_at, finished_at
+    ON trials BEGIN
+    INSERT INTO trial_totals (run_id, phase, status, trials, epochs_run, max_epochs,
+                              measured_seconds, measured_epochs)
+    VALUES (OLD.run_id, OLD.phase, OLD.status, -1,
+            -1 * coalesce(OLD.epochs_run, 0),
+            -1 * coalesce(OLD.max_epochs, 0),
+            -1 * CASE WHEN OLD.started_at IS NOT NULL AND OLD.epochs_run > 0
+                          THEN coalesce(OLD.finished_at - OLD.started_at, 0) ELSE 0 END,
+            -1 * CASE WHEN OLD.started_at IS NOT NULL AND OLD.epochs_run > 0 THEN OLD.epochs_run ELSE 0 END)
+    ON CONFLICT (run_id, phase, status) DO UPDATE SET
+        trials = trials + excluded.trials,
+        epochs_run = epochs_run + excluded.epochs_run,
+        max_epochs = max_epochs + excluded.max_epochs,
+        measured_seconds = measured_seconds + excluded.measured_seconds,
+        measured_epochs = measured_epochs + excluded.measured_epochs;
+    INSERT INTO trial_totals (run_id, phase, status, trials, epochs_run, max_epochs,
+                              measured_seconds, measured_epochs)
+    VALUES (NEW.run_id, NEW.phase, NEW.status, 1,
+            1 * coalesce(NEW.epochs_run, 0),
+            1 * coalesce(NEW.max_epochs, 0),
+            1 * CASE WHEN NEW.started_at IS NOT NULL AND NEW.epochs_run > 0
+                          THEN coalesce(NEW.finished_at - NEW.started_at, 0) ELSE 0 END,
+            1 * CASE WHEN NEW.started_at IS NOT NULL AND NEW.epochs_run > 0 THEN NEW.epochs_run ELSE 0 END)
+    ON CONFLICT (run_id, phase, status) DO UPDATE SET
+        trials = trials + excluded.trials,
+        epochs_run = epochs_run + excluded.epochs_run,
+        max_epochs = max_epochs + excluded.max_epochs,
+        measured_seconds = measured_seconds + excluded.measured_seconds,
+        measured_epochs = measured_epochs + excluded.measured_epochs;
+END;
 
 CREATE TABLE workers (
     id INTEGER PRIMARY KEY,

@@ -311,11 +311,11 @@ class Store:
             "(SELECT {col} FROM trials t WHERE t.run_id = r.id AND t.status = 'finished'"
             f" AND t.phase != 'final' ORDER BY {self.BEST_ORDER} LIMIT 1)"
         )
+        search = "FROM trial_totals tt WHERE tt.run_id = r.id AND tt.phase != 'final'"
         return self._rows(
-            f"""SELECT r.*, (SELECT count(*) FROM trials t WHERE t.run_id = r.id
-                              AND t.status = 'finished' AND t.phase != 'final') AS finished_trials,
-                      (SELECT coalesce(sum(epochs_run), 0) FROM trials t WHERE t.run_id = r.id
-                              AND t.phase != 'final') AS epochs_trained,
+            f"""SELECT r.*, (SELECT coalesce(sum(trials), 0) {search}
+                              AND tt.status = 'finished') AS finished_trials,
+                      (SELECT coalesce(sum(epochs_run), 0) {search}) AS epochs_trained,
                       {best.format(col="number")} AS best_number,
                       {best.format(col="est_accuracy")} AS best_est_accuracy,
                       {best.format(col="score")} AS best_score,
@@ -326,7 +326,8 @@ class Store:
     def epochs_trained(self, run_id: int) -> int:
         """Epochs the run's search trials trained (final validation not included)."""
         row = self.conn.execute(
-            "SELECT coalesce(sum(epochs_run), 0) FROM trials WHERE run_id = ? AND phase != 'final'",
+            "SELECT coalesce(sum(epochs_run), 0) FROM trial_totals "
+            "WHERE run_id = ? AND phase != 'final'",
             [run_id],
         ).fetchone()
         return int(row[0])
@@ -373,45 +374,44 @@ class Store:
         `measured_epochs`, wall seconds and epochs of those that trained to a result;
         `running`, the running ones, the epochs they were given (`running_epochs`) and those
         they have still to train (`running_epochs_left`). Final validation:
-        `final_epochs_done`, the epochs its trials trained (ended or running)."""
-        row = self.conn.execute(
-            "SELECT count(*) FILTER (WHERE status = 'finished'), "
-            "count(*) FILTER (WHERE status = 'failed'), "
-            "count(*) FILTER (WHERE status = 'pruned'), "
-            "min(started_at), "
-            "coalesce(sum(CASE WHEN status = 'pruned' THEN coalesce(epochs_run, 0) "
-            "ELSE coalesce(max_epochs, 0) END) "
-            "FILTER (WHERE status IN ('finished', 'failed', 'pruned')), 0), "
-            "coalesce(sum(finished_at - started_at) FILTER (WHERE status IN "
-            "('finished', 'pruned') AND started_at IS NOT NULL AND epochs_run > 0), 0), "
-            "coalesce(sum(epochs_run) FILTER (WHERE status IN "
-            "('finished', 'pruned') AND started_at IS NOT NULL AND epochs_run > 0), 0) "
-            "FROM trials WHERE run_id = ? AND phase != 'final'",
-            [run_id],
-        ).fetchone()
-        out = dict(
-            zip(
-                ("finished", "failed", "pruned", "first_started", "epochs_spent",
-                 "measured_seconds", "measured_epochs"),
-                row,
-                strict=True,
-            )
-        )  # fmt: skip
+        `final_epochs_done`, the epochs its trials trained (ended or running).
+
+        Read on every heartbeat, so nothing here visits every trial: the ended trials are
+        counted from `trial_totals` (kept by triggers), the first start is an index's first
+        entry and only the running trials are read."""
+        totals = self._rows("SELECT * FROM trial_totals WHERE run_id = ?", [run_id])
+        search = [t for t in totals if t["phase"] != "final"]
+
+        def total(column: str, *statuses: str, rows: list[dict[str, Any]] = search) -> Any:
+            return sum(t[column] for t in rows if t["status"] in statuses)
+
+        out: dict[str, Any] = {
+            "finished": total("trials", "finished"),
+            "failed": total("trials", "failed"),
+            "pruned": total("trials", "pruned"),
+            "first_started": self.conn.execute(
+                "SELECT min(started_at) FROM trials WHERE run_id = ? AND phase != 'final'",
+                [run_id],
+            ).fetchone()[0],
+            # a pruned trial took the epochs it ran from the budget, any other its planned ones
+            "epochs_spent": (
+                total("epochs_run", "pruned") + total("max_epochs", "finished", "failed")
+            ),
+            "measured_seconds": total("measured_seconds", "finished", "pruned"),
+            "measured_epochs": total("measured_epochs", "finished", "pruned"),
+        }
         running = self.conn.execute(
             "SELECT t.phase = 'final', coalesce(t.max_epochs, 0), "
             "(SELECT count(*) FROM epochs e WHERE e.trial_id = t.id) "
             "FROM trials t WHERE t.run_id = ? AND t.status = 'running'",
             [run_id],
         ).fetchall()
-        final_ended = self.conn.execute(
-            "SELECT coalesce(sum(epochs_run), 0) FROM trials "
-            "WHERE run_id = ? AND phase = 'final' AND status = 'finished'",
-            [run_id],
-        ).fetchone()[0]
-        search = [(planned, done) for final, planned, done in running if not final]
-        out["running"] = len(search)
-        out["running_epochs"] = sum(planned for planned, _ in search)
-        out["running_epochs_left"] = sum(max(0, planned - done) for planned, done in search)
+        final = [t for t in totals if t["phase"] == "final"]
+        final_ended = total("epochs_run", "finished", rows=final)
+        in_search = [(planned, done) for final, planned, done in running if not final]
+        out["running"] = len(in_search)
+        out["running_epochs"] = sum(planned for planned, _ in in_search)
+        out["running_epochs_left"] = sum(max(0, planned - done) for planned, done in in_search)
         out["final_epochs_done"] = int(final_ended) + sum(d for final, _, d in running if final)
         return out
 
@@ -520,7 +520,8 @@ class Store:
     BEST_ORDER = "score IS NULL, score DESC, val_accuracy DESC, number"
 
     def best_trial(self, run_id: int) -> dict[str, Any] | None:
-        """The finished search trial ranked first (see BEST_ORDER)."""
+        """The finished search trial ranked first (see BEST_ORDER): the first entry of the
+        index `trials_run_best`, which holds the finished search trials in that order."""
         return self._one(
             "SELECT * FROM trials WHERE run_id = ? AND status = 'finished' AND phase != 'final'"
             f" ORDER BY {self.BEST_ORDER} LIMIT 1",
