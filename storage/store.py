@@ -529,13 +529,25 @@ class Store:
         )
 
     @_writes
-    def set_estimates(self, run_id: int, estimates: Mapping[int, float]) -> None:
-        """Store the estimated accuracy of trials (trial id -> estimate) in one transaction."""
+    def set_estimates(
+        self, run_id: int, estimates: Mapping[int, float], *, tolerance: float = 0.0
+    ) -> int:
+        """Store the estimated accuracy of trials (trial id -> estimate) in one transaction,
+        writing only the rows whose stored estimate differs by more than `tolerance` (0: any
+        change): every row written costs its page in the write-ahead log, and the engine
+        passes every finished trial after every result. Returns the rows written."""
+        if not tolerance >= 0:
+            raise ValueError(f"set_estimates: tolerance must be >= 0, not {tolerance!r}")
         with self.conn:
-            self.conn.executemany(
-                "UPDATE trials SET est_accuracy = ? WHERE id = ? AND run_id = ?",
-                [(float(v), int(k), run_id) for k, v in estimates.items()],
+            cur = self.conn.executemany(
+                "UPDATE trials SET est_accuracy = :est WHERE id = :id AND run_id = :run "
+                "AND (est_accuracy IS NULL OR abs(est_accuracy - :est) > :tol)",
+                [
+                    {"est": float(v), "id": int(k), "run": run_id, "tol": tolerance}
+                    for k, v in estimates.items()
+                ],
             )
+        return cur.rowcount
 
     @_writes
     def mark_running_interrupted(self, run_id: int) -> int:

@@ -628,3 +628,14 @@ def test_migration_to_7_fills_the_totals_and_keeps_the_counts(tmp_path: Path) ->
         assert _totals_kept(store) == _totals_by_scan(store)
     finally:
         store.close()
+
+
+def test_set_estimates_writes_only_the_estimates_that_moved(store: Store) -> None:
+    rid = new_run(store)
+    a, b, c = (add(store, rid, score=1.0, val_accuracy=0.5) for _ in range(3))
+    assert store.set_estimates(rid, {a: 0.7, b: 0.8, c: 0.9}) == 3
+    assert store.set_estimates(rid, {a: 0.7, b: 0.8, c: 0.91}) == 1  # only c changed
+    assert store.set_estimates(rid, {a: 0.70001, b: 0.9}, tolerance=1e-4) == 1  # a kept
+    assert [store.trial(t)["est_accuracy"] for t in (a, b, c)] == [0.7, 0.9, 0.91]
+    with pytest.raises(ValueError, match="tolerance"):
+        store.set_estimates(rid, {a: 0.5}, tolerance=-1.0)
