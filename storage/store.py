@@ -332,6 +332,45 @@ class Store:
         ).fetchone()
         return int(row[0])
 
+    def search_counts(self, run_id: int) -> dict[str, int]:
+        """The run's search trials (final validation not included): how many in all
+        (`search`) and how many `finished`, `failed` and `pruned`."""
+        by_status = dict(
+            self.conn.execute(
+                "SELECT status, sum(trials) FROM trial_totals "
+                "WHERE run_id = ? AND phase != 'final' GROUP BY status",
+                [run_id],
+            ).fetchall()
+        )
+        out = {"search": sum(by_status.values())}
+        return out | {k: by_status.get(k, 0) for k in ("finished", "failed", "pruned")}
+
+    def phase_summary(self, run_id: int) -> list[dict[str, Any]]:
+        """A line per phase of the run, in the order the run reached them: its trials, how
+        many finished, failed and were pruned, and of the finished ones the highest
+        validation accuracy and reward and their seconds. One aggregate query, so that
+        `show` reads no trial whole however long the run."""
+        return self._rows(
+            "SELECT phase, count(*) AS trials, "
+            "count(*) FILTER (WHERE status = 'finished') AS finished, "
+            "count(*) FILTER (WHERE status = 'failed') AS failed, "
+            "count(*) FILTER (WHERE status = 'pruned') AS pruned, "
+            "max(val_accuracy) FILTER (WHERE status = 'finished') AS top_val_accuracy, "
+            "max(reward) FILTER (WHERE status = 'finished') AS top_reward, "
+            "coalesce(sum(seconds) FILTER (WHERE status = 'finished'), 0) AS seconds "
+            "FROM trials WHERE run_id = ? GROUP BY phase ORDER BY min(number)",
+            [run_id],
+        )
+
+    def search_accuracies(self, run_id: int) -> list[float]:
+        """Validation accuracies of the run's finished search trials, by trial number."""
+        rows = self.conn.execute(
+            "SELECT val_accuracy FROM trials WHERE run_id = ? AND status = 'finished' "
+            "AND phase != 'final' AND val_accuracy IS NOT NULL ORDER BY number",
+            [run_id],
+        ).fetchall()
+        return [r[0] for r in rows]
+
     # --- the engine's lock, heartbeat and progress ------------------------------------------
     def take_lock(self, run_id: int, seen: Mapping[str, Any]) -> bool:
         """Take run_id's lock for this process, only if nobody took it since `seen` (the run

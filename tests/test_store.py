@@ -639,3 +639,25 @@ def test_set_estimates_writes_only_the_estimates_that_moved(store: Store) -> Non
     assert [store.trial(t)["est_accuracy"] for t in (a, b, c)] == [0.7, 0.9, 0.91]
     with pytest.raises(ValueError, match="tolerance"):
         store.set_estimates(rid, {a: 0.5}, tolerance=-1.0)
+
+
+def test_phase_summary_and_search_counts(store: Store) -> None:
+    rid = new_run(store)
+    add(store, rid, phase="warmup", val_accuracy=0.6, reward=50.0, seconds=3.0)
+    add(store, rid, phase="warmup", status="failed")
+    add(store, rid, phase="search", val_accuracy=0.7, reward=None, seconds=2.0)
+    add(store, rid, phase="search", status="pruned", val_accuracy=0.9)
+    add(store, rid, phase="final", val_accuracy=0.8, seconds=9.0)
+    summary = {p["phase"]: p for p in store.phase_summary(rid)}
+    assert list(summary) == ["warmup", "search", "final"]  # in the order the run went
+    assert summary["warmup"] | {"phase": None} == {
+        "phase": None, "trials": 2, "finished": 1, "failed": 1, "pruned": 0,
+        "top_val_accuracy": 0.6, "top_reward": 50.0, "seconds": 3.0,
+    }  # fmt: skip
+    assert summary["search"]["top_val_accuracy"] == 0.7  # the pruned one is not finished
+    assert summary["search"]["top_reward"] is None
+    assert store.search_counts(rid) == {"search": 4, "finished": 2, "failed": 1, "pruned": 1}
+    assert store.search_accuracies(rid) == [0.6, 0.7]
+    assert store.search_counts(new_run(store)) == {
+        "search": 0, "finished": 0, "failed": 0, "pruned": 0
+    }  # fmt: skip
