@@ -168,6 +168,9 @@ CREATE INDEX trials_run_best
 
 CREATE INDEX trials_run_est ON trials (run_id, est_accuracy);
 
+CREATE INDEX trials_run_phase
+    ON trials (run_id, phase, status, number, val_accuracy, reward, seconds);
+
 CREATE INDEX trials_run_score ON trials (run_id, score);
 
 CREATE INDEX trials_run_search_started ON trials (run_id, started_at)

@@ -348,8 +348,9 @@ class Store:
     def phase_summary(self, run_id: int) -> list[dict[str, Any]]:
         """A line per phase of the run, in the order the run reached them: its trials, how
         many finished, failed and were pruned, and of the finished ones the highest
-        validation accuracy and reward and their seconds. One aggregate query, so that
-        `show` reads no trial whole however long the run."""
+        validation accuracy and reward and their seconds. One aggregate query over the index
+        `trials_run_phase`, which holds every column it needs, so that `show` reads no trial
+        however long the run."""
         return self._rows(
             "SELECT phase, count(*) AS trials, "
             "count(*) FILTER (WHERE status = 'finished') AS finished, "
@@ -363,13 +364,15 @@ class Store:
         )
 
     def search_accuracies(self, run_id: int) -> list[float]:
-        """Validation accuracies of the run's finished search trials, by trial number."""
+        """Validation accuracies of the run's finished search trials, by trial number (read
+        from the index `trials_run_phase` and sorted here: ordered by number in SQL, they
+        would be looked up row by row in the table)."""
         rows = self.conn.execute(
-            "SELECT val_accuracy FROM trials WHERE run_id = ? AND status = 'finished' "
-            "AND phase != 'final' AND val_accuracy IS NOT NULL ORDER BY number",
+            "SELECT number, val_accuracy FROM trials WHERE run_id = ? AND status = 'finished' "
+            "AND phase != 'final' AND val_accuracy IS NOT NULL",
             [run_id],
         ).fetchall()
-        return [r[0] for r in rows]
+        return [acc for _, acc in sorted(rows)]
 
     # --- the engine's lock, heartbeat and progress ------------------------------------------
     def take_lock(self, run_id: int, seen: Mapping[str, Any]) -> bool:

@@ -6,6 +6,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -508,24 +509,35 @@ def test_schema_file_is_the_migrations_applied() -> None:
     assert {"trials", "trial_totals", "trials_run_best", "trial_totals_update"} <= names
 
 
-def _plan(store: Store, sql: str, params: list) -> str:
-    return " / ".join(r[-1] for r in store.conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+def _plans(store: Store, call: Callable[[], object]) -> list[str]:
+    """The query plan of each statement `call` runs through the store's connection."""
+    statements: list[str] = []  # as run, with the values in place
+    store.conn.set_trace_callback(statements.append)
+    try:
+        call()
+    finally:
+        store.conn.set_trace_callback(None)
+    plans = []
+    for sql in statements:
+        rows = store.conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
+        plans.append(" / ".join(r[-1] for r in rows))
+    return plans
 
 
-def test_best_trial_and_first_start_are_index_lookups(store: Store) -> None:
+def test_best_trial_and_shows_reads_are_index_lookups(store: Store) -> None:
     rid = new_run(store)
     for i in range(30):
         add(store, rid, score=float(i % 7), val_accuracy=0.5 + i / 100, started_at=float(i))
-    best = (
-        "SELECT * FROM trials WHERE run_id = ? AND status = 'finished' AND phase != 'final'"
-        f" ORDER BY {Store.BEST_ORDER} LIMIT 1"
-    )
-    plan = _plan(store, best, [rid])
-    assert "USING INDEX trials_run_best" in plan and "TEMP B-TREE" not in plan, plan
-    first = "SELECT min(started_at) FROM trials WHERE run_id = ? AND phase != 'final'"
-    assert "USING INDEX trials_run_search_started" in _plan(store, first, [rid])
+    (best,) = _plans(store, lambda: store.best_trial(rid))
+    assert "USING INDEX trials_run_best" in best and "TEMP B-TREE" not in best, best
     assert store.best_trial(rid)["score"] == 6.0
+    first = [p for p in _plans(store, lambda: store.progress_counts(rid)) if "started" in p]
+    assert first == ["SEARCH trials USING INDEX trials_run_search_started (run_id=?)"]
     assert store.progress_counts(rid)["first_started"] == 0.0
+    # show's summary per phase and its plot: the covering index alone, not the table
+    for call in (lambda: store.phase_summary(rid), lambda: store.search_accuracies(rid)):
+        for plan in _plans(store, call):
+            assert "USING COVERING INDEX trials_run_phase" in plan, plan
 
 
 def _totals_by_scan(store: Store) -> set[tuple]:
