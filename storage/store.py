@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from storage import contract
 from storage.contract import (
     DONE_TRIAL_STATUSES,
+    FAILED,
     FINAL_PHASE,
     FINISHED,
     INTERRUPTED,
@@ -330,12 +331,11 @@ class Store:
             f"(SELECT {{col}} FROM trials t WHERE t.run_id = r.id AND t.status = '{FINISHED}'"
             f" AND t.{SEARCH} ORDER BY {self.BEST_ORDER} LIMIT 1)"
         )
+        search = f"FROM trial_totals tt WHERE tt.run_id = r.id AND tt.phase != '{FINAL_PHASE}'"
         return self._rows(
-            f"""SELECT r.*, (SELECT count(*) FROM trials t WHERE t.run_id = r.id
-                              AND t.status IN {sql_names(DONE_TRIAL_STATUSES)}
-                              AND t.{SEARCH}) AS done_trials,
-                      (SELECT coalesce(sum(epochs_run), 0) FROM trials t WHERE t.run_id = r.id
-                              AND t.{SEARCH}) AS epochs_trained,
+            f"""SELECT r.*, (SELECT coalesce(sum(trials), 0) {search}
+                              AND tt.status IN {sql_names(DONE_TRIAL_STATUSES)}) AS done_trials,
+                      (SELECT coalesce(sum(epochs_run), 0) {search}) AS epochs_trained,
                       {best.format(col="number")} AS best_number,
                       {best.format(col="est_accuracy")} AS best_est_accuracy,
                       {best.format(col="score")} AS best_score,
@@ -346,10 +346,52 @@ class Store:
     def epochs_trained(self, run_id: int) -> int:
         """Epochs the run's search trials trained (final validation not included)."""
         row = self.conn.execute(
-            f"SELECT coalesce(sum(epochs_run), 0) FROM trials WHERE run_id = ? AND {SEARCH}",
+            f"SELECT coalesce(sum(epochs_run), 0) FROM trial_totals WHERE run_id = ? AND {SEARCH}",
             [run_id],
         ).fetchone()
         return int(row[0])
+
+    def search_counts(self, run_id: int) -> dict[str, int]:
+        """The run's search trials (final validation not included): how many in all
+        (`search`) and how many `finished`, `failed` and `pruned`."""
+        by_status = dict(
+            self.conn.execute(
+                "SELECT status, sum(trials) FROM trial_totals "
+                f"WHERE run_id = ? AND {SEARCH} GROUP BY status",
+                [run_id],
+            ).fetchall()
+        )
+        out = {"search": sum(by_status.values())}
+        return out | {k: by_status.get(k, 0) for k in DONE_TRIAL_STATUSES}
+
+    def phase_summary(self, run_id: int) -> list[dict[str, Any]]:
+        """A line per phase of the run, in the order the run reached them: its trials, how
+        many finished, failed and were pruned, and of the finished ones the highest
+        validation accuracy and reward and their seconds. One aggregate query over the index
+        `trials_run_phase`, which holds every column it needs, so that `show` reads no trial
+        however long the run."""
+        return self._rows(
+            "SELECT phase, count(*) AS trials, "
+            f"count(*) FILTER (WHERE status = '{FINISHED}') AS finished, "
+            f"count(*) FILTER (WHERE status = '{FAILED}') AS failed, "
+            f"count(*) FILTER (WHERE status = '{PRUNED}') AS pruned, "
+            f"max(val_accuracy) FILTER (WHERE status = '{FINISHED}') AS top_val_accuracy, "
+            f"max(reward) FILTER (WHERE status = '{FINISHED}') AS top_reward, "
+            f"coalesce(sum(seconds) FILTER (WHERE status = '{FINISHED}'), 0) AS seconds "
+            "FROM trials WHERE run_id = ? GROUP BY phase ORDER BY min(number)",
+            [run_id],
+        )
+
+    def search_accuracies(self, run_id: int) -> list[float]:
+        """Validation accuracies of the run's finished search trials, by trial number (read
+        from the index `trials_run_phase` and sorted here: ordered by number in SQL, they
+        would be looked up row by row in the table)."""
+        rows = self.conn.execute(
+            f"SELECT number, val_accuracy FROM trials WHERE run_id = ? AND status = '{FINISHED}' "
+            f"AND {SEARCH} AND val_accuracy IS NOT NULL",
+            [run_id],
+        ).fetchall()
+        return [acc for _, acc in sorted(rows)]
 
     # --- the engine's lock, heartbeat and progress ------------------------------------------
     def take_lock(self, run_id: int, seen: Mapping[str, Any]) -> bool:
@@ -393,47 +435,40 @@ class Store:
         `measured_epochs`, wall seconds and epochs of those that trained to a result;
         `running`, the running ones, the epochs they were given (`running_epochs`) and those
         they have still to train (`running_epochs_left`). Final validation:
-        `final_epochs_done`, the epochs its trials trained (ended or running)."""
-        counts = ", ".join(f"count(*) FILTER (WHERE status = '{s}')" for s in DONE_TRIAL_STATUSES)
-        # trained to a result, stopped by the pruner or not: their seconds per epoch count
-        trained = (
-            f"status IN {sql_names((FINISHED, PRUNED))} AND started_at IS NOT NULL "
-            "AND epochs_run > 0"
-        )
-        row = self.conn.execute(
-            f"SELECT {counts}, "
-            "min(started_at), "
-            f"coalesce(sum(CASE WHEN status = '{PRUNED}' THEN coalesce(epochs_run, 0) "
-            "ELSE coalesce(max_epochs, 0) END) "
-            f"FILTER (WHERE status IN {sql_names(DONE_TRIAL_STATUSES)}), 0), "
-            f"coalesce(sum(finished_at - started_at) FILTER (WHERE {trained}), 0), "
-            f"coalesce(sum(epochs_run) FILTER (WHERE {trained}), 0) "
-            f"FROM trials WHERE run_id = ? AND {SEARCH}",
-            [run_id],
-        ).fetchone()
-        out = dict(
-            zip(
-                (*DONE_TRIAL_STATUSES, "first_started", "epochs_spent",
-                 "measured_seconds", "measured_epochs"),
-                row,
-                strict=True,
-            )
-        )  # fmt: skip
+        `final_epochs_done`, the epochs its trials trained (ended or running).
+
+        Read on every heartbeat, so nothing here visits every trial: the ended trials are
+        counted from `trial_totals` (kept by triggers), the first start is an index's first
+        entry and only the running trials are read."""
+        totals = self._rows("SELECT * FROM trial_totals WHERE run_id = ?", [run_id])
+        search = [t for t in totals if t["phase"] != FINAL_PHASE]
+
+        def total(column: str, *statuses: str, rows: list[dict[str, Any]] = search) -> Any:
+            return sum(t[column] for t in rows if t["status"] in statuses)
+
+        out: dict[str, Any] = {
+            **{status: total("trials", status) for status in DONE_TRIAL_STATUSES},
+            "first_started": self.conn.execute(
+                f"SELECT min(started_at) FROM trials WHERE run_id = ? AND {SEARCH}",
+                [run_id],
+            ).fetchone()[0],
+            # a pruned trial took the epochs it ran from the budget, any other its planned ones
+            "epochs_spent": (total("epochs_run", PRUNED) + total("max_epochs", FINISHED, FAILED)),
+            "measured_seconds": total("measured_seconds", FINISHED, PRUNED),
+            "measured_epochs": total("measured_epochs", FINISHED, PRUNED),
+        }
         running = self.conn.execute(
             f"SELECT t.phase = '{FINAL_PHASE}', coalesce(t.max_epochs, 0), "
             "(SELECT count(*) FROM epochs e WHERE e.trial_id = t.id) "
             f"FROM trials t WHERE t.run_id = ? AND t.status = '{RUNNING}'",
             [run_id],
         ).fetchall()
-        final_ended = self.conn.execute(
-            "SELECT coalesce(sum(epochs_run), 0) FROM trials "
-            f"WHERE run_id = ? AND phase = '{FINAL_PHASE}' AND status = '{FINISHED}'",
-            [run_id],
-        ).fetchone()[0]
-        search = [(planned, done) for final, planned, done in running if not final]
-        out["running"] = len(search)
-        out["running_epochs"] = sum(planned for planned, _ in search)
-        out["running_epochs_left"] = sum(max(0, planned - done) for planned, done in search)
+        final = [t for t in totals if t["phase"] == FINAL_PHASE]
+        final_ended = total("epochs_run", FINISHED, rows=final)
+        in_search = [(planned, done) for final, planned, done in running if not final]
+        out["running"] = len(in_search)
+        out["running_epochs"] = sum(planned for planned, _ in in_search)
+        out["running_epochs_left"] = sum(max(0, planned - done) for planned, done in in_search)
         out["final_epochs_done"] = int(final_ended) + sum(d for final, _, d in running if final)
         return out
 
@@ -542,7 +577,8 @@ class Store:
     BEST_ORDER = "score IS NULL, score DESC, val_accuracy DESC, number"
 
     def best_trial(self, run_id: int) -> dict[str, Any] | None:
-        """The finished search trial ranked first (see BEST_ORDER)."""
+        """The finished search trial ranked first (see BEST_ORDER): the first entry of the
+        index `trials_run_best`, which holds the finished search trials in that order."""
         return self._one(
             f"SELECT * FROM trials WHERE run_id = ? AND status = '{FINISHED}' AND {SEARCH}"
             f" ORDER BY {self.BEST_ORDER} LIMIT 1",
@@ -550,13 +586,25 @@ class Store:
         )
 
     @_writes
-    def set_estimates(self, run_id: int, estimates: Mapping[int, float]) -> None:
-        """Store the estimated accuracy of trials (trial id -> estimate) in one transaction."""
+    def set_estimates(
+        self, run_id: int, estimates: Mapping[int, float], *, tolerance: float = 0.0
+    ) -> int:
+        """Store the estimated accuracy of trials (trial id -> estimate) in one transaction,
+        writing only the rows whose stored estimate differs by more than `tolerance` (0: any
+        change): every row written costs its page in the write-ahead log, and the engine
+        passes every finished trial after every result. Returns the rows written."""
+        if not tolerance >= 0:
+            raise ValueError(f"set_estimates: tolerance must be >= 0, not {tolerance!r}")
         with self.conn:
-            self.conn.executemany(
-                "UPDATE trials SET est_accuracy = ? WHERE id = ? AND run_id = ?",
-                [(float(v), int(k), run_id) for k, v in estimates.items()],
+            cur = self.conn.executemany(
+                "UPDATE trials SET est_accuracy = :est WHERE id = :id AND run_id = :run "
+                "AND (est_accuracy IS NULL OR abs(est_accuracy - :est) > :tol)",
+                [
+                    {"est": float(v), "id": int(k), "run": run_id, "tol": tolerance}
+                    for k, v in estimates.items()
+                ],
             )
+        return cur.rowcount
 
     @_writes
     def mark_running_interrupted(self, run_id: int) -> int:

@@ -246,3 +246,21 @@ def test_export_holds_the_pruned_trials_and_the_pruner(
     assert data["pruner"] == {"kind": "median", "warmup_trials": 2}
     assert data["trials"] == {"search": 4, "finished": 1, "failed": 1, "pruned": 2}
     assert data["trial_number"] == 1  # a pruned trial is never the best
+
+
+def test_the_best_so_far_line_keeps_only_its_corners() -> None:
+    """`show` plots the highest accuracy so far through its corners only: every point lies on
+    the per-trial line, and between two points the line is flat or rises in one trial."""
+    import random
+
+    from hptui.report import best_so_far
+
+    rng = random.Random(1)
+    accs = [rng.random() for _ in range(2000)]
+    running = [max(accs[: i + 1]) for i in range(len(accs))]
+    xs, ys = best_so_far(accs)
+    assert xs[0] == 1 and xs[-1] == len(accs) and len(xs) < 50
+    assert all(running[x - 1] == y for x, y in zip(xs, ys, strict=True))
+    pairs = zip(zip(xs, ys, strict=True), zip(xs[1:], ys[1:], strict=True), strict=False)
+    assert all(y0 == y1 or x1 == x0 + 1 for (x0, y0), (x1, y1) in pairs)
+    assert best_so_far([]) == ([], []) and best_so_far([0.0, 0.0]) == ([1, 2], [0.0, 0.0])

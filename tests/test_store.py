@@ -6,6 +6,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -487,3 +488,188 @@ def test_writes_take_numpy_scalars_without_importing_numpy_into_the_store(store:
     assert store.run(rid)["workers"] == 3
     store.update_run(rid, planned_trials=np.int64(7))
     assert store.run(rid)["planned_trials"] == 7
+
+
+# --- the schema file and the reads that must not grow with the run ----------------------------
+
+
+def test_schema_file_is_the_migrations_applied() -> None:
+    """storage/schema.sql is the whole current schema; it must be regenerated whenever a
+    migration changes (the command is in its header), and it builds the same tables."""
+    from storage.schema import schema_sql
+
+    path = Path(__file__).resolve().parents[1] / "storage" / "schema.sql"
+    assert path.read_text() == schema_sql(), (
+        "storage/schema.sql is out of date: python -m storage.schema > storage/schema.sql"
+    )
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(path.read_text())
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert {"trials", "trial_totals", "trials_run_best", "trial_totals_update"} <= names
+
+
+def _plans(store: Store, call: Callable[[], object]) -> list[str]:
+    """The query plan of each statement `call` runs through the store's connection."""
+    statements: list[str] = []  # as run, with the values in place
+    store.conn.set_trace_callback(statements.append)
+    try:
+        call()
+    finally:
+        store.conn.set_trace_callback(None)
+    plans = []
+    for sql in statements:
+        rows = store.conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
+        plans.append(" / ".join(r[-1] for r in rows))
+    return plans
+
+
+def test_best_trial_and_shows_reads_are_index_lookups(store: Store) -> None:
+    rid = new_run(store)
+    for i in range(30):
+        add(store, rid, score=float(i % 7), val_accuracy=0.5 + i / 100, started_at=float(i))
+    (best,) = _plans(store, lambda: store.best_trial(rid))
+    assert "USING INDEX trials_run_best" in best and "TEMP B-TREE" not in best, best
+    assert store.best_trial(rid)["score"] == 6.0
+    first = [p for p in _plans(store, lambda: store.progress_counts(rid)) if "started" in p]
+    assert first == ["SEARCH trials USING INDEX trials_run_search_started (run_id=?)"]
+    assert store.progress_counts(rid)["first_started"] == 0.0
+    # show's summary per phase and its plot: the covering index alone, not the table
+    for call in (lambda: store.phase_summary(rid), lambda: store.search_accuracies(rid)):
+        for plan in _plans(store, call):
+            assert "USING COVERING INDEX trials_run_phase" in plan, plan
+
+
+def _totals_by_scan(store: Store) -> set[tuple]:
+    """What trial_totals must hold, computed from the trials themselves."""
+    rows = store.conn.execute(
+        "SELECT run_id, phase, status, count(*), coalesce(sum(epochs_run), 0), "
+        "coalesce(sum(max_epochs), 0), "
+        "round(coalesce(sum(finished_at - started_at) "
+        "FILTER (WHERE started_at IS NOT NULL AND epochs_run > 0), 0), 6), "
+        "coalesce(sum(epochs_run) FILTER (WHERE started_at IS NOT NULL AND epochs_run > 0), 0) "
+        "FROM trials GROUP BY run_id, phase, status"
+    ).fetchall()
+    return set(rows)
+
+
+def _totals_kept(store: Store) -> set[tuple]:
+    rows = store.conn.execute(
+        "SELECT run_id, phase, status, trials, epochs_run, max_epochs, "
+        "round(measured_seconds, 6), measured_epochs FROM trial_totals WHERE trials != 0"
+    ).fetchall()
+    return set(rows)
+
+
+def test_trial_totals_follow_every_change_of_the_trials(store: Store) -> None:
+    """The triggers keep trial_totals equal to a scan of the trials through inserts, updates
+    of any counted column (status, phase, epochs, times, even the run) and deletes."""
+    import random
+
+    rng = random.Random(3)
+    runs = [new_run(store), new_run(store)]
+    ids: list[int] = []
+    for step in range(300):
+        op = rng.random()
+        if op < 0.4 or not ids:
+            ids.append(add(store, rng.choice(runs), status="running",
+                           phase=rng.choice(["warmup", "search", "final"]),
+                           max_epochs=rng.choice([None, 1, 2, 3]),
+                           started_at=rng.choice([None, 100.0 + step])))  # fmt: skip
+        elif op < 0.9:
+            change = {
+                "status": rng.choice(["finished", "failed", "pruned", "interrupted", "running"]),
+                "epochs_run": rng.choice([None, 0, 1, 2]),
+                "finished_at": rng.choice([None, 150.0 + rng.random()]),
+                "phase": rng.choice(["warmup", "search", "final"]),
+                "val_accuracy": rng.random(),  # not counted: the totals stay as they are
+            }
+            store.update_trial(rng.choice(ids), **dict(rng.sample(sorted(change.items()), 3)))
+        elif op < 0.93:
+            store.mark_running_interrupted(rng.choice(runs))
+        elif op < 0.96:  # moved to another run (a fresh number there)
+            store.update_trial(rng.choice(ids), run_id=rng.choice(runs), number=1000 + step)
+        else:
+            with store.conn:
+                store.conn.execute("DELETE FROM trials WHERE id = ?", [ids.pop()])
+    assert _totals_kept(store) == _totals_by_scan(store)
+
+
+def test_progress_counts_read_no_trial_that_has_ended(store: Store) -> None:
+    """The counts come from trial_totals: edited behind the triggers' back, they show it."""
+    rid = new_run(store)
+    add(store, rid, status="finished", max_epochs=2, epochs_run=2, started_at=0.0)
+    assert store.progress_counts(rid)["finished"] == 1
+    with store.conn:
+        store.conn.execute("UPDATE trial_totals SET trials = 5 WHERE status = 'finished'")
+    assert store.progress_counts(rid)["finished"] == 5
+
+
+def test_migration_to_7_fills_the_totals_and_keeps_the_counts(tmp_path: Path) -> None:
+    """A store at schema 6 with trials: the totals are filled from them, so its progress
+    counts are what they were, and the new indexes serve it."""
+    from storage.schema import MIGRATIONS
+
+    db = tmp_path / "v6.db"
+    conn = sqlite3.connect(db)
+    for m in MIGRATIONS[:6]:
+        conn.executescript("BEGIN;" + m + ";COMMIT;")
+    conn.execute("PRAGMA user_version = 6")
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute(
+        "INSERT INTO runs (id, created_at, strategy, profile, seed, workers, config) "
+        "VALUES (1, 0, 'random', 'tiny', 1, 2, '{}')"
+    )
+    for n, status, epochs in ((1, "finished", 2), (2, "pruned", 1), (3, "failed", None)):
+        conn.execute(
+            "INSERT INTO trials (run_id, number, status, phase, strategy, space_version, config,"
+            " max_epochs, epochs_run, val_accuracy, score, started_at, finished_at, created_at)"
+            " VALUES (1, ?, ?, 'search', 'random', 1, '{}', 2, ?, 0.7, ?, 10.0, 40.0, 0)",
+            [n, status, epochs, 40.0 + n],
+        )
+    conn.commit()
+    conn.close()
+    store = Store(db)
+    try:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        c = store.progress_counts(1)
+        assert (c["finished"], c["failed"], c["pruned"]) == (1, 1, 1)
+        assert (c["epochs_spent"], c["measured_seconds"], c["measured_epochs"]) == (5, 60.0, 3)
+        assert store.best_trial(1)["number"] == 1
+        assert store.epochs_trained(1) == 3
+        assert _totals_kept(store) == _totals_by_scan(store)
+    finally:
+        store.close()
+
+
+def test_set_estimates_writes_only_the_estimates_that_moved(store: Store) -> None:
+    rid = new_run(store)
+    a, b, c = (add(store, rid, score=1.0, val_accuracy=0.5) for _ in range(3))
+    assert store.set_estimates(rid, {a: 0.7, b: 0.8, c: 0.9}) == 3
+    assert store.set_estimates(rid, {a: 0.7, b: 0.8, c: 0.91}) == 1  # only c changed
+    assert store.set_estimates(rid, {a: 0.70001, b: 0.9}, tolerance=1e-4) == 1  # a kept
+    assert [store.trial(t)["est_accuracy"] for t in (a, b, c)] == [0.7, 0.9, 0.91]
+    with pytest.raises(ValueError, match="tolerance"):
+        store.set_estimates(rid, {a: 0.5}, tolerance=-1.0)
+
+
+def test_phase_summary_and_search_counts(store: Store) -> None:
+    rid = new_run(store)
+    add(store, rid, phase="warmup", val_accuracy=0.6, reward=50.0, seconds=3.0)
+    add(store, rid, phase="warmup", status="failed")
+    add(store, rid, phase="search", val_accuracy=0.7, reward=None, seconds=2.0)
+    add(store, rid, phase="search", status="pruned", val_accuracy=0.9)
+    add(store, rid, phase="final", val_accuracy=0.8, seconds=9.0)
+    summary = {p["phase"]: p for p in store.phase_summary(rid)}
+    assert list(summary) == ["warmup", "search", "final"]  # in the order the run went
+    assert summary["warmup"] | {"phase": None} == {
+        "phase": None, "trials": 2, "finished": 1, "failed": 1, "pruned": 0,
+        "top_val_accuracy": 0.6, "top_reward": 50.0, "seconds": 3.0,
+    }  # fmt: skip
+    assert summary["search"]["top_val_accuracy"] == 0.7  # the pruned one is not finished
+    assert summary["search"]["top_reward"] is None
+    assert store.search_counts(rid) == {"search": 4, "finished": 2, "failed": 1, "pruned": 1}
+    assert store.search_accuracies(rid) == [0.6, 0.7]
+    assert store.search_counts(new_run(store)) == {
+        "search": 0, "finished": 0, "failed": 0, "pruned": 0
+    }  # fmt: skip

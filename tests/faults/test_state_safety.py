@@ -81,6 +81,12 @@ def test_old_store_pickle_is_dropped_by_the_migration_and_resume_says_why(
     run_id = make_run(db)
     plant(db, run_id, marker)
     # As a schema 2 store saved it: a pickle, and none of the later columns.
+    for trigger in ("insert", "update", "delete"):
+        write(db, f"DROP TRIGGER trial_totals_{trigger}")
+    write(db, "DROP TABLE trial_totals")
+    write(db, "DROP INDEX trials_run_best")
+    write(db, "DROP INDEX trials_run_search_started")
+    write(db, "DROP INDEX trials_run_phase")
     write(db, "ALTER TABLE runs DROP COLUMN engine_token")
     write(db, "DROP TABLE pruner_settings")
     write(db, "DROP INDEX trials_run_est")
