@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hptui.outfile import STDOUT, TargetError, check_target, write_atomically
 from hptui.report import (
     ReportError,
     export_payload,
@@ -628,60 +629,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     finally:
         store.close()
     text = json.dumps(payload, indent=2) + "\n"
-    if args.output:
-        out = Path(args.output)
-        _check_export_target(out, Path(args.db), force=args.force)
-        try:
-            _write_atomically(out, text)
-        except OSError as exc:
-            raise CliError(f"-o {out}: cannot write ({exc.strerror or exc})") from None
-        console.print(f"best hyperparameters of run {args.run} written to {escape(str(out))}")
-    else:
+    if args.output in (None, STDOUT):
         sys.stdout.write(text)
-    return 0
-
-
-SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-def _check_export_target(out: Path, db: Path, *, force: bool) -> None:
-    """Never write an export over a SQLite file (a store, perhaps this one), and over any
-    other existing file only with --force."""
-    if out.is_dir():
-        raise CliError(f"-o {out}: is a directory; give a file name")
-    if not out.exists():
-        return
+        return 0
+    out = Path(args.output)
     try:
-        same = out.resolve() == db.resolve() or out.samefile(db)
-    except OSError:
-        same = False
-    try:
-        with open(out, "rb") as fh:
-            head = fh.read(len(SQLITE_MAGIC))
+        check_target(out, Path(args.db), force=args.force)
+        write_atomically(out, text)
+    except TargetError as exc:
+        raise CliError(str(exc)) from None
     except OSError as exc:
-        raise CliError(f"-o {out}: cannot read it to check it ({exc.strerror})") from None
-    if same or head == SQLITE_MAGIC:
-        what = "the store itself" if same else "a SQLite database (perhaps a store)"
-        raise CliError(f"-o {out}: is {what}; refusing to overwrite it with an export")
-    if not force:
-        raise CliError(f"-o {out}: already exists; use --force to replace it")
-
-
-def _write_atomically(out: Path, text: str) -> None:
-    """Write to a temporary file beside `out`, then rename it over: a reader sees the old
-    file or the whole new one, never a half-written one."""
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raise CliError(f"-o {out}: cannot write ({exc.strerror or exc})") from None
+    console.print(f"best hyperparameters of run {args.run} written to {escape(str(out))}")
+    return 0
 
 
 # --- parser -------------------------------------------------------------------------------------
@@ -774,9 +734,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser("show", help="summary, best configuration, reward history")
     ).set_defaults(func=cmd_show)
     p = with_run(sub.add_parser("export", help="best hyperparameters as JSON"))
-    p.add_argument("-o", "--output", help="file to write (default: standard output)")
     p.add_argument(
-        "--force", action="store_true", help="replace an existing -o file (never a SQLite file)"
+        "-o", "--output", help="file to write; - or none: standard output (to pipe it on)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing regular -o file (never a SQLite file, a link or a device)",
     )
     p.set_defaults(func=cmd_export)
     with_run(sub.add_parser("attach", help="open the UI on a run")).set_defaults(func=cmd_attach)
