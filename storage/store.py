@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from storage import contract
 from storage.contract import ACTIVE_RUN_STATUSES as ACTIVE_RUN_STATUSES  # re-exported
+from storage.limits import clip
 from storage.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 JSON_COLUMNS = {"config", "progress", "final", "space", "rules", "rules_fired", "extra", "payload"}
@@ -150,6 +151,19 @@ def _expected_tables() -> dict[str, frozenset[str]]:
         conn.close()
 
 
+@functools.cache
+def _expected_objects(version: int) -> frozenset[tuple[str, str]]:
+    """(type, name) of every table and index a store at schema `version` holds: the
+    migrations up to it run in memory."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for script in MIGRATIONS[:version]:
+            conn.executescript(script)
+        return frozenset(conn.execute("SELECT type, name FROM sqlite_master"))
+    finally:
+        conn.close()
+
+
 class Store:
     """One connection to a store file. `readonly=True` for the UI and reporting commands."""
 
@@ -170,18 +184,20 @@ class Store:
             raise StoreError(f"{self.path}: no such store file (check --db or $HPTUI_DB)")
         if self.path.exists() and self.path.is_dir():
             raise StoreError(f"{self.path}: is a directory, not a store file")
+        # A read-only connection creates a WAL store's -wal and -shm files and cannot
+        # remove them: note whether they were there, to leave none behind (close()).
+        self._wal_files_were_there = any(p.exists() for p in self._wal_files())
+        conn = None
         try:
-            if readonly:
-                # Quoted: '#', '?' and '%' in a path are URI syntax, and unquoted they read
-                # another file or create stray ones (mode=ro lost after a '#').
-                conn = sqlite3.connect(
-                    f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
-                )
-            else:
-                conn = sqlite3.connect(str(self.path), check_same_thread=False)
+            conn = self._connect()
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._check_and_migrate(conn)
-        except sqlite3.DatabaseError as exc:
+        except (StoreError, sqlite3.DatabaseError) as exc:
+            if conn is not None:
+                conn.close()
+            self._tidy_wal_files()
+            if isinstance(exc, StoreError):
+                raise
             if _is_full(exc) or disk_full(self.path):
                 raise StoreError(
                     f"{self.path}: the disk holding the store is full, so it cannot be opened "
@@ -190,6 +206,36 @@ class Store:
                 ) from None
             raise StoreError(f"{self.path}: not a usable hptui store ({exc})") from None
         self.conn = conn
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.readonly:
+            return sqlite3.connect(str(self.path), check_same_thread=False)
+        # Quoted: '#', '?' and '%' in a path are URI syntax, and unquoted they read another
+        # file or create stray ones (mode=ro lost after a '#').
+        return sqlite3.connect(
+            f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+        )
+
+    def _wal_files(self) -> tuple[Path, Path]:
+        return (Path(f"{self.path}-wal"), Path(f"{self.path}-shm"))
+
+    def _tidy_wal_files(self) -> None:
+        """After a read-only use, remove the -wal and -shm files it created. SQLite removes
+        them when its last connection closes, but only from a writable one: so open one that
+        reads and closes. SQLite's own locks decide, so the files of a store an engine has
+        open stay; and a writable open creates no file that is not there already."""
+        if not self.readonly or self._wal_files_were_there:
+            return
+        if not any(p.exists() for p in self._wal_files()):
+            return
+        try:
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True)
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                conn.close()
+        except (sqlite3.Error, OSError):
+            pass  # a read-only folder or file: nothing can be removed there
 
     def _check_and_migrate(self, conn: sqlite3.Connection) -> None:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -202,6 +248,7 @@ class Store:
                 f"{self.path}: store schema {version} is newer than this hptui ({SCHEMA_VERSION});"
                 " upgrade hptui"
             )
+        self._check_objects(conn, version)
         if self.readonly:
             if version < SCHEMA_VERSION:
                 raise StoreNeedsMigration(
@@ -225,6 +272,28 @@ class Store:
             conn.commit()
         self._check_tables(conn)
 
+    def _check_objects(self, conn: sqlite3.Connection, version: int) -> None:
+        """Refuse a store holding objects its schema version never makes. A trigger runs
+        inside hptui's own writes (it can forge a result as the engine commits it) and a view
+        in place of a table runs on every read, so such a store is refused by every command,
+        before any migration or read, rather than cleaned up: nothing in it has run."""
+        found = {
+            (kind, name)
+            for kind, name in conn.execute("SELECT type, name FROM sqlite_master")
+            # SQLite's own tables and indexes (autoindexes, statistics); never a trigger/view
+            if not (kind in ("table", "index") and name.startswith("sqlite_"))
+        }
+        extra = sorted(found - _expected_objects(version))
+        if extra:
+            named = ", ".join(f"{kind} {clip(name, 60)}" for kind, name in extra[:5])
+            more = f" and {len(extra) - 5} more" if len(extra) > 5 else ""
+            raise StoreError(
+                f"{self.path}: holds {named}{more}, which no hptui store has (a tampered or "
+                "hand-edited file: a trigger or view would run inside hptui's reads and "
+                "writes); refusing it. Drop them with sqlite3 if you trust the rest, or use "
+                "another --db"
+            )
+
     def _check_tables(self, conn: sqlite3.Connection) -> None:
         """Refuse a store whose tables or columns were dropped or renamed (a damaged or
         hand-edited file), naming what is missing, rather than failing later mid-query."""
@@ -243,6 +312,7 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+        self._tidy_wal_files()
 
     def check_fence(self) -> None:
         """An engine's store: raise LockLost unless the run still carries our token."""
