@@ -40,6 +40,7 @@ from storage.contract import (
     PRUNERS,
     STRATEGIES,
 )
+from storage.limits import SHOWN, clip
 from storage.schema import SCHEMA_VERSION
 from storage.store import (
     Store,
@@ -363,7 +364,7 @@ def _wait_command(store: Store, cid: int, what: str, timeout: float = 10.0) -> i
         if cmd and cmd["status"] != "pending":
             if cmd["status"] == "refused":
                 raise CliError(f"{what} refused: {cmd['message']}")
-            console.print(escape(cmd["message"] or ""))
+            console.print(escape(clip(cmd["message"] or "")))
             return 0
         run = store.run(cmd["run_id"]) if cmd else None
         if run is not None and not engine_alive(run):
@@ -400,15 +401,19 @@ def cmd_space(args: argparse.Namespace) -> int:
             t.add_column("kind")
             t.add_column("range / choices")
             for d in space.dims:
-                t.add_row(escape(d.name), type(d).__name__.lower(), escape(format_dimension(d)))
+                t.add_row(
+                    escape(clip(d.name)),
+                    type(d).__name__.lower(),
+                    escape(clip(format_dimension(d))),
+                )
             console.print(t)
             r = Table(title="pruning rules")
             for col in ("name", "when", "penalty"):
                 r.add_column(col)
             for rule in parse_rules(cur["rules"]):
                 r.add_row(
-                    escape(rule.name),
-                    escape(describe_when(rule.when)),
+                    escape(clip(rule.name)),
+                    escape(clip(describe_when(rule.when))),
                     f"{rule.penalty:g}",
                 )
             console.print(r)
@@ -546,10 +551,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
         (
             str(r["id"]),
             time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"])),
-            r["strategy"],
-            r["profile"],
-            r["status"],
-            r["phase"],
+            clip(r["strategy"]),
+            clip(r["profile"]),
+            clip(r["status"]),
+            clip(r["phase"]),
             f"{r['finished_trials']}/{r['planned_trials'] or '?'}",
             "-" if r.get("best_number") is None else str(r["best_number"]),
             fmt_num(r.get("best_est_accuracy"), 4),
@@ -558,7 +563,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             str(r["pruner"]),
             str(r["pruning"]["pruned"]),
             str(r["pruning"]["epochs_saved"]),
-            r["data_source"] or "-",
+            clip(r["data_source"] or "-"),
         )
         for r in rows
     ]
@@ -607,8 +612,8 @@ def cmd_show(args: argparse.Namespace) -> int:
                 t.add_row(
                     str(v["version"]),
                     time.strftime("%H:%M:%S", time.localtime(v["created_at"])),
-                    escape(v["source"]),
-                    escape(v["change"]),
+                    escape(clip(v["source"])),
+                    escape(clip(v["change"])),
                 )
             console.print(t)
         width = min(100, console.width)
@@ -784,7 +789,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CliError as exc:
-        err_console.print(f"[bold red]hptui: error:[/] {escape(str(exc))}", highlight=False)
+        # clipped: a message may quote a long input, and long lines print in quadratic time
+        err_console.print(
+            f"[bold red]hptui: error:[/] {escape(clip(exc, 2 * SHOWN))}", highlight=False
+        )
         return 1
     except KeyboardInterrupt:
         err_console.print("hptui: interrupted")

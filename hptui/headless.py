@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hptui.report import fmt_num, fmt_s
+from storage.limits import clip
 from storage.store import Store
 
 
@@ -79,7 +80,7 @@ class HeadlessView:
         done = p.get("finished", 0) + p.get("failed", 0)
         source = run.get("data_source")
         return [
-            f"run {self.run_id} {phase} [{run['status']}]",
+            f"run {self.run_id} {clip(phase)} [{clip(run['status'])}]",
             f"trials {done}/{p.get('planned', 0)} ({p.get('failed', 0)} failed, "
             f"{p.get('running', 0)}/{p.get('workers', run['workers'])} running)",
             f"best trial {best['number']}: est acc {fmt_num(best.get('est_accuracy'), 4)}, "
@@ -87,7 +88,7 @@ class HeadlessView:
             if best
             else "best -",
             f"elapsed {fmt_s(elapsed(run))}, remaining ~{fmt_s(p.get('eta_s'))}",
-            f"data {source}: {run.get('data_reason')}" if source else "data -",
+            f"data {clip(source)}: {clip(run.get('data_reason'))}" if source else "data -",
         ]
 
     def _render(self, shown: tuple[dict[str, Any], list[str]] | None) -> Any:

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from engine.final import format_final
+from storage.limits import SHOWN, clip
 from storage.store import Store
 
 BEST_MEANING = (
@@ -71,7 +72,8 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
     rid = run["id"]
     trials = store.trials(rid)
     search = [t for t in trials if t["phase"] != "final"]
-    t = Table(title=escape(f"run {rid}: {run['strategy']} / {run['profile']} - {run['status']}"))
+    head = f"run {rid}: {clip(run['strategy'])} / {clip(run['profile'])} - {clip(run['status'])}"
+    t = Table(title=escape(head))
     t.add_column("phase")
     # "top", not "best": the highest of each column in the phase; the run's one best is the
     # highest score, printed below.
@@ -81,7 +83,7 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
         rows = [x for x in trials if x["phase"] == phase]
         fin = [x for x in rows if x["status"] == "finished"]
         t.add_row(
-            escape(phase),
+            escape(clip(phase)),
             str(len(rows)),
             str(len(fin)),
             str(sum(x["status"] == "failed" for x in rows)),
@@ -92,10 +94,9 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
         )
     console.print(t)
     wall = (run["finished_at"] or time.time()) - run["started_at"]
-    console.print(f"data: {run['data_source']} ({run['data_reason']})", markup=False)
+    console.print(data_text(run), markup=False)
     console.print(
-        f"device: {run['device']}, precision {run['precision']}, "
-        f"{run['workers']} workers; wall time {fmt_s(wall)}; "
+        f"{device_text(run)}, {run['workers']} workers; wall time {fmt_s(wall)}; "
         f"{len(search)} search trials",
         markup=False,
     )
@@ -111,14 +112,27 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
             f"best: trial {best['number']} (space v{best['space_version']}), est acc "
             f"{fmt_num(best.get('est_accuracy'), 4)} (measured val acc "
             f"{best['val_accuracy']:.4f}), score {fmt_num(best.get('score'), 2)}: "
-            f"{json.dumps(best['config'])}",
+            f"{clip(json.dumps(best['config']))}",
             markup=False,
         )
         console.print(BEST_MEANING, markup=False)
     if run.get("final"):
-        console.print(format_final(run["final"]), markup=False)
+        console.print(clip(format_final(run["final"]), 2 * SHOWN), markup=False)
     if run.get("error"):
-        console.print(f"error: {run['error']}", markup=False)
+        console.print(f"error: {clip(run['error'], 2 * SHOWN)}", markup=False)
+
+
+def data_text(run: dict[str, Any]) -> str:
+    if not run.get("data_source"):
+        return "data: not prepared yet"
+    return f"data: {clip(run['data_source'])} ({clip(run['data_reason'])})"
+
+
+def device_text(run: dict[str, Any]) -> str:
+    """Where the run's trainers ran; a run that ended before a worker was ready has none."""
+    if not run.get("device"):
+        return "device: not reached (no worker started)"
+    return f"device: {clip(run['device'])}, precision {clip(run['precision'])}"
 
 
 def reward_plot(store: Store, run: dict[str, Any], width: int = 80, height: int = 18) -> str:

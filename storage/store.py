@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from storage import contract
 from storage.contract import ACTIVE_RUN_STATUSES as ACTIVE_RUN_STATUSES  # re-exported
-from storage.limits import clip
+from storage.limits import MAX_MESSAGE, clip
 from storage.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 JSON_COLUMNS = {"config", "progress", "final", "space", "rules", "rules_fired", "extra", "payload"}
@@ -702,14 +702,19 @@ class Store:
         self._update(
             "commands",
             command_id,
-            {"status": status, "handled_at": time.time(), "message": message},
+            {"status": status, "handled_at": time.time(), "message": clip(message, MAX_MESSAGE)},
         )
 
     @_writes
     def log(self, run_id: int, message: str, level: str = "info") -> None:
         self._insert(
             "events",
-            {"run_id": run_id, "created_at": time.time(), "level": level, "message": message},
+            {
+                "run_id": run_id,
+                "created_at": time.time(),
+                "level": level,
+                "message": clip(message, MAX_MESSAGE),
+            },
         )
 
     def events(self, run_id: int, after_id: int = 0, limit: int = 500) -> list[dict[str, Any]]:
