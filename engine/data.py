@@ -185,6 +185,21 @@ def prepare_data(spec: str, settings: DataSettings, cache_dir: str | Path | None
     return _prepare_path(Path(spec).expanduser(), settings, cache)
 
 
+def missing_source(spec: str) -> str | None:
+    """Why the source named by ``spec`` is not there now (None: it is, or it is not a path).
+    Cheap: a run that carries on checks it before it changes anything."""
+    spec = (spec or "auto").strip()
+    if spec in ("auto", "keras", "sample"):
+        return None
+    path = Path(spec).expanduser()
+    try:
+        if path.exists():
+            return None
+    except OSError as exc:
+        return f"its data {spec} cannot be reached ({exc.strerror or exc})"
+    return f"its data {spec} is missing (moved, renamed or deleted?)"
+
+
 def load_dataset(ref: DataRef) -> Dataset:
     """Load the arrays that :func:`prepare_data` cached (plain ``np.load``, no pickles)."""
     try:

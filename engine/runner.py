@@ -26,6 +26,7 @@ from engine.eta import FINAL_TRIALS, EtaInputs, remaining_seconds
 from engine.executor import Executor, WorkerSettings
 from engine.final import final_summary, format_final
 from engine.lock import RunLock, StoppedWhileFull, say
+from engine.preflight import check_startable
 from engine.profiles import PROFILES
 from engine.settings import RunSettings
 from engine.setup import (
@@ -37,7 +38,6 @@ from engine.setup import (
     log_path_for,
     make_executor,
     prepare_run_data,
-    read_saved_state,
     restore_strategy,
     save_strategy,
     trial_seed,
@@ -95,7 +95,7 @@ class Engine:
     def run(self) -> str:
         self.lock.take()
         try:
-            saved = read_saved_state(self.store, self.run_id, self.cfg.strategy)
+            saved = check_startable(self.store, self.run_id, self.cfg)
         except EngineError:
             self.store.update_run(self.run_id, engine_pid=None)  # refused: nothing else changes
             self.store.close()
@@ -220,7 +220,7 @@ class Engine:
             if self.lock.interrupted:
                 # Workers are killed at shut-down, not replaced first: Ctrl+C is quick.
                 self._end_running("interrupted", "engine interrupted (signal); resumable", False)
-                self.status = "cancelled"
+                self.status = "interrupted"  # resumable; `cancelled` is a user's cancel
                 return
             handle_pending(self.store, self.run_id, self)
             if self.status in ("cancelled", "failed"):

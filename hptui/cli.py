@@ -38,6 +38,7 @@ from storage.contract import (
     PRECISIONS,
     PROFILE_NAMES,
     PRUNERS,
+    RESUMABLE_RUN_STATUSES,
     STRATEGIES,
 )
 from storage.limits import SHOWN, clip
@@ -255,6 +256,7 @@ def open_app(db: str | Path, run_id: int) -> int:
 
 
 def run_headless(db: str | Path, run_id: int) -> int:
+    from engine.data import DataError
     from engine.runner import Engine, EngineError
     from hptui.headless import HeadlessView
 
@@ -263,7 +265,7 @@ def run_headless(db: str | Path, run_id: int) -> int:
         engine = Engine(db, run_id, on_tick=live.update)
         with live:
             status = engine.run()
-    except (EngineError, StoreError) as exc:
+    except (EngineError, StoreError, DataError) as exc:
         raise CliError(str(exc)) from None
     store = open_store(db, readonly=True)
     try:
@@ -275,11 +277,12 @@ def run_headless(db: str | Path, run_id: int) -> int:
 
 def cmd_engine(args: argparse.Namespace) -> int:
     """Internal: the detached engine process of `hptui run` / `hptui resume`."""
+    from engine.data import DataError
     from engine.runner import Engine, EngineError
 
     try:
         Engine(args.db, args.run, trainer=args.trainer).run()
-    except (EngineError, StoreError) as exc:
+    except (EngineError, StoreError, DataError) as exc:
         raise CliError(str(exc)) from None
     return 0
 
@@ -297,9 +300,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
                 # Died while we waited: the command stays pending and the new engine takes
                 # it; carry on below as for any run whose engine is gone.
                 run = get_run(store, args.run)
-        if run["status"] in ("finished", "cancelled") and run.get("final"):
-            raise CliError(f"run {args.run} is {run['status']}: nothing to resume")
-        _check_saved_state(store, run)
+        if run["status"] == "finished" and run.get("final"):
+            raise CliError(f"run {args.run} is finished: nothing to resume")
+        _check_resumable(store, run)
     finally:
         store.close()
     console.print(f"run {args.run}: engine not running; resuming it from the store", markup=False)
@@ -309,17 +312,23 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return open_app(args.db, args.run)
 
 
-def _check_saved_state(store: Store, run: dict[str, Any]) -> None:
-    """Refuse here, with the reason, a run whose saved state the engine would refuse."""
-    from engine.state import StateError, decode_state
+def _check_resumable(store: Store, run: dict[str, Any]) -> None:
+    """Refuse here, with the reason and before an engine starts, a run the engine would
+    refuse: cancelled by the user, its data gone, or saved state that is not ours."""
+    from engine.preflight import resume_problem
+    from engine.setup import EngineError, RunConfig, read_saved_state
 
-    blob = store.load_strategy_state(run["id"])
-    if blob is None:
-        return
     try:
-        decode_state(blob, run["strategy"])
-    except StateError as exc:
-        raise CliError(f"run {run['id']} cannot be resumed: {exc}") from None
+        cfg = RunConfig(**run["config"])
+    except TypeError as exc:
+        raise CliError(f"run {run['id']} has a damaged configuration ({exc})") from None
+    problem = resume_problem(run, cfg)
+    if problem:
+        raise CliError(problem)
+    try:
+        read_saved_state(store, run["id"], run["strategy"])
+    except EngineError as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
@@ -336,7 +345,10 @@ def cmd_control(args: argparse.Namespace) -> int:
     try:
         run = get_run(store, args.run)
         if run["status"] not in ACTIVE_RUN_STATUSES:
-            raise CliError(f"run {args.run} is {run['status']}: cannot {args.command}")
+            hint = ""
+            if run["status"] in RESUMABLE_RUN_STATUSES:
+                hint = f" (`hptui resume {args.run}` carries it on)"
+            raise CliError(f"run {args.run} is {run['status']}: cannot {args.command}{hint}")
         cid = store.add_command(args.run, args.command)
         try:
             if not engine_alive(run):
@@ -419,8 +431,9 @@ def cmd_space(args: argparse.Namespace) -> int:
             console.print(r)
             console.print(f"pruner: {pruner_text(store, run)}", markup=False, highlight=False)
             return 0
-        # A failed run takes an edit too: one that died of a bad edit is corrected, then resumed.
-        if run["status"] not in (*ACTIVE_RUN_STATUSES, "failed"):
+        # A failed or interrupted run takes an edit too, applied when it is resumed: one that
+        # died of a bad edit is corrected, then resumed.
+        if run["status"] not in (*ACTIVE_RUN_STATUSES, *RESUMABLE_RUN_STATUSES):
             what = "pruner" if args.pruner is not None else "space"
             raise CliError(f"run {args.run} is {run['status']}: its {what} can no longer change")
         if args.pruner is not None:

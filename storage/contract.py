@@ -15,9 +15,12 @@ from typing import Any, Literal, TypedDict
 
 # --- runs -------------------------------------------------------------------------------------
 
-RUN_STATUSES = ("running", "paused", "stopping", "finished", "failed", "cancelled")
+# `cancelled`: by the user (`hptui cancel`), over for good. `interrupted`: stopped by a
+# signal (Ctrl+C, SIGTERM) or unable to start (its data gone); `hptui resume` carries on.
+RUN_STATUSES = ("running", "paused", "stopping", "finished", "failed", "cancelled", "interrupted")
 ACTIVE_RUN_STATUSES = ("running", "paused", "stopping")  # an engine acts on commands
-ENDED_RUN_STATUSES = ("finished", "failed", "cancelled")
+ENDED_RUN_STATUSES = ("finished", "failed", "cancelled", "interrupted")  # no engine runs it
+RESUMABLE_RUN_STATUSES = ("failed", "interrupted")  # ended, but `hptui resume` carries on
 # A run's phase, in the order a run goes through them.
 PHASES = ("starting", "data", "warmup", "ppo", "search", "final", "done")
 TRIAL_PHASES = ("warmup", "ppo", "search", "final")  # a trial's phase

@@ -261,12 +261,15 @@ class Store:
         conn.execute(
             "PRAGMA synchronous = NORMAL"
         )  # durable at checkpoints; WAL keeps it consistent
-        conn.execute("PRAGMA foreign_keys = ON")
+        # Off while migrations rebuild tables that others refer to (SQLite's procedure for
+        # altering a table); on for every write after them.
+        conn.execute("PRAGMA foreign_keys = OFF")
         for v in range(version, SCHEMA_VERSION):
             with conn:
                 conn.executescript(
                     "BEGIN;" + MIGRATIONS[v] + f"; PRAGMA user_version = {v + 1};COMMIT;"
                 )
+        conn.execute("PRAGMA foreign_keys = ON")
         if app_id == 0:
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.commit()

@@ -17,8 +17,8 @@ def phase_text(run: dict[str, Any]) -> str:
     phase, status = run.get("phase"), run.get("status")
     if status == "failed":
         return "failed"
-    if status == "cancelled":
-        return "cancelled"
+    if status in ("cancelled", "interrupted"):
+        return str(status)
     if phase == "warmup":
         return f"warm-up {p.get('warmup_done', 0)}/{p.get('warmup_total', '?')}"
     if phase == "ppo":
@@ -112,6 +112,7 @@ class RunHeader(Static):
             "finished": ("FINISHED", "bold black on green"),
             "failed": ("FAILED", "bold white on red"),
             "cancelled": ("CANCELLED", "bold white on red"),
+            "interrupted": ("INTERRUPTED: hptui resume", "bold black on yellow"),
         }.get(status)
         if ended_by_stop:
             badge = ("STOPPED by user", "bold black on yellow")
