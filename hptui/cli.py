@@ -110,12 +110,29 @@ def open_store(path: str | Path, *, readonly: bool, create: bool = False) -> Sto
         raise CliError(f"--db {path}: {exc.strerror or exc}") from None
 
 
-def get_run(store: Store, run_id: int) -> dict[str, Any]:
+def get_run(store: Store, run_id: int, *, intact: bool = False) -> dict[str, Any]:
+    """The run's row; `intact`: refuse one lacking what reports and the engine rely on."""
     run = store.run(run_id)
     if run is None:
         known = ", ".join(str(r["id"]) for r in store.runs()) or "none"
         raise CliError(f"no run {run_id} in {store.path} (runs: {known})")
+    problem = run_damage(store, run) if intact else None
+    if problem:
+        raise CliError(
+            f"run {run_id} in {store.path} is damaged: {problem}; restore the store from a copy"
+        )
     return run
+
+
+def run_damage(store: Store, run: dict[str, Any]) -> str | None:
+    """What a hand-edited or damaged run row lacks (None: nothing)."""
+    if not isinstance(run.get("config"), dict):
+        return "its configuration (runs.config) is not a JSON object"
+    if not isinstance(run.get("started_at"), int | float):
+        return "it has no start time (runs.started_at is empty)"
+    if store.current_space(run["id"]) is None:
+        return "it has no search space (no space_versions row)"
+    return None
 
 
 # --- run / resume / engine ------------------------------------------------------------------
@@ -269,7 +286,7 @@ def run_headless(db: str | Path, run_id: int) -> int:
         raise CliError(str(exc)) from None
     store = open_store(db, readonly=True)
     try:
-        print_summary(console, store, get_run(store, run_id))
+        print_summary(console, store, get_run(store, run_id, intact=True))
     finally:
         store.close()
     return 0 if status == "finished" else 1
@@ -302,6 +319,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
                 run = get_run(store, args.run)
         if run["status"] == "finished" and run.get("final"):
             raise CliError(f"run {args.run} is finished: nothing to resume")
+        get_run(store, args.run, intact=True)
         _check_resumable(store, run)
     finally:
         store.close()
@@ -403,9 +421,9 @@ def cmd_space(args: argparse.Namespace) -> int:
         raise CliError("--pruner is an edit of its own: give it without --set, --file or --rules")
     store = open_store(args.db, readonly=not (space_edit or args.pruner is not None))
     try:
-        run = get_run(store, args.run)
+        run = get_run(store, args.run, intact=True)
         cur = store.current_space(args.run)
-        assert cur is not None
+        assert cur is not None  # get_run(intact=True) checked it
         space = SearchSpace.from_dict(cur["space"])
         if not space_edit and args.pruner is None:
             t = Table(title=f"run {args.run}: search space version {cur['version']}")
@@ -614,7 +632,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     store = open_store(args.db, readonly=True)
     try:
-        run = get_run(store, args.run)
+        run = get_run(store, args.run, intact=True)
         print_summary(console, store, run)
         versions = store.space_versions(args.run)
         if len(versions) > 1:
@@ -801,7 +819,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except CliError as exc:
+    except (CliError, StoreError) as exc:
         # clipped: a message may quote a long input, and long lines print in quadratic time
         err_console.print(
             f"[bold red]hptui: error:[/] {escape(clip(exc, 2 * SHOWN))}", highlight=False

@@ -102,7 +102,13 @@ def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(row)
     for k in JSON_COLUMNS & out.keys():
         if isinstance(out[k], str):
-            out[k] = json.loads(out[k])
+            try:
+                out[k] = json.loads(out[k])
+            except (ValueError, RecursionError):
+                raise StoreError(
+                    f"a damaged value in column {k} (not JSON: {clip(out[k], 40)}); restore "
+                    "the store from a copy"
+                ) from None
     return out
 
 
