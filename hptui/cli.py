@@ -199,7 +199,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if cfg.profile_reason:
         console.print(f"[yellow]{escape(cfg.profile_reason)}[/]")
     console.print(f"run [bold]{run_id}[/] in {escape(str(args.db))}")
-    if args.headless:
+    if _headless(args):
         return run_headless(args.db, run_id)
     spawn_engine(args.db, run_id)
     return open_app(args.db, run_id)
@@ -263,6 +263,26 @@ def spawn_engine(db: str | Path, run_id: int) -> int:
     return proc.pid
 
 
+def _has_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _headless(args: argparse.Namespace) -> bool:
+    """--headless, or no terminal to draw on (a pipe, a file, cron): then the full-screen UI
+    would wait for keys nobody can press and never return, even after the run ends."""
+    if args.headless:
+        return True
+    if _has_terminal():
+        return False
+    console.print(
+        "no terminal (standard input or output is not one): showing the headless view, "
+        "as with --headless",
+        markup=False,
+        highlight=False,
+    )
+    return True
+
+
 def open_app(db: str | Path, run_id: int) -> int:
     try:
         from hptui.app import HptuiApp
@@ -324,7 +344,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     finally:
         store.close()
     console.print(f"run {args.run}: engine not running; resuming it from the store", markup=False)
-    if args.headless:
+    if _headless(args):
         return run_headless(args.db, args.run)
     spawn_engine(args.db, args.run)
     return open_app(args.db, args.run)
@@ -355,6 +375,11 @@ def cmd_attach(args: argparse.Namespace) -> int:
         get_run(store, args.run)
     finally:
         store.close()
+    if not _has_terminal():
+        raise CliError(
+            f"attach opens the terminal UI, and there is no terminal here; use "
+            f"`hptui show {args.run}` for a report"
+        )
     return open_app(args.db, args.run)
 
 
