@@ -12,14 +12,18 @@ from storage.contract import ACTIVE_RUN_STATUSES
 from storage.store import Store
 
 
+def cancelled_text(run_id: int) -> str:
+    return (
+        f"run {run_id} was cancelled (hptui cancel): it is over and is not resumed; "
+        "start a new one with hptui run"
+    )
+
+
 def resume_problem(run: dict[str, Any], cfg: RunConfig) -> str | None:
     """Why the run cannot be carried on now (None: it can), in words for the user."""
     rid = run["id"]
     if run["status"] == "cancelled":
-        return (
-            f"run {rid} was cancelled (hptui cancel): it is over and is not resumed; "
-            "start a new one with hptui run"
-        )
+        return cancelled_text(rid)
     missing = missing_source(cfg.data)
     if missing:
         return (

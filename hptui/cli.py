@@ -110,13 +110,16 @@ def open_store(path: str | Path, *, readonly: bool, create: bool = False) -> Sto
         raise CliError(f"--db {path}: {exc.strerror or exc}") from None
 
 
-def get_run(store: Store, run_id: int, *, intact: bool = False) -> dict[str, Any]:
-    """The run's row; `intact`: refuse one lacking what reports and the engine rely on."""
+def get_run(
+    store: Store, run_id: int, *, intact: bool = False, space: bool = False
+) -> dict[str, Any]:
+    """The run's row; `intact`: refuse one lacking what reports rely on, `space` too one
+    without a search space (what `space` and the engine rely on)."""
     run = store.run(run_id)
     if run is None:
         known = ", ".join(str(r["id"]) for r in store.runs()) or "none"
         raise CliError(f"no run {run_id} in {store.path} (runs: {known})")
-    problem = run_damage(store, run) if intact else None
+    problem = run_damage(store, run, space=space) if intact else None
     if problem:
         raise CliError(
             f"run {run_id} in {store.path} is damaged: {problem}; restore the store from a copy"
@@ -124,13 +127,13 @@ def get_run(store: Store, run_id: int, *, intact: bool = False) -> dict[str, Any
     return run
 
 
-def run_damage(store: Store, run: dict[str, Any]) -> str | None:
+def run_damage(store: Store, run: dict[str, Any], *, space: bool) -> str | None:
     """What a hand-edited or damaged run row lacks (None: nothing)."""
     if not isinstance(run.get("config"), dict):
         return "its configuration (runs.config) is not a JSON object"
     if not isinstance(run.get("started_at"), int | float):
         return "it has no start time (runs.started_at is empty)"
-    if store.current_space(run["id"]) is None:
+    if space and store.current_space(run["id"]) is None:
         return "it has no search space (no space_versions row)"
     return None
 
@@ -339,7 +342,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
                 run = get_run(store, args.run)
         if run["status"] == "finished" and run.get("final"):
             raise CliError(f"run {args.run} is finished: nothing to resume")
-        get_run(store, args.run, intact=True)
         _check_resumable(store, run)
     finally:
         store.close()
@@ -353,9 +355,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def _check_resumable(store: Store, run: dict[str, Any]) -> None:
     """Refuse here, with the reason and before an engine starts, a run the engine would
     refuse: cancelled by the user, its data gone, or saved state that is not ours."""
-    from engine.preflight import resume_problem
+    from engine.preflight import cancelled_text, resume_problem
     from engine.setup import EngineError, RunConfig, read_saved_state
 
+    if run["status"] == "cancelled":  # over, whatever else is wrong with it
+        raise CliError(cancelled_text(run["id"]))
+    get_run(store, run["id"], intact=True, space=True)
     try:
         cfg = RunConfig(**run["config"])
     except TypeError as exc:
@@ -446,9 +451,9 @@ def cmd_space(args: argparse.Namespace) -> int:
         raise CliError("--pruner is an edit of its own: give it without --set, --file or --rules")
     store = open_store(args.db, readonly=not (space_edit or args.pruner is not None))
     try:
-        run = get_run(store, args.run, intact=True)
+        run = get_run(store, args.run, intact=True, space=True)
         cur = store.current_space(args.run)
-        assert cur is not None  # get_run(intact=True) checked it
+        assert cur is not None  # get_run(space=True) checked it
         space = SearchSpace.from_dict(cur["space"])
         if not space_edit and args.pruner is None:
             t = Table(title=f"run {args.run}: search space version {cur['version']}")
