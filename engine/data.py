@@ -185,6 +185,21 @@ def prepare_data(spec: str, settings: DataSettings, cache_dir: str | Path | None
     return _prepare_path(Path(spec).expanduser(), settings, cache)
 
 
+def missing_source(spec: str) -> str | None:
+    """Why the source named by ``spec`` is not there now (None: it is, or it is not a path).
+    Cheap: a run that carries on checks it before it changes anything."""
+    spec = (spec or "auto").strip()
+    if spec in ("auto", "keras", "sample"):
+        return None
+    path = Path(spec).expanduser()
+    try:
+        if path.exists():
+            return None
+    except OSError as exc:
+        return f"its data {spec} cannot be reached ({exc.strerror or exc})"
+    return f"its data {spec} is missing (moved, renamed or deleted?)"
+
+
 def load_dataset(ref: DataRef) -> Dataset:
     """Load the arrays that :func:`prepare_data` cached (plain ``np.load``, no pickles)."""
     try:
@@ -438,24 +453,83 @@ def _read_keras_npz(
     seqs_of: dict[str, list[list[int]]] = {}
     labels_of: dict[str, np.ndarray] = {}
     for split in ("train", "test"):
-        xs, ys = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if len(xs) != len(ys) or len(xs) == 0:
-            raise DataError(
-                f"{path}: x_{split} and y_{split} must be non-empty and of equal length "
-                f"(got {len(xs)} and {len(ys)})"
-            )
+        xs, ys = _checked_split(path, split, arrays[f"x_{split}"], arrays[f"y_{split}"])
         order = np.arange(len(xs))
         rng.shuffle(order)
-        try:
-            seqs = [
-                [START] + [w + INDEX_FROM if w + INDEX_FROM < vocab_size else OOV for w in xs[i]]
-                for i in order
-            ]
-            labels = np.asarray(ys, dtype=np.float32)[order]
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"{path}: x_{split} is not a list of word-id lists ({exc})") from exc
-        seqs_of[split], labels_of[split] = seqs, labels
+        seqs_of[split] = [_keras_ids(xs[i], vocab_size) for i in order]
+        labels_of[split] = ys[order]
     return seqs_of["train"], labels_of["train"], seqs_of["test"], labels_of["test"]
+
+
+def _keras_ids(ranks: np.ndarray, vocab_size: int) -> list[int]:
+    """A review's raw word ranks as Keras numbers them: start id, ranks + 3, rare words 2."""
+    ids = ranks.astype(np.int64) + INDEX_FROM  # checked: no rank is near int64's end
+    return [START, *np.where(ids < vocab_size, ids, OOV).tolist()]
+
+
+# A raw rank shifted by INDEX_FROM must still fit the int32 arrays the trainers read.
+MAX_WORD_RANK = 2**31 - 1 - INDEX_FROM
+
+
+def _checked_split(
+    path: Path, split: str, xs: np.ndarray, ys: np.ndarray
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """One split of a Keras npz as word-rank arrays and 0/1 labels, or DataError naming the
+    array and what is wrong with it: wrong contents were accepted, a run created, and then
+    every trial failed."""
+    x_name, y_name = f"x_{split}", f"y_{split}"
+    for name, a in ((x_name, xs), (y_name, ys)):
+        if not isinstance(a, np.ndarray):
+            raise DataError(f"{path}: {name} is a pickled {type(a).__name__}, not an array")
+    labels = _labels(path, y_name, ys)
+    if xs.ndim == 0 or len(xs) != len(labels) or len(labels) == 0:
+        n = "a scalar" if xs.ndim == 0 else len(xs)
+        raise DataError(
+            f"{path}: {x_name} and {y_name} must be non-empty and of equal length "
+            f"(got {n} and {len(labels)})"
+        )
+    rows = _word_ranks(path, x_name, xs)
+    for i, r in enumerate(rows):
+        if r.size and (r.min() < 0 or r.max() > MAX_WORD_RANK):
+            bad = r.min() if r.min() < 0 else r.max()
+            raise DataError(
+                f"{path}: {x_name}[{i}] holds word id {bad}; ids must be in [0, {MAX_WORD_RANK}]"
+            )
+    return rows, labels
+
+
+def _labels(path: Path, name: str, ys: np.ndarray) -> np.ndarray:
+    if ys.ndim != 1 or ys.dtype.kind not in "biuf":
+        raise DataError(
+            f"{path}: {name} is a {ys.ndim}-D array of {ys.dtype}; expected a 1-D array of "
+            "0/1 labels"
+        )
+    bad = ~np.isin(ys, (0, 1))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"{path}: {name}[{i}] is {ys[i].item()!r}; labels must be 0 or 1")
+    return ys.astype(np.float32)
+
+
+def _word_ranks(path: Path, name: str, xs: np.ndarray) -> list[np.ndarray]:
+    """x_train / x_test as one integer array per review: Keras saves an object array of
+    lists (read by a restricted unpickler, never with allow_pickle); a 2-D integer array
+    is taken too."""
+    if xs.dtype.kind in "iu" and xs.ndim == 2:
+        return list(xs)
+    if xs.dtype != object or xs.ndim != 1:
+        raise DataError(
+            f"{path}: {name} is a {xs.ndim}-D array of {xs.dtype}; expected a list of "
+            "word-id lists (a 1-D object array of integer lists, or a 2-D integer array)"
+        )
+    rows = []
+    for i, review in enumerate(xs):
+        r = np.asarray(review) if isinstance(review, list | tuple | np.ndarray) else None
+        if r is None or r.ndim != 1 or (r.size and r.dtype.kind not in "iu"):
+            what = type(review).__name__ if r is None else f"{r.ndim}-D {r.dtype}"
+            raise DataError(f"{path}: {name}[{i}] is {what}, not a list of whole word ids")
+        rows.append(r if r.size else np.zeros(0, np.int64))
+    return rows
 
 
 # --------------------------------------------------------------------------- split + cache

@@ -15,8 +15,11 @@ from typing import Any
 
 from engine.reward import Rule
 from engine.space import PARAM_TYPES, SpaceError
+from storage.limits import MAX_NAME, too_long
 
 MAX_PENALTY = 1000.0  # ten times the largest accuracy term of the reward (100·α·acc)
+MAX_RULES = 100
+MAX_CHOICES = 100  # values of an `in` condition
 _ORDER_OPS = (">", ">=", "<", "<=")
 
 
@@ -28,7 +31,10 @@ def _fits(param: str, value: Any) -> bool:
 
 def check_rules(rules: Sequence[Rule]) -> None:
     """Raise SpaceError naming the first rule that cannot be used safely."""
+    if len(rules) > MAX_RULES:
+        raise SpaceError(f"{len(rules)} pruning rules; at most {MAX_RULES}")
     for rule in rules:
+        _check_sizes(rule)
         where = f"rule {rule.name!r}"
         if not 0 <= rule.penalty <= MAX_PENALTY:
             raise SpaceError(
@@ -47,3 +53,19 @@ def check_rules(rules: Sequence[Rule]) -> None:
                 for r in refs:
                     if not _fits(param, r):
                         raise SpaceError(f"{where}: {param} {op} needs {kind}, got {r!r}")
+
+
+def _check_sizes(rule: Rule) -> None:
+    """Names and values of a sane length: each is stored with every space version and
+    printed by `hptui space`, and a megabyte-long name made both take minutes."""
+    problem = too_long(rule.name, MAX_NAME, "rule name")
+    for param, conds in rule.when.items():
+        for op, ref in conds.items():
+            refs = ref if op == "in" else [ref]
+            if op == "in" and len(refs) > MAX_CHOICES:
+                problem = problem or f"{param} in: {len(refs)} values; at most {MAX_CHOICES}"
+            for r in refs:
+                if isinstance(r, str):
+                    problem = problem or too_long(r, MAX_NAME, f"{param} value")
+    if problem:
+        raise SpaceError(f"rule {rule.name[:40]!r}: {problem}")

@@ -25,6 +25,7 @@ from engine.executor import Executor, WorkerSettings
 from engine.final_stage import final_stage, record_final
 from engine.lock import RunLock, StoppedWhileFull, say
 from engine.persistence import StrategyKeeper
+from engine.preflight import check_startable
 from engine.profiles import PROFILES
 from engine.progress import run_progress
 from engine.settings import RunSettings
@@ -48,7 +49,7 @@ END_STATUS = {
     End.STOPPED: contract.FINISHED,
     End.CANCELLED: contract.CANCELLED,
     End.FAILED: contract.FAILED,
-    End.INTERRUPTED: contract.CANCELLED,
+    End.INTERRUPTED: contract.INTERRUPTED,  # resumable; `cancelled` is a user's cancel
 }
 
 
@@ -81,7 +82,7 @@ class Engine:
         """Run (or resume) the run to its end; returns its status."""
         self.lock.take()
         try:
-            saved = self.keeper.read_saved()
+            saved = check_startable(self.store, self.run_id, self.cfg, self.keeper)
         except EngineError:
             self.store.update_run(self.run_id, engine_pid=None)  # refused: nothing else changes
             self.store.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,8 @@ FORMAT = "hptui-strategy-state"
 VERSION = 1
 # Written by the schema 3 migration over the pickles older versions saved.
 DROPPED_PICKLE = "hptui-dropped-pickle"
+MAX_DEPTH = 64  # a strategy's state nests a few levels; JSON allows any depth
+MAX_ARRAY_BYTES = 1 << 30  # far above any policy's weights; a shape is checked before use
 _DTYPES = {"float32": "<f4", "float64": "<f8", "int32": "<i4", "int64": "<i8", "uint32": "<u4"}
 
 
@@ -43,14 +46,19 @@ def decode_array(d: Any) -> np.ndarray:
     if not isinstance(d, dict) or d.get("dtype") not in _DTYPES:
         raise StateError(f"not a saved array: {str(d)[:60]}")
     shape = d.get("shape")
-    if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
-        raise StateError(f"bad array shape {shape!r}")
+    if not isinstance(shape, list) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape
+    ):
+        raise StateError(f"bad array shape {str(shape)[:60]}")
+    dtype = np.dtype(_DTYPES[d["dtype"]])
+    size = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    if size > MAX_ARRAY_BYTES:
+        raise StateError(f"array shape {str(shape)[:60]} is far too large (over 1 GiB)")
     try:
         raw = base64.b64decode(d.get("b64", ""), validate=True)
     except (ValueError, TypeError) as exc:
         raise StateError(f"bad array data ({exc})") from None
-    dtype = np.dtype(_DTYPES[d["dtype"]])
-    if len(raw) != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
+    if len(raw) != size:
         raise StateError(f"array data does not match its shape {shape}")
     return np.frombuffer(raw, dtype=dtype).reshape(shape).astype(d["dtype"])
 
@@ -106,6 +114,8 @@ def decode_state(blob: bytes, strategy: str) -> dict[str, Any]:
     """The state saved by `encode_state` for `strategy`; StateError for anything else."""
     try:
         envelope = json.loads(bytes(blob).decode("utf-8"))
+    except RecursionError:
+        raise StateError("the saved strategy state is JSON nested too deeply to be ours") from None
     except (UnicodeDecodeError, ValueError):
         kind = "a Python pickle" if bytes(blob[:1]) == b"\x80" else "not JSON"
         raise StateError(
@@ -130,4 +140,28 @@ def decode_state(blob: bytes, strategy: str) -> dict[str, Any]:
         )
     if not isinstance(envelope.get("state"), dict):
         raise StateError("the saved strategy state has no state object")
+    _check_plain(envelope["state"])
     return envelope["state"]
+
+
+def _check_plain(state: Any) -> None:
+    """Refuse state no strategy saves: nesting deeper than MAX_DEPTH (loading it would
+    recurse past Python's limit) or an integer beyond 64 bits (a count or a shape numpy
+    cannot hold). Iterative, so a deep value cannot exhaust the stack here either."""
+    todo: list[tuple[Any, int]] = [(state, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            raise StateError(f"the saved strategy state is nested deeper than {MAX_DEPTH} levels")
+        if _beyond_int64(value):
+            raise StateError(
+                f"the saved strategy state holds the integer {str(value)[:30]}..., beyond 64 bits"
+            )
+        if isinstance(value, dict):
+            todo.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            todo.extend((v, depth + 1) for v in value)
+
+
+def _beyond_int64(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63

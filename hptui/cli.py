@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hptui.outfile import STDOUT, TargetError, check_target, write_atomically
 from hptui.report import (
     ReportError,
     export_payload,
@@ -35,13 +36,14 @@ from storage.contract import (
     ACTIVE_RUN_STATUSES,
     CANCELLED,
     DEFAULT_TRAINER,
-    FAILED,
     FINISHED,
     PRECISIONS,
     PROFILE_NAMES,
     PRUNERS,
+    RESUMABLE_RUN_STATUSES,
     STRATEGIES,
 )
+from storage.limits import SHOWN, clip
 from storage.schema import SCHEMA_VERSION
 from storage.store import (
     Store,
@@ -110,12 +112,32 @@ def open_store(path: str | Path, *, readonly: bool, create: bool = False) -> Sto
         raise CliError(f"--db {path}: {exc.strerror or exc}") from None
 
 
-def get_run(store: Store, run_id: int) -> dict[str, Any]:
+def get_run(
+    store: Store, run_id: int, *, intact: bool = False, space: bool = False
+) -> dict[str, Any]:
+    """The run's row; `intact`: refuse one lacking what reports rely on, `space` too one
+    without a search space (what `space` and the engine rely on)."""
     run = store.run(run_id)
     if run is None:
         known = ", ".join(str(r["id"]) for r in store.runs()) or "none"
         raise CliError(f"no run {run_id} in {store.path} (runs: {known})")
+    problem = run_damage(store, run, space=space) if intact else None
+    if problem:
+        raise CliError(
+            f"run {run_id} in {store.path} is damaged: {problem}; restore the store from a copy"
+        )
     return run
+
+
+def run_damage(store: Store, run: dict[str, Any], *, space: bool) -> str | None:
+    """What a hand-edited or damaged run row lacks (None: nothing)."""
+    if not isinstance(run.get("config"), dict):
+        return "its configuration (runs.config) is not a JSON object"
+    if not isinstance(run.get("started_at"), int | float):
+        return "it has no start time (runs.started_at is empty)"
+    if space and store.current_space(run["id"]) is None:
+        return "it has no search space (no space_versions row)"
+    return None
 
 
 # --- run / resume / engine ------------------------------------------------------------------
@@ -183,7 +205,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if cfg.profile_reason:
         console.print(f"[yellow]{escape(cfg.profile_reason)}[/]")
     console.print(f"run [bold]{run_id}[/] in {escape(str(args.db))}")
-    if args.headless:
+    if _headless(args):
         return run_headless(args.db, run_id)
     spawn_engine(args.db, run_id)
     return open_app(args.db, run_id)
@@ -247,6 +269,26 @@ def spawn_engine(db: str | Path, run_id: int) -> int:
     return proc.pid
 
 
+def _has_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _headless(args: argparse.Namespace) -> bool:
+    """--headless, or no terminal to draw on (a pipe, a file, cron): then the full-screen UI
+    would wait for keys nobody can press and never return, even after the run ends."""
+    if args.headless:
+        return True
+    if _has_terminal():
+        return False
+    console.print(
+        "no terminal (standard input or output is not one): showing the headless view, "
+        "as with --headless",
+        markup=False,
+        highlight=False,
+    )
+    return True
+
+
 def open_app(db: str | Path, run_id: int) -> int:
     try:
         from hptui.app import HptuiApp
@@ -258,6 +300,7 @@ def open_app(db: str | Path, run_id: int) -> int:
 
 def run_headless(db: str | Path, run_id: int) -> int:
     from engine.config import EngineError
+    from engine.data import DataError
     from engine.runner import Engine
     from hptui.headless import HeadlessView
 
@@ -266,11 +309,11 @@ def run_headless(db: str | Path, run_id: int) -> int:
         engine = Engine(db, run_id, on_tick=live.update)
         with live:
             status = engine.run()
-    except (EngineError, StoreError) as exc:
+    except (EngineError, StoreError, DataError) as exc:
         raise CliError(str(exc)) from None
     store = open_store(db, readonly=True)
     try:
-        print_summary(console, store, get_run(store, run_id))
+        print_summary(console, store, get_run(store, run_id, intact=True))
     finally:
         store.close()
     return 0 if status == FINISHED else 1
@@ -279,11 +322,12 @@ def run_headless(db: str | Path, run_id: int) -> int:
 def cmd_engine(args: argparse.Namespace) -> int:
     """Internal: the detached engine process of `hptui run` / `hptui resume`."""
     from engine.config import EngineError
+    from engine.data import DataError
     from engine.runner import Engine
 
     try:
         Engine(args.db, args.run, trainer=args.trainer).run()
-    except (EngineError, StoreError) as exc:
+    except (EngineError, StoreError, DataError) as exc:
         raise CliError(str(exc)) from None
     return 0
 
@@ -301,29 +345,39 @@ def cmd_resume(args: argparse.Namespace) -> int:
                 # Died while we waited: the command stays pending and the new engine takes
                 # it; carry on below as for any run whose engine is gone.
                 run = get_run(store, args.run)
-        if run["status"] in (FINISHED, CANCELLED) and run.get("final"):
-            raise CliError(f"run {args.run} is {run['status']}: nothing to resume")
-        _check_saved_state(store, run)
+        if run["status"] == FINISHED and run.get("final"):
+            raise CliError(f"run {args.run} is finished: nothing to resume")
+        _check_resumable(store, run)
     finally:
         store.close()
     console.print(f"run {args.run}: engine not running; resuming it from the store", markup=False)
-    if args.headless:
+    if _headless(args):
         return run_headless(args.db, args.run)
     spawn_engine(args.db, args.run)
     return open_app(args.db, args.run)
 
 
-def _check_saved_state(store: Store, run: dict[str, Any]) -> None:
-    """Refuse here, with the reason, a run whose saved state the engine would refuse."""
-    from engine.state import StateError, decode_state
+def _check_resumable(store: Store, run: dict[str, Any]) -> None:
+    """Refuse here, with the reason and before an engine starts, a run the engine would
+    refuse: cancelled by the user, its data gone, or saved state that is not ours."""
+    from engine.config import EngineError, RunConfig
+    from engine.persistence import StrategyKeeper
+    from engine.preflight import cancelled_text, resume_problem
 
-    blob = store.load_strategy_state(run["id"])
-    if blob is None:
-        return
+    if run["status"] == CANCELLED:  # over, whatever else is wrong with it
+        raise CliError(cancelled_text(run["id"]))
+    get_run(store, run["id"], intact=True, space=True)
     try:
-        decode_state(blob, run["strategy"])
-    except StateError as exc:
-        raise CliError(f"run {run['id']} cannot be resumed: {exc}") from None
+        cfg = RunConfig(**run["config"])
+    except TypeError as exc:
+        raise CliError(f"run {run['id']} has a damaged configuration ({exc})") from None
+    problem = resume_problem(run, cfg)
+    if problem:
+        raise CliError(problem)
+    try:
+        StrategyKeeper(store, run["id"], run["strategy"]).read_saved()
+    except EngineError as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
@@ -332,6 +386,11 @@ def cmd_attach(args: argparse.Namespace) -> int:
         get_run(store, args.run)
     finally:
         store.close()
+    if not _has_terminal():
+        raise CliError(
+            f"attach opens the terminal UI, and there is no terminal here; use "
+            f"`hptui show {args.run}` for a report"
+        )
     return open_app(args.db, args.run)
 
 
@@ -340,7 +399,10 @@ def cmd_control(args: argparse.Namespace) -> int:
     try:
         run = get_run(store, args.run)
         if run["status"] not in ACTIVE_RUN_STATUSES:
-            raise CliError(f"run {args.run} is {run['status']}: cannot {args.command}")
+            hint = ""
+            if run["status"] in RESUMABLE_RUN_STATUSES:
+                hint = f" (`hptui resume {args.run}` carries it on)"
+            raise CliError(f"run {args.run} is {run['status']}: cannot {args.command}{hint}")
         cid = store.add_command(args.run, args.command)
         try:
             if not engine_alive(run):
@@ -368,7 +430,7 @@ def _wait_command(store: Store, cid: int, what: str, timeout: float = 10.0) -> i
         if cmd and cmd["status"] != contract.PENDING:
             if cmd["status"] == contract.REFUSED:
                 raise CliError(f"{what} refused: {cmd['message']}")
-            console.print(escape(cmd["message"] or ""))
+            console.print(escape(clip(cmd["message"] or "")))
             return 0
         run = store.run(cmd["run_id"]) if cmd else None
         if run is not None and not engine_alive(run):
@@ -395,9 +457,9 @@ def cmd_space(args: argparse.Namespace) -> int:
         raise CliError("--pruner is an edit of its own: give it without --set, --file or --rules")
     store = open_store(args.db, readonly=not (space_edit or args.pruner is not None))
     try:
-        run = get_run(store, args.run)
+        run = get_run(store, args.run, intact=True, space=True)
         cur = store.current_space(args.run)
-        assert cur is not None
+        assert cur is not None  # get_run(space=True) checked it
         space = SearchSpace.from_dict(cur["space"])
         if not space_edit and args.pruner is None:
             t = Table(title=f"run {args.run}: search space version {cur['version']}")
@@ -405,22 +467,27 @@ def cmd_space(args: argparse.Namespace) -> int:
             t.add_column("kind")
             t.add_column("range / choices")
             for d in space.dims:
-                t.add_row(escape(d.name), type(d).__name__.lower(), escape(format_dimension(d)))
+                t.add_row(
+                    escape(clip(d.name)),
+                    type(d).__name__.lower(),
+                    escape(clip(format_dimension(d))),
+                )
             console.print(t)
             r = Table(title="pruning rules")
             for col in ("name", "when", "penalty"):
                 r.add_column(col)
             for rule in parse_rules(cur["rules"]):
                 r.add_row(
-                    escape(rule.name),
-                    escape(describe_when(rule.when)),
+                    escape(clip(rule.name)),
+                    escape(clip(describe_when(rule.when))),
                     f"{rule.penalty:g}",
                 )
             console.print(r)
             console.print(f"pruner: {pruner_text(store, run)}", markup=False, highlight=False)
             return 0
-        # A failed run takes an edit too: one that died of a bad edit is corrected, then resumed.
-        if run["status"] not in (*ACTIVE_RUN_STATUSES, FAILED):
+        # A failed or interrupted run takes an edit too, applied when it is resumed: one that
+        # died of a bad edit is corrected, then resumed.
+        if run["status"] not in (*ACTIVE_RUN_STATUSES, *RESUMABLE_RUN_STATUSES):
             what = "pruner" if args.pruner is not None else "space"
             raise CliError(f"run {args.run} is {run['status']}: its {what} can no longer change")
         if args.pruner is not None:
@@ -551,10 +618,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
         (
             str(r["id"]),
             time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"])),
-            r["strategy"],
-            r["profile"],
-            r["status"],
-            r["phase"],
+            clip(r["strategy"]),
+            clip(r["profile"]),
+            clip(r["status"]),
+            clip(r["phase"]),
             f"{r['done_trials']}/{r['planned_trials'] or '?'}",
             "-" if r.get("best_number") is None else str(r["best_number"]),
             fmt(r.get("best_est_accuracy"), ".4f"),
@@ -563,7 +630,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             str(r["pruner"]),
             str(r["pruning"]["pruned"]),
             str(r["pruning"]["epochs_saved"]),
-            r["data_source"] or "-",
+            clip(r["data_source"] or "-"),
         )
         for r in rows
     ]
@@ -601,7 +668,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     store = open_store(args.db, readonly=True)
     try:
-        run = get_run(store, args.run)
+        run = get_run(store, args.run, intact=True)
         print_summary(console, store, run)
         versions = store.space_versions(args.run)
         if len(versions) > 1:
@@ -612,8 +679,8 @@ def cmd_show(args: argparse.Namespace) -> int:
                 t.add_row(
                     str(v["version"]),
                     time.strftime("%H:%M:%S", time.localtime(v["created_at"])),
-                    escape(v["source"]),
-                    escape(v["change"]),
+                    escape(clip(v["source"])),
+                    escape(clip(v["change"])),
                 )
             console.print(t)
         width = min(100, console.width)
@@ -634,60 +701,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     finally:
         store.close()
     text = json.dumps(payload, indent=2) + "\n"
-    if args.output:
-        out = Path(args.output)
-        _check_export_target(out, Path(args.db), force=args.force)
-        try:
-            _write_atomically(out, text)
-        except OSError as exc:
-            raise CliError(f"-o {out}: cannot write ({exc.strerror or exc})") from None
-        console.print(f"best hyperparameters of run {args.run} written to {escape(str(out))}")
-    else:
+    if args.output in (None, STDOUT):
         sys.stdout.write(text)
-    return 0
-
-
-SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-def _check_export_target(out: Path, db: Path, *, force: bool) -> None:
-    """Never write an export over a SQLite file (a store, perhaps this one), and over any
-    other existing file only with --force."""
-    if out.is_dir():
-        raise CliError(f"-o {out}: is a directory; give a file name")
-    if not out.exists():
-        return
+        return 0
+    out = Path(args.output)
     try:
-        same = out.resolve() == db.resolve() or out.samefile(db)
-    except OSError:
-        same = False
-    try:
-        with open(out, "rb") as fh:
-            head = fh.read(len(SQLITE_MAGIC))
+        check_target(out, Path(args.db), force=args.force)
+        write_atomically(out, text)
+    except TargetError as exc:
+        raise CliError(str(exc)) from None
     except OSError as exc:
-        raise CliError(f"-o {out}: cannot read it to check it ({exc.strerror})") from None
-    if same or head == SQLITE_MAGIC:
-        what = "the store itself" if same else "a SQLite database (perhaps a store)"
-        raise CliError(f"-o {out}: is {what}; refusing to overwrite it with an export")
-    if not force:
-        raise CliError(f"-o {out}: already exists; use --force to replace it")
-
-
-def _write_atomically(out: Path, text: str) -> None:
-    """Write to a temporary file beside `out`, then rename it over: a reader sees the old
-    file or the whole new one, never a half-written one."""
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raise CliError(f"-o {out}: cannot write ({exc.strerror or exc})") from None
+    console.print(f"best hyperparameters of run {args.run} written to {escape(str(out))}")
+    return 0
 
 
 # --- parser -------------------------------------------------------------------------------------
@@ -780,9 +806,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser("show", help="summary, best configuration, reward history")
     ).set_defaults(func=cmd_show)
     p = with_run(sub.add_parser("export", help="best hyperparameters as JSON"))
-    p.add_argument("-o", "--output", help="file to write (default: standard output)")
     p.add_argument(
-        "--force", action="store_true", help="replace an existing -o file (never a SQLite file)"
+        "-o", "--output", help="file to write; - or none: standard output (to pipe it on)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing regular -o file (never a SQLite file, a link or a device)",
     )
     p.set_defaults(func=cmd_export)
     with_run(sub.add_parser("attach", help="open the UI on a run")).set_defaults(func=cmd_attach)
@@ -825,8 +855,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except CliError as exc:
-        err_console.print(f"[bold red]hptui: error:[/] {escape(str(exc))}", highlight=False)
+    except (CliError, StoreError) as exc:
+        # clipped: a message may quote a long input, and long lines print in quadratic time
+        err_console.print(
+            f"[bold red]hptui: error:[/] {escape(clip(exc, 2 * SHOWN))}", highlight=False
+        )
         return 1
     except KeyboardInterrupt:
         err_console.print("hptui: interrupted")

@@ -21,6 +21,7 @@ from hptui.view import (
     trials_done_text,
 )
 from storage.contract import FAILED, PRUNED
+from storage.limits import clip
 from storage.store import Store
 
 
@@ -87,11 +88,11 @@ class HeadlessView:
         # The view runs in the engine's own process, on its tick: the engine is alive.
         remaining = remaining_s(run, now, alive=True)
         return [
-            f"run {run['id']} {phase_text(run)} [{run['status']}]",
+            f"run {run['id']} {clip(phase_text(run))} [{clip(run['status'])}]",
             f"trials {trials_done_text(p)} ({', '.join(counts)})",
             f"best {best_text(best)}" if best else "best -",
             f"elapsed {fmt_s(elapsed_s(run, now))}, remaining ~{fmt_s(remaining)}",
-            f"data {source}: {run.get('data_reason')}" if source else "data -",
+            f"data {clip(source)}: {clip(run.get('data_reason'))}" if source else "data -",
         ]
 
     def _render(self, shown: tuple[dict[str, Any], list[str]] | None) -> Any:

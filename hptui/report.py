@@ -15,12 +15,15 @@ from rich.table import Table
 from engine.final import format_final
 from hptui.view import (
     best_meaning,
+    data_text,
+    device_text,
     elapsed_s,
     fmt,
     fmt_s,
     weights_text,
 )
 from storage.contract import DONE_TRIAL_STATUSES
+from storage.limits import SHOWN, clip
 from storage.store import Store
 
 
@@ -58,7 +61,8 @@ def pruning_line(store: Store, run: dict[str, Any]) -> str:
 
 def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
     rid = run["id"]
-    t = Table(title=escape(f"run {rid}: {run['strategy']} / {run['profile']} - {run['status']}"))
+    head = f"run {rid}: {clip(run['strategy'])} / {clip(run['profile'])} - {clip(run['status'])}"
+    t = Table(title=escape(head))
     t.add_column("phase")
     # "top", not "best": the highest of each column in the phase; the run's one best is the
     # highest score, printed below.
@@ -66,7 +70,7 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
         t.add_column(col, justify="right")
     for p in store.phase_summary(rid):  # aggregated in SQL: no trial read whole
         t.add_row(
-            escape(p["phase"]),
+            escape(clip(p["phase"])),
             *(str(p[k]) for k in ("trials", "finished", "failed", "pruned")),
             fmt(p["top_val_accuracy"], ".4f"),
             fmt(p["top_reward"], ".2f"),
@@ -74,10 +78,9 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
         )
     console.print(t)
     wall = elapsed_s(run, time.time())
-    console.print(f"data: {run['data_source']} ({run['data_reason']})", markup=False)
+    console.print(data_text(run), markup=False)
     console.print(
-        f"device: {run['device']}, precision {run['precision']}, "
-        f"{run['workers']} workers; wall time {fmt_s(wall)}; "
+        f"{device_text(run)}, {run['workers']} workers; wall time {fmt_s(wall)}; "
         f"{store.search_counts(rid)['search']} search trials",
         markup=False,
     )
@@ -93,14 +96,14 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
             f"best: trial {best['number']} (space v{best['space_version']}), est acc "
             f"{fmt(best.get('est_accuracy'), '.4f')} (measured val acc "
             f"{best['val_accuracy']:.4f}), score {fmt(best.get('score'), '.2f')}: "
-            f"{json.dumps(best['config'])}",
+            f"{clip(json.dumps(best['config']))}",
             markup=False,
         )
         console.print(best_meaning(), markup=False)
     if run.get("final"):
-        console.print(format_final(run["final"]), markup=False)
+        console.print(clip(format_final(run["final"]), 2 * SHOWN), markup=False)
     if run.get("error"):
-        console.print(f"error: {run['error']}", markup=False)
+        console.print(f"error: {clip(run['error'], 2 * SHOWN)}", markup=False)
 
 
 def reward_plot(store: Store, run: dict[str, Any], width: int = 80, height: int = 18) -> str:

@@ -27,11 +27,13 @@ from storage.contract import (
     DONE_TRIAL_STATUSES,
     FAILED,
     FINAL_PHASE,
+    INTERRUPTED,
     PPO_PHASE,
     SEARCH_PHASE,
     STARTING_PHASE,
     WARMUP_PHASE,
 )
+from storage.limits import clip
 
 Row = Mapping[str, Any]  # a row of the store (a run, a trial), as storage.store returns it
 Terms = tuple[float, float, float]  # the reward's terms, as engine.reward.reward_terms
@@ -97,7 +99,7 @@ def phase_text(run: Row) -> str:
     `search 7/40`, `final validation`, ...; a failed or cancelled run says so instead."""
     p = run.get("progress") or {}
     phase, status = run.get("phase"), run.get("status")
-    if status in (FAILED, CANCELLED):
+    if status in (FAILED, CANCELLED, INTERRUPTED):
         return str(status)
     if phase == WARMUP_PHASE:
         return f"{phase_word(phase)} {p.get('warmup_done', 0)}/{p.get('warmup_total', '?')}"
@@ -237,3 +239,17 @@ def reward_segments(terms: Terms, total: float) -> Segments:
         (f" ({names[2]})", ""),
         (f" = {total:.2f}", "bold"),
     ]
+
+
+def data_text(run: Row) -> str:
+    """Where the run's reviews came from, and why (stored text, cut to a printable length)."""
+    if not run.get("data_source"):
+        return "data: not prepared yet"
+    return f"data: {clip(run['data_source'])} ({clip(run['data_reason'])})"
+
+
+def device_text(run: Row) -> str:
+    """Where the run's trainers ran; a run that ended before a worker was ready has none."""
+    if not run.get("device"):
+        return "device: not reached (no worker started)"
+    return f"device: {clip(run['device'])}, precision {clip(run['precision'])}"

@@ -26,9 +26,12 @@ FINISHED, FAILED, INTERRUPTED, CANCELLED, PRUNED = (
 
 # --- runs -------------------------------------------------------------------------------------
 
-RUN_STATUSES = (RUNNING, PAUSED, STOPPING, FINISHED, FAILED, CANCELLED)
+# `cancelled`: by the user (`hptui cancel`), over for good. `interrupted`: stopped by a
+# signal (Ctrl+C, SIGTERM) or unable to start (its data gone); `hptui resume` carries on.
+RUN_STATUSES = (RUNNING, PAUSED, STOPPING, FINISHED, FAILED, CANCELLED, INTERRUPTED)
 ACTIVE_RUN_STATUSES = (RUNNING, PAUSED, STOPPING)  # an engine acts on commands
-ENDED_RUN_STATUSES = (FINISHED, FAILED, CANCELLED)
+ENDED_RUN_STATUSES = (FINISHED, FAILED, CANCELLED, INTERRUPTED)  # no engine runs it
+RESUMABLE_RUN_STATUSES = (FAILED, INTERRUPTED)  # ended, but `hptui resume` carries on
 # A run's phase, in the order a run goes through them.
 STARTING_PHASE, DATA_PHASE, DONE_PHASE = "starting", "data", "done"
 WARMUP_PHASE, PPO_PHASE, SEARCH_PHASE, FINAL_PHASE = "warmup", "ppo", "search", "final"

@@ -195,6 +195,12 @@ MIGRATIONS.append(
     """
 )
 
+# The run columns at schema 6, in the order of the table (for copying rows between tables).
+_RUN_COLUMNS = """id, created_at, started_at, finished_at, status, phase, progress, strategy,
+    profile, seed, workers, config, data_source, data_location, data_reason, device, precision,
+    planned_trials, space_version, engine_pid, engine_host, heartbeat, log_path, final, error,
+    engine_token"""
+
 # The trial columns, in the order of the table (for copying rows between tables).
 _TRIAL_COLUMNS = """id, run_id, number, status, phase, strategy, ppo_epoch, trajectory, step,
     space_version, config, lr, batch_size, lstm_units, dropout, embed_dim, lstm_layers,
@@ -352,6 +358,54 @@ MIGRATIONS.append(
         {_totals_upsert("OLD", -1)}
         {_totals_upsert("NEW", 1)}
     END;
+    """
+)
+
+MIGRATIONS.append(
+    # 7 -> 8: `cancelled` meant two things, a user's `hptui cancel` (the run is over) and an
+    # interruption by a signal (Ctrl+C, SIGTERM; resumable). An interrupted run is now
+    # `interrupted`, which the status CHECK must allow: `runs` is rebuilt (new table, copy,
+    # drop, rename). Foreign keys are off while migrations run (storage.store), so dropping
+    # the parent of every other table deletes nothing, and the rename points them at the new
+    # one. A cancelled run whose cancel was never carried out by its engine was interrupted.
+    f"""
+    CREATE TABLE runs_new (
+        id INTEGER PRIMARY KEY,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        status TEXT NOT NULL DEFAULT 'running'
+            CHECK (status IN ('running','paused','stopping','finished','failed','cancelled',
+                              'interrupted')),
+        phase TEXT NOT NULL DEFAULT 'starting',
+        progress TEXT NOT NULL DEFAULT '{{}}',
+        strategy TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        workers INTEGER NOT NULL,
+        config TEXT NOT NULL,
+        data_source TEXT,
+        data_location TEXT,
+        data_reason TEXT,
+        device TEXT,
+        precision TEXT,
+        planned_trials INTEGER,
+        space_version INTEGER NOT NULL DEFAULT 1,
+        engine_pid INTEGER,
+        engine_host TEXT,
+        heartbeat REAL,
+        log_path TEXT,
+        final TEXT,
+        error TEXT,
+        engine_token TEXT
+    );
+    INSERT INTO runs_new ({_RUN_COLUMNS}) SELECT {_RUN_COLUMNS} FROM runs;
+    UPDATE runs_new SET status = 'interrupted'
+        WHERE status = 'cancelled' AND NOT EXISTS (
+            SELECT 1 FROM commands c
+            WHERE c.run_id = runs_new.id AND c.kind = 'cancel' AND c.status = 'done');
+    DROP TABLE runs;
+    ALTER TABLE runs_new RENAME TO runs;
     """
 )
 

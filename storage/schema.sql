@@ -1,4 +1,4 @@
--- The hptui store's schema at version 7, whole: the migrations of
+-- The hptui store's schema at version 8, whole: the migrations of
 -- storage/schema.py applied to an empty database. Generated: do not edit. After a
 -- change to the migrations, regenerate it from the repository root with
 --     python -m storage.schema > storage/schema.sql
@@ -63,34 +63,36 @@ CREATE TABLE pruner_settings (
     UNIQUE (run_id, version)
 );
 
-CREATE TABLE runs (
-        id INTEGER PRIMARY KEY,
-        created_at REAL NOT NULL,
-        started_at REAL,
-        finished_at REAL,
-        status TEXT NOT NULL DEFAULT 'running'
-            CHECK (status IN ('running','paused','stopping','finished','failed','cancelled')),
-        phase TEXT NOT NULL DEFAULT 'starting',   -- starting, warmup, ppo, search, final, done
-        progress TEXT NOT NULL DEFAULT '{}',      -- JSON: counts and budgets for the header
-        strategy TEXT NOT NULL,
-        profile TEXT NOT NULL,
-        seed INTEGER NOT NULL,
-        workers INTEGER NOT NULL,
-        config TEXT NOT NULL,                     -- JSON: the whole run configuration
-        data_source TEXT,
-        data_location TEXT,
-        data_reason TEXT,
-        device TEXT,
-        precision TEXT,
-        planned_trials INTEGER,
-        space_version INTEGER NOT NULL DEFAULT 1,
-        engine_pid INTEGER,
-        engine_host TEXT,
-        heartbeat REAL,
-        log_path TEXT,
-        final TEXT,                               -- JSON: final validation summary
-        error TEXT
-    , engine_token TEXT);
+CREATE TABLE "runs" (
+    id INTEGER PRIMARY KEY,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    status TEXT NOT NULL DEFAULT 'running'
+        CHECK (status IN ('running','paused','stopping','finished','failed','cancelled',
+                          'interrupted')),
+    phase TEXT NOT NULL DEFAULT 'starting',
+    progress TEXT NOT NULL DEFAULT '{}',
+    strategy TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    workers INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    data_source TEXT,
+    data_location TEXT,
+    data_reason TEXT,
+    device TEXT,
+    precision TEXT,
+    planned_trials INTEGER,
+    space_version INTEGER NOT NULL DEFAULT 1,
+    engine_pid INTEGER,
+    engine_host TEXT,
+    heartbeat REAL,
+    log_path TEXT,
+    final TEXT,
+    error TEXT,
+    engine_token TEXT
+);
 
 CREATE TABLE space_versions (
     id INTEGER PRIMARY KEY,

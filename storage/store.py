@@ -32,6 +32,7 @@ from storage.contract import (
     PRUNED,
     RUNNING,
 )
+from storage.limits import MAX_MESSAGE, clip
 from storage.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 JSON_COLUMNS = {"config", "progress", "final", "space", "rules", "rules_fired", "extra", "payload"}
@@ -120,7 +121,13 @@ def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(row)
     for k in JSON_COLUMNS & out.keys():
         if isinstance(out[k], str):
-            out[k] = json.loads(out[k])
+            try:
+                out[k] = json.loads(out[k])
+            except (ValueError, RecursionError):
+                raise StoreError(
+                    f"a damaged value in column {k} (not JSON: {clip(out[k], 40)}); restore "
+                    "the store from a copy"
+                ) from None
     return out
 
 
@@ -169,6 +176,31 @@ def _expected_tables() -> dict[str, frozenset[str]]:
         conn.close()
 
 
+_CODE = ("trigger", "view")  # objects that run: their text must be the schema's own, too
+
+
+def _objects(conn: sqlite3.Connection) -> frozenset[tuple[str, str, str | None]]:
+    """(type, name, text) of a store's objects; the text only for those that run (a trigger
+    of the schema's name with another body is as foreign as a new one)."""
+    return frozenset(
+        (kind, name, sql if kind in _CODE else None)
+        for kind, name, sql in conn.execute("SELECT type, name, sql FROM sqlite_master")
+    )
+
+
+@functools.cache
+def _expected_objects(version: int) -> frozenset[tuple[str, str, str | None]]:
+    """Every object a store at schema `version` holds: the migrations up to it run in
+    memory."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for script in MIGRATIONS[:version]:
+            conn.executescript(script)
+        return _objects(conn)
+    finally:
+        conn.close()
+
+
 class Store:
     """One connection to a store file. `readonly=True` for the UI and reporting commands."""
 
@@ -189,18 +221,20 @@ class Store:
             raise StoreError(f"{self.path}: no such store file (check --db or $HPTUI_DB)")
         if self.path.exists() and self.path.is_dir():
             raise StoreError(f"{self.path}: is a directory, not a store file")
+        # A read-only connection creates a WAL store's -wal and -shm files and cannot
+        # remove them: note whether they were there, to leave none behind (close()).
+        self._wal_files_were_there = any(p.exists() for p in self._wal_files())
+        conn = None
         try:
-            if readonly:
-                # Quoted: '#', '?' and '%' in a path are URI syntax, and unquoted they read
-                # another file or create stray ones (mode=ro lost after a '#').
-                conn = sqlite3.connect(
-                    f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
-                )
-            else:
-                conn = sqlite3.connect(str(self.path), check_same_thread=False)
+            conn = self._connect()
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._check_and_migrate(conn)
-        except sqlite3.DatabaseError as exc:
+        except (StoreError, sqlite3.DatabaseError) as exc:
+            if conn is not None:
+                conn.close()
+            self._tidy_wal_files()
+            if isinstance(exc, StoreError):
+                raise
             if _is_full(exc) or disk_full(self.path):
                 raise StoreError(
                     f"{self.path}: the disk holding the store is full, so it cannot be opened "
@@ -209,6 +243,36 @@ class Store:
                 ) from None
             raise StoreError(f"{self.path}: not a usable hptui store ({exc})") from None
         self.conn = conn
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.readonly:
+            return sqlite3.connect(str(self.path), check_same_thread=False)
+        # Quoted: '#', '?' and '%' in a path are URI syntax, and unquoted they read another
+        # file or create stray ones (mode=ro lost after a '#').
+        return sqlite3.connect(
+            f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+        )
+
+    def _wal_files(self) -> tuple[Path, Path]:
+        return (Path(f"{self.path}-wal"), Path(f"{self.path}-shm"))
+
+    def _tidy_wal_files(self) -> None:
+        """After a read-only use, remove the -wal and -shm files it created. SQLite removes
+        them when its last connection closes, but only from a writable one: so open one that
+        reads and closes. SQLite's own locks decide, so the files of a store an engine has
+        open stay; and a writable open creates no file that is not there already."""
+        if not self.readonly or self._wal_files_were_there:
+            return
+        if not any(p.exists() for p in self._wal_files()):
+            return
+        try:
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True)
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                conn.close()
+        except (sqlite3.Error, OSError):
+            pass  # a read-only folder or file: nothing can be removed there
 
     def _check_and_migrate(self, conn: sqlite3.Connection) -> None:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -221,6 +285,7 @@ class Store:
                 f"{self.path}: store schema {version} is newer than this hptui ({SCHEMA_VERSION});"
                 " upgrade hptui"
             )
+        self._check_objects(conn, version)
         if self.readonly:
             if version < SCHEMA_VERSION:
                 raise StoreNeedsMigration(
@@ -233,16 +298,41 @@ class Store:
         conn.execute(
             "PRAGMA synchronous = NORMAL"
         )  # durable at checkpoints; WAL keeps it consistent
-        conn.execute("PRAGMA foreign_keys = ON")
+        # Off while migrations rebuild tables that others refer to (SQLite's procedure for
+        # altering a table); on for every write after them.
+        conn.execute("PRAGMA foreign_keys = OFF")
         for v in range(version, SCHEMA_VERSION):
             with conn:
                 conn.executescript(
                     "BEGIN;" + MIGRATIONS[v] + f"; PRAGMA user_version = {v + 1};COMMIT;"
                 )
+        conn.execute("PRAGMA foreign_keys = ON")
         if app_id == 0:
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.commit()
         self._check_tables(conn)
+
+    def _check_objects(self, conn: sqlite3.Connection, version: int) -> None:
+        """Refuse a store holding objects its schema version never makes. A trigger runs
+        inside hptui's own writes (it can forge a result as the engine commits it) and a view
+        in place of a table runs on every read, so such a store is refused by every command,
+        before any migration or read, rather than cleaned up: nothing in it has run."""
+        found = {
+            obj
+            for obj in _objects(conn)
+            # SQLite's own tables and indexes (autoindexes, statistics); never a trigger/view
+            if not (obj[0] in ("table", "index") and obj[1].startswith("sqlite_"))
+        }
+        extra = sorted(found - _expected_objects(version), key=lambda o: o[:2])
+        if extra:
+            named = ", ".join(f"{kind} {clip(name, 60)}" for kind, name, _ in extra[:5])
+            more = f" and {len(extra) - 5} more" if len(extra) > 5 else ""
+            raise StoreError(
+                f"{self.path}: holds {named}{more}, which no hptui store has (a tampered or "
+                "hand-edited file: a trigger or view would run inside hptui's reads and "
+                "writes); refusing it. Drop them with sqlite3 if you trust the rest, or use "
+                "another --db"
+            )
 
     def _check_tables(self, conn: sqlite3.Connection) -> None:
         """Refuse a store whose tables or columns were dropped or renamed (a damaged or
@@ -262,6 +352,7 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+        self._tidy_wal_files()
 
     def check_fence(self) -> None:
         """An engine's store: raise LockLost unless the run still carries our token."""
@@ -703,14 +794,19 @@ class Store:
         self._update(
             "commands",
             command_id,
-            {"status": status, "handled_at": time.time(), "message": message},
+            {"status": status, "handled_at": time.time(), "message": clip(message, MAX_MESSAGE)},
         )
 
     @_writes
     def log(self, run_id: int, message: str, level: str = "info") -> None:
         self._insert(
             "events",
-            {"run_id": run_id, "created_at": time.time(), "level": level, "message": message},
+            {
+                "run_id": run_id,
+                "created_at": time.time(),
+                "level": level,
+                "message": clip(message, MAX_MESSAGE),
+            },
         )
 
     def events(self, run_id: int, after_id: int = 0, limit: int = 500) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from storage.contract import (
     CANCELLED,
     FAILED,
     FINISHED,
+    INTERRUPTED,
     PAUSED,
     PRUNED,
     STOPPING,
@@ -35,6 +36,7 @@ BADGES = {
     FINISHED: ("FINISHED", "bold black on green"),
     FAILED: ("FAILED", "bold white on red"),
     CANCELLED: ("CANCELLED", "bold white on red"),
+    INTERRUPTED: ("INTERRUPTED: hptui resume", "bold black on yellow"),
 }
 
 
