@@ -2,16 +2,18 @@
 loop: a thread of their own fits the GP on a bounded subset of the finished search trials and
 predicts every trial; the loop writes only the estimates that changed.
 
-A fit is requested after each result and never queued behind another: while one runs, later
-requests fold into the next, so the estimates are as fresh as the fitting allows and a long
-run pays one fit at a time, however fast results come. Past estimate.FIT_POINTS trials the GP
-is fitted on the best, the most recent and an even spread of the rest (cubic cost bounded),
-and still predicts them all (linear).
+A fit is requested after each result and never queued behind another: requests fold into
+the next fit, and fits take at most a tenth of the time (DUTY), at most one a second: a
+thread of the engine shares its interpreter with the loop, so a busy one delays the loop's
+turns. The estimates are information only; a few seconds' delay costs nothing. Past
+estimate.FIT_POINTS trials the GP is fitted on the best, the most recent and an even spread
+of the rest (cubic cost bounded), and still predicts them all (linear).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -25,6 +27,8 @@ ESTIMATE_REFIT = 5  # the kernel is re-optimised every 5 fits (one Cholesky betw
 # decimals). A refit moves most estimates a little; rewriting them all cost 18 MB of WAL
 # per result at 50,000 trials.
 CHANGED = 5e-5
+MIN_GAP_S = 1.0  # between the end of a fit and the start of the next
+DUTY = 0.1  # ... and at least (1 / DUTY - 1) times the last fit's duration
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class EstimateThread:
         self._wake = threading.Condition()
         self._busy = False
         self._closed = False
+        self._urgent = False  # `wait_idle`: the next fit starts without its pause
+        self._not_before = 0.0  # monotonic time the next fit may start
         self._thread = threading.Thread(target=self._work, name="estimates", daemon=True)
         self._thread.start()
 
@@ -80,7 +86,10 @@ class EstimateThread:
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Until the requested fit is done (tests, and the end of a run)."""
         with self._wake:
+            self._urgent = True
+            self._wake.notify_all()
             self._wake.wait_for(lambda: self._want is None and not self._busy, timeout)
+            self._urgent = False
 
     def close(self) -> None:
         with self._wake:
@@ -91,18 +100,26 @@ class EstimateThread:
         while True:
             with self._wake:
                 self._wake.wait_for(lambda: self._want is not None or self._closed)
+                while not (self._closed or self._urgent):  # the pause after the last fit
+                    left = self._not_before - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._wake.wait(left)
                 if self._closed:
                     return
                 assert self._want is not None
                 (space, obs), self._want = self._want, None
                 self._busy = True
+            started = time.monotonic()
             try:
                 if self._gp is None or self._gp.space != space:
                     self._gp = FidelityGP(space, self.seed, refit_every=ESTIMATE_REFIT)
                 est = estimate_all(self._gp, obs)
             except Exception:  # information only: never worth ending a run over
                 est = {}
+            took = time.monotonic() - started
             with self._wake:
                 self._ready.update(est)
                 self._busy = False
+                self._not_before = time.monotonic() + max(MIN_GAP_S, took * (1 / DUTY - 1))
                 self._wake.notify_all()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,12 +105,15 @@ class StrategyKeeper:
         """A tell is in flight: the strategy is not to be asked or read meanwhile."""
         return self._in_flight > 0
 
-    def settle(self, block: bool = False) -> None:
-        """Commit what finished tells made (with `block`, wait for every tell in flight).
-        An error a tell raised is raised here, on the loop's thread."""
+    def settle(self, block: bool = False, timeout: float | None = None) -> None:
+        """Commit what finished tells made: with `block`, wait for every tell in flight
+        (`timeout`: at most that long, then leave the rest to a later call). An error a tell
+        raised is raised here, on the loop's thread."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         while self._in_flight:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                told = self._told.get(block=block)
+                told = self._told.get(block=block, timeout=left)
             except queue.Empty:
                 return
             self._in_flight -= 1

@@ -32,6 +32,7 @@ POLL_S = 0.2  # commands are looked at at least this often
 # ... and this often while the strategy is being told: its state is committed soon after
 # the result (most tells take milliseconds), leaving a kill little to tell again on resume.
 TELLING_POLL_S = 0.01
+QUICK_TELL_S = 0.05
 
 
 class End(Enum):
@@ -222,6 +223,9 @@ class TrialLoop:
                 p.trials.update_estimates(p.settings.space, p.cfg.seed)
             p.store.log(p.run_id, _result_line(t.number, t.proposal, result, outcome, searching))
         p.keeper.tell_later(self.strategy, t.proposal, outcome)
+        # Most tells take milliseconds: wait that long, so the freed worker gets its next
+        # trial in this turn of the loop; a long one (a GP fit) is left to its thread.
+        p.keeper.settle(block=True, timeout=QUICK_TELL_S)
         p.lock.beat(p.progress, force=True)
 
     def _give_verdict(self, tid: int, epoch: int) -> None:
