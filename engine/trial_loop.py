@@ -8,7 +8,6 @@ run's life around it (engine.runner) turns that into the run's status.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -18,6 +17,7 @@ from engine.commands import handle_pending
 from engine.config import EngineError, RunConfig
 from engine.executor import Executor
 from engine.lock import RunLock
+from engine.messages import record_epoch, record_progress, record_worker_news, result_line
 from engine.persistence import StrategyKeeper
 from engine.settings import RunSettings
 from engine.setup import trial_seed
@@ -162,36 +162,16 @@ class TrialLoop:
         p = self.parts
         m: dict[str, Any] = dict(msg)
         kind, tid = m["kind"], m.get("trial_id")
-        if kind == "ready":
-            p.store.update_run(p.run_id, device=m["device"], precision=m["precision"])
-            p.store.set_worker(p.run_id, m["slot"], pid=m["pid"])
-        elif kind == "retry":
-            p.store.clear_epochs(tid)
-            p.store.log(
-                p.run_id,
-                f"trial {tid}: {m['error']}; running it again (retry {m['attempt']})",
-                "warning",
-            )
-        elif kind == "worker_restarted":
-            p.store.log(
-                p.run_id,
-                f"worker {m['slot']} (pid {m['old_pid']}) exited "
-                f"with code {m['exitcode']}; started a new one",
-                "warning",
-            )
-            p.store.set_worker(p.run_id, m["slot"], trial_id=None, pid=None)
-        elif tid not in p.trials.running:
+        if record_worker_news(p.store, p.run_id, m):
+            return  # news of a worker, not of a trial
+        if tid not in p.trials.running:
             return  # progress of a trial already cancelled
-        elif kind == "started":
+        if kind == "started":
             p.trials.started(tid)
         elif kind == "progress":
-            p.store.set_worker(
-                p.run_id, m["slot"], trial_id=tid, epoch=m["epoch"], epochs=m["epochs"],
-                batch=m["batch"], batches=m["batches"],
-            )  # fmt: skip
+            record_progress(p.store, p.run_id, m)
         elif kind == "epoch":
-            keys = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
-            p.store.add_epoch(p.run_id, tid, **{k: _finite(m[k]) for k in keys})
+            record_epoch(p.store, p.run_id, m)
             if m.get("verdict"):  # the worker waits: go on, or stop after this epoch
                 self._give_verdict(tid, int(m["epoch"]))
         elif kind == "result":
@@ -221,7 +201,7 @@ class TrialLoop:
             if searching and not outcome.pruned:  # a pruned trial is not a candidate for best
                 assert p.settings.space is not None
                 p.trials.update_estimates(p.settings.space, p.cfg.seed)
-            p.store.log(p.run_id, _result_line(t.number, t.proposal, result, outcome, searching))
+            p.store.log(p.run_id, result_line(t.number, t.proposal, result, outcome, searching))
         p.keeper.tell_later(self.strategy, t.proposal, outcome)
         # Most tells take milliseconds: wait that long, so the freed worker gets its next
         # trial in this turn of the loop; a long one (a GP fit) is left to its thread.
@@ -299,22 +279,3 @@ class TrialLoop:
             p.store.update_run(p.run_id, planned_trials=p.search.planned_trials)
             p.keeper.save(p.search)
         return message
-
-
-def _result_line(
-    number: int, proposal: Proposal, res: dict[str, Any], outcome: Any, searching: bool
-) -> str:
-    how = "finished"
-    if outcome.pruned:
-        how = f"pruned after epoch {res['epochs_run']} of {proposal.epochs}"
-    tail = f", reward {outcome.reward:.2f}" if searching else ""
-    if not searching:
-        tail = f", test acc {res['test_accuracy']:.4f}"
-    return (
-        f"trial {number} ({proposal.phase}) {how}: val acc {res['val_accuracy']:.4f}, "
-        f"{res['seconds']:.1f} s{tail}"
-    )
-
-
-def _finite(v: Any) -> Any:
-    return v if not isinstance(v, float) or math.isfinite(v) else None

@@ -1,0 +1,72 @@
+"""What the workers report, put where it belongs: news of a worker (ready, a trial run again,
+a worker replaced) and a trial's progress and epochs go to the store as they come; the log
+line of a trial's end is worded here."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from engine.strategies.base import Outcome, Proposal
+from storage.store import Store
+
+EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+
+
+def record_worker_news(store: Store, run_id: int, m: dict[str, Any]) -> bool:
+    """Store a message about a worker rather than a trial; False for any other message."""
+    kind = m["kind"]
+    if kind == "ready":
+        store.update_run(run_id, device=m["device"], precision=m["precision"])
+        store.set_worker(run_id, m["slot"], pid=m["pid"])
+    elif kind == "retry":  # its worker or node was lost: the trial runs again from the start
+        store.clear_epochs(m["trial_id"])
+        store.log(
+            run_id,
+            f"trial {m['trial_id']}: {m['error']}; running it again (retry {m['attempt']})",
+            "warning",
+        )
+    elif kind == "worker_restarted":
+        store.log(
+            run_id,
+            f"worker {m['slot']} (pid {m['old_pid']}) exited with code {m['exitcode']}; "
+            "started a new one",
+            "warning",
+        )
+        store.set_worker(run_id, m["slot"], trial_id=None, pid=None)
+    else:
+        return False
+    return True
+
+
+def record_progress(store: Store, run_id: int, m: dict[str, Any]) -> None:
+    """Where a trial is in its training, for the trainers pane."""
+    store.set_worker(
+        run_id, m["slot"], trial_id=m["trial_id"], epoch=m["epoch"], epochs=m["epochs"],
+        batch=m["batch"], batches=m["batches"],
+    )  # fmt: skip
+
+
+def record_epoch(store: Store, run_id: int, m: dict[str, Any]) -> None:
+    """One epoch of a trial; a loss that is not a number is stored as NULL."""
+    store.add_epoch(run_id, m["trial_id"], **{k: _finite(m[k]) for k in EPOCH_KEYS})
+
+
+def result_line(
+    number: int, proposal: Proposal, res: dict[str, Any], outcome: Outcome, searching: bool
+) -> str:
+    """The log line of a trial that ended with a result."""
+    how = "finished"
+    if outcome.pruned:
+        how = f"pruned after epoch {res['epochs_run']} of {proposal.epochs}"
+    tail = (
+        f", reward {outcome.reward:.2f}" if searching else f", test acc {res['test_accuracy']:.4f}"
+    )
+    return (
+        f"trial {number} ({proposal.phase}) {how}: val acc {res['val_accuracy']:.4f}, "
+        f"{res['seconds']:.1f} s{tail}"
+    )
+
+
+def _finite(v: Any) -> Any:
+    return v if not isinstance(v, float) or math.isfinite(v) else None
