@@ -43,7 +43,8 @@ class StrategyKeeper:
 
     def __init__(self, store: Store, run_id: int, name: str) -> None:
         self.store, self.run_id, self.name = store, run_id, name
-        self._jobs: queue.Queue[tuple[Strategy, Proposal, Outcome]] = queue.Queue()
+        # (strategy, proposal, outcome) to tell, or (strategy, None, None): save only
+        self._jobs: queue.Queue[tuple[Strategy, Proposal | None, Outcome | None]] = queue.Queue()
         self._told: queue.Queue[Told] = queue.Queue()
         self._in_flight = 0  # tells handed over and not yet settled (loop thread only)
         self._thread: threading.Thread | None = None
@@ -94,6 +95,14 @@ class StrategyKeeper:
 
     def tell_later(self, strategy: Strategy, p: Proposal, outcome: Outcome) -> None:
         """Hand the outcome to the telling thread; `settle` commits what it made."""
+        self._hand_over(strategy, p, outcome)
+
+    def save_later(self, strategy: Strategy) -> None:
+        """Save the state on the telling thread (encoding a long run's state takes a while);
+        `settle` commits it."""
+        self._hand_over(strategy, None, None)
+
+    def _hand_over(self, strategy: Strategy, p: Proposal | None, outcome: Outcome | None) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name="strategy", daemon=True)
             self._thread.start()
@@ -140,8 +149,9 @@ class StrategyKeeper:
                 told = Told(error=exc)
             self._told.put(told)
 
-    def _tell(self, strategy: Strategy, p: Proposal, outcome: Outcome) -> Told:
-        strategy.tell(p, outcome)
+    def _tell(self, strategy: Strategy, p: Proposal | None, outcome: Outcome | None) -> Told:
+        if p is not None and outcome is not None:
+            strategy.tell(p, outcome)
         if not strategy.searching:
             return Told()
         return Told(
@@ -150,7 +160,7 @@ class StrategyKeeper:
             state=encode_state(self.name, strategy.state_dict()),
             planned=strategy.planned_trials,
             progress=strategy.progress(),
-            pruned=outcome.pruned,
+            pruned=outcome is not None and outcome.pruned,
         )
 
     def _commit(self, told: Told) -> None:

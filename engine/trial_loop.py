@@ -138,7 +138,7 @@ class TrialLoop:
             self._launch(slot, proposal)
             launched += 1
         if launched and self.strategy.searching:
-            self.parts.keeper.save(self.strategy)
+            self.parts.keeper.save_later(self.strategy)
 
     def _launch(self, slot: int, proposal: Proposal) -> None:
         p, s = self.parts, self.parts.settings

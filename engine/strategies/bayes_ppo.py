@@ -199,10 +199,20 @@ class BayesPPO(Strategy):
     def _observe(self, proposal: Proposal, outcome: Outcome) -> None:
         self._record(proposal, outcome)
         self._observe_step(proposal, outcome)
-        if self.stage == "ppo" or self.warmup.done():
+        if self._steps_next():
             # Fitted here, when told (the engine tells on a thread of its own), rather than
-            # at the next ask, which the engine's loop waits for.
+            # at the next ask, which the engine's loop waits for; only when that ask will
+            # screen a step, so the GP is fitted exactly as often as when asks fitted it.
             self._fit_gp()
+
+    def _steps_next(self) -> bool:
+        """Whether the next ask chooses a PPO step (and so screens with the GP)."""
+        if self.stage == WARMUP_PHASE:
+            return self.warmup.done()  # the next ask starts PPO
+        if self.stage != PPO_PHASE:
+            return False
+        length = self.schedule.traj_len(self.ppo_epoch)
+        return any(not tr.running and not tr.ended and len(tr.steps) < length for tr in self.trajs)
 
     def _observe_step(self, proposal: Proposal, outcome: Outcome) -> None:
         if proposal.phase == WARMUP_PHASE:
