@@ -1,0 +1,163 @@
+"""How long the terminal UI takes to open a run of 1k, 10k and 50k trials, and what it holds.
+
+For each size a finished random-search run is built as `bench/scale_store.py` builds it (its
+trials and epochs), plus one event per trial (what the log pane reads). Then, for each
+terminal size (80x24: one pane at a time behind tabs; 160x48: every pane at once), a real
+`HptuiApp` runs headless (Textual's `run_test`) in a process of its own, with the checkout
+under test first on the path, and the bench measures:
+
+- first paint: seconds from creating the app until the trials table has rows and a frame
+  with them was painted;
+- key answer: median seconds from pressing a pane key (alternately `3`, the accuracy plot,
+  and `1`, the trials) until the pane shown changed and the next frame was painted;
+- RSS after the first paint (MB, the process's resident memory).
+
+    python bench/scale_ui.py [--sizes 1000 10000 50000] [--baseline OTHER_CHECKOUT]
+
+The stores are built once per size (in a temporary folder) and measured by each checkout in
+turn, so both see the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+REPO = HERE.parent.parent
+SIZES = [(80, 24), (160, 48)]
+KEY_PRESSES = 6
+PAINT_LIMIT_S = 120.0
+
+
+# --- worker side: runs with the measured checkout first on the path ------------------------
+
+
+def build_store(db: str, n: int) -> int:
+    """The scale_store run of n trials and one event per trial."""
+    from bench.scale_store import build
+    from storage.store import Store
+
+    store = Store(db)
+    run_id = build(store, n)
+    with store.conn:
+        store.conn.executemany(
+            "INSERT INTO events (run_id, created_at, level, message) VALUES (?, ?, 'info', ?)",
+            [(run_id, 1_700_000_000.0 + 5 * i, f"trial {i} finished") for i in range(1, n + 1)],
+        )
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    return run_id
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _painted(app: Any) -> None:
+    """Wait for the next frame to be painted."""
+    done = asyncio.Event()
+    app.call_after_refresh(done.set)
+    await asyncio.wait_for(done.wait(), 30)
+
+
+async def measure_app(db: str, run_id: int, size: tuple[int, int]) -> dict[str, Any]:
+    from hptui.app import HptuiApp
+
+    t0 = time.perf_counter()
+    app = HptuiApp(db, run_id)
+    async with app.run_test(size=size) as pilot:
+        while not app.table.row_count:
+            if time.perf_counter() - t0 > PAINT_LIMIT_S:
+                raise SystemExit("no rows in the trials table")
+            await asyncio.sleep(0.01)
+        await _painted(app)
+        paint_s = time.perf_counter() - t0
+        rss = rss_mb()
+        answers = []
+        for i in range(KEY_PRESSES):
+            key, pane = ("3", "reward") if i % 2 == 0 else ("1", "trials")
+            t = time.perf_counter()
+            await pilot.press(key)
+            while app.current_pane != pane:
+                await asyncio.sleep(0.001)
+            await _painted(app)
+            answers.append(time.perf_counter() - t)
+        rows = app.table.row_count
+    return {"paint_s": paint_s, "key_s": statistics.median(answers), "rss_mb": rss, "rows": rows}
+
+
+def worker(db: str, run_id: int, width: int, height: int) -> dict[str, Any]:
+    return asyncio.run(measure_app(db, run_id, (width, height)))
+
+
+# --- parent side ---------------------------------------------------------------------------
+
+
+def _run(checkout: Path, args: list[str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, str(HERE), *args],
+        capture_output=True,
+        text=True,
+        cwd=checkout,
+        env={**os.environ, "PYTHONPATH": f"{checkout}{os.pathsep}{REPO}"},
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{args[0]} with {checkout} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    sys.path.insert(0, str(REPO))
+    from bench._common import machine, table
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 50000])
+    ap.add_argument("--baseline", type=Path, help="another checkout, measured alternately")
+    args = ap.parse_args()
+    checkouts = {"this": REPO}
+    if args.baseline:
+        checkouts = {"before": args.baseline.resolve(), "after": REPO}
+    print(f"machine: {machine()}", flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.sizes:
+            db = str(Path(tmp) / f"ui-{n}.db")
+            run_id = _run(REPO, ["--build", db, str(n)])["run_id"]
+            for label, path in checkouts.items():
+                row = [f"{n:,}", label]
+                for w, h in SIZES:
+                    m = _run(path, ["--worker", db, str(run_id), str(w), str(h)])
+                    row += [f"{m['paint_s']:.2f}", f"{1000 * m['key_s']:.0f}", f"{m['rss_mb']:.0f}"]
+                rows.append(row)
+                print(table(HEADERS, rows[-1:]), flush=True)
+    print()
+    print(table(HEADERS, rows))
+    print(f"load average after: {machine().rsplit('load average ', 1)[-1]}")
+
+
+HEADERS = [
+    "trials", "checkout",
+    "80x24 paint s", "80x24 key ms", "80x24 RSS MB",
+    "160x48 paint s", "160x48 key ms", "160x48 RSS MB",
+]  # fmt: skip
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--build"]:
+        print(json.dumps({"run_id": build_store(sys.argv[2], int(sys.argv[3]))}))
+    elif sys.argv[1:2] == ["--worker"]:
+        print(json.dumps(worker(sys.argv[2], *map(int, sys.argv[3:6]))))
+    else:
+        main()
