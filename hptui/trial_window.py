@@ -22,9 +22,9 @@ SLACK = 50
 class TrialWindow:
     """`trials` by id; `wanted` is the table's filter (None: every trial)."""
 
-    def __init__(self, size: int, slack: int = SLACK) -> None:
+    def __init__(self, size: int, slack: int | None = None) -> None:
         self.size = size
-        self.slack = slack
+        self.slack = SLACK if slack is None else slack
         self.trials: dict[int, Trial] = {}
         self.kept: set[int] = set()  # kept however old: the best ranked seen so far
         self.wanted: Callable[[Trial], bool] | None = None
