@@ -12,7 +12,10 @@ under test first on the path, and the bench measures:
   and `1`, the trials) until the pane shown changed and the next frame was painted (the key
   is sent as the terminal driver sends it: Pilot's `press` also waits out the tabs' underline
   animation, 0.4 s that the screen does not wait for);
-- RSS after the first paint (MB, the process's resident memory).
+- RSS after the first paint (MB, the process's resident memory);
+- with a writer adding 50 trials a second (and an event each) to a copy of the store, at
+  160x48 (every pane in view): the key answer, and the CPU seconds the UI process spends per
+  second over 5 s of it.
 
     python bench/scale_ui.py [--sizes 1000 10000 50000] [--baseline OTHER_CHECKOUT]
 
@@ -26,6 +29,8 @@ import argparse
 import asyncio
 import json
 import os
+import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -39,6 +44,9 @@ REPO = HERE.parent.parent
 SIZES = [(80, 24), (160, 48)]
 KEY_PRESSES = 6
 PAINT_LIMIT_S = 120.0
+WRITER_RATE = 50.0  # trials a second
+WRITER_SIZE = (160, 48)
+CPU_WINDOW_S = 5.0
 
 
 # --- worker side: runs with the measured checkout first on the path ------------------------
@@ -59,6 +67,31 @@ def build_store(db: str, n: int) -> int:
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     return run_id
+
+
+def write_trials(db: str, run_id: int, rate: float, seconds: float) -> None:
+    """Trials as the engine writes them (started, then their result) and an event each, at
+    `rate` a second, for `seconds`."""
+    from bench.scale_store import _config
+    from storage.store import Store
+
+    store, rng = Store(db), random.Random(0)
+    start = time.monotonic()
+    i = 0
+    while time.monotonic() - start < seconds:
+        cfg = _config(rng)
+        tid, number = store.add_trial(
+            run_id, cfg, status="running", phase="search", strategy="random", space_version=1
+        )
+        acc = rng.uniform(0.5, 0.88)
+        store.update_trial(
+            tid, status="finished", val_accuracy=acc, score=60 * acc, reward=60 * acc,
+            seconds=4.0, epochs_run=2, finished_at=time.time(),
+        )  # fmt: skip
+        store.log(run_id, f"trial {number} finished")
+        i += 1
+        time.sleep(max(0.0, start + i / rate - time.monotonic()))
+    store.close()
 
 
 def rss_mb() -> float:
@@ -84,33 +117,66 @@ def send_key(app: Any, key: str) -> None:
     app._driver.send_message(event)
 
 
-async def measure_app(db: str, run_id: int, size: tuple[int, int]) -> dict[str, Any]:
+async def measure_app(
+    db: str, run_id: int, size: tuple[int, int], writer: bool = False
+) -> dict[str, Any]:
     from hptui.app import HptuiApp
 
     t0 = time.perf_counter()
     app = HptuiApp(db, run_id)
+    out: dict[str, Any] = {}
     async with app.run_test(size=size):
         while not app.table.row_count:
             if time.perf_counter() - t0 > PAINT_LIMIT_S:
                 raise SystemExit("no rows in the trials table")
             await asyncio.sleep(0.01)
         await _painted(app)
-        paint_s = time.perf_counter() - t0
-        rss = rss_mb()
-        answers = []
-        for i in range(KEY_PRESSES):
-            key, pane = ("3", "reward") if i % 2 == 0 else ("1", "trials")
-            t = time.perf_counter()
-            send_key(app, key)
-            while app.current_pane != pane:
-                await asyncio.sleep(0.001)
-            await _painted(app)
-            answers.append(time.perf_counter() - t)
-        rows = app.table.row_count
-    return {"paint_s": paint_s, "key_s": statistics.median(answers), "rss_mb": rss, "rows": rows}
+        out["paint_s"] = time.perf_counter() - t0
+        out["rss_mb"] = rss_mb()
+        proc = None
+        if writer:
+            seconds = 60 + 2 * PAINT_LIMIT_S  # ended below, once measured
+            proc = subprocess.Popen(
+                [sys.executable, str(HERE), "--writer", db, str(run_id), str(WRITER_RATE),
+                 str(seconds)],
+            )  # fmt: skip
+            await asyncio.sleep(2.0)  # the trials stream in
+            cpu, wall = time.process_time(), time.perf_counter()
+            await asyncio.sleep(CPU_WINDOW_S)
+            out["cpu_per_s"] = (time.process_time() - cpu) / (time.perf_counter() - wall)
+        try:
+            out["key_s"] = await key_answer(app)
+        finally:
+            if proc is not None:
+                proc.kill()
+                proc.wait()
+        out["rows"] = app.table.row_count
+    return out
 
 
-def worker(db: str, run_id: int, width: int, height: int) -> dict[str, Any]:
+async def key_answer(app: Any) -> float:
+    """Median seconds from a pane key to the next frame with that pane."""
+    answers = []
+    for i in range(KEY_PRESSES):
+        key, pane = ("3", "reward") if i % 2 == 0 else ("1", "trials")
+        t = time.perf_counter()
+        send_key(app, key)
+        while app.current_pane != pane:
+            await asyncio.sleep(0.001)
+        await _painted(app)
+        answers.append(time.perf_counter() - t)
+    return statistics.median(answers)
+
+
+def worker(db: str, run_id: int, width: int, height: int, writer: int) -> dict[str, Any]:
+    if writer:  # on a copy: the other checkout measures the same store
+        copy = f"{db}.writer.db"
+        shutil.copyfile(db, copy)
+        try:
+            return asyncio.run(measure_app(copy, run_id, (width, height), writer=True))
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(copy + suffix).unlink(missing_ok=True)
     return asyncio.run(measure_app(db, run_id, (width, height)))
 
 
@@ -150,8 +216,11 @@ def main() -> None:
             for label, path in checkouts.items():
                 row = [f"{n:,}", label]
                 for w, h in SIZES:
-                    m = _run(path, ["--worker", db, str(run_id), str(w), str(h)])
+                    m = _run(path, ["--worker", db, str(run_id), str(w), str(h), "0"])
                     row += [f"{m['paint_s']:.2f}", f"{1000 * m['key_s']:.0f}", f"{m['rss_mb']:.0f}"]
+                w, h = WRITER_SIZE
+                m = _run(path, ["--worker", db, str(run_id), str(w), str(h), "1"])
+                row += [f"{1000 * m['key_s']:.0f}", f"{m['cpu_per_s']:.2f}"]
                 rows.append(row)
                 print(table(HEADERS, rows[-1:]), flush=True)
     print()
@@ -163,12 +232,15 @@ HEADERS = [
     "trials", "checkout",
     "80x24 paint s", "80x24 key ms", "80x24 RSS MB",
     "160x48 paint s", "160x48 key ms", "160x48 RSS MB",
+    "writer: key ms", "writer: CPU s/s",
 ]  # fmt: skip
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--build"]:
         print(json.dumps({"run_id": build_store(sys.argv[2], int(sys.argv[3]))}))
     elif sys.argv[1:2] == ["--worker"]:
-        print(json.dumps(worker(sys.argv[2], *map(int, sys.argv[3:6]))))
+        print(json.dumps(worker(sys.argv[2], *map(int, sys.argv[3:7]))))
+    elif sys.argv[1:2] == ["--writer"]:
+        write_trials(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]))
     else:
         main()
