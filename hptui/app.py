@@ -117,6 +117,7 @@ class HptuiApp(App[None]):
         self.window = TrialWindow(WINDOW)
         self.trials: dict[int, dict[str, Any]] = self.window.trials  # the window's, by id
         self.plot_source: PlotSource | None = None
+        self.rule_firings: list[dict[str, Any]] | None = None  # over the run, from the store
         self.best: dict[str, Any] | None = None  # as the store ranks trials: the one source
         self.ppo: list[dict[str, Any]] = []
         self.versions: dict[int, dict[str, Any]] = {}
@@ -356,17 +357,21 @@ class HptuiApp(App[None]):
 
         if s.plot is not None:
             self.plot_source = s.plot
+        if s.rule_firings is not None:
+            self.rule_firings = s.rule_firings
         if self.plot_source is not None and (s.plot is not None or s.best_read):
             self.plot.show_source(self.plot_source, self.best)
-        if s.trials or s.ppo_updates or s.versions is not None or s.best_read:
+        aggregates = s.rule_firings is not None
+        if s.trials or s.ppo_updates or s.versions is not None or s.best_read or aggregates:
             ordered = sorted(self.trials.values(), key=lambda t: t["number"])
-            if s.trials or s.versions is not None:
+            if s.trials or s.versions is not None or aggregates:
                 cur = self.versions.get(self.run_row["space_version"]) if self.run_row else None
                 by_version = {
                     v: {r["name"]: float(r["penalty"]) for r in row["rules"]}
                     for v, row in self.versions.items()
                 }
-                self.penalties.show(cur["rules"] if cur else [], ordered, by_version)
+                rules = cur["rules"] if cur else []
+                self.penalties.show(rules, ordered, by_version, self.rule_firings)
             self.proposer.show(self.trials, self.ppo, self.versions, self.selected)
         if self.plot.stale:  # the plot's drawing in a frame of its own, at most once a second
             await self._next_frame()

@@ -70,6 +70,7 @@ class Snapshot:
     total: int = 0  # the run's trials in the store (the UI holds a window of them)
     best_ids: list[int] = field(default_factory=list)  # the best-ranked, on the first read
     plot: PlotSource | None = None  # read again (None: not this time)
+    rule_firings: list[dict[str, Any]] | None = None  # read with the plot's data
 
 
 class StoreReader:
@@ -130,13 +131,15 @@ class StoreReader:
         if trials or self.first:
             best, best_read = store.best_trial(rid), True
         stopped = store.stop_carried_out(rid)
-        plot = None
+        plot, firings = None, None
         owed = self.plot_owed or bool(trials)
+        # The plot's data and the rules' counts are aggregates over the whole run.
         # A long run's aggregates cost a scan of the index: read them at most every
         # PLOT_READ_S; a few thousand points are read again whenever trials changed.
         wait = PLOT_READ_S if self.plot_binned else 0.0
         if owed and time.monotonic() - self.plot_read_at >= wait:
             plot = read_plot_source(store, rid)
+            firings = store.rule_firings(rid)
         total = store.trial_count(rid)
         # all read: now move the bookkeeping on
         self.first = False
@@ -159,6 +162,7 @@ class StoreReader:
         snap = Snapshot(run, trials, ppo, versions, workers, evs, handled, epochs)
         snap.best, snap.best_read, snap.stopped = best, best_read, stopped
         snap.total, snap.best_ids, snap.plot = total, best_ids, plot
+        snap.rule_firings = firings
         return snap
 
     def window(self, phase: str | None, status: str | None) -> list[dict[str, Any]]:

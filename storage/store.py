@@ -508,6 +508,20 @@ class Store:
             [max(1, width), run_id],
         )
 
+    def rule_firings(self, run_id: int) -> list[dict[str, Any]]:
+        """Per space version and rule, how many search trials the rule fired in and the sum of
+        those trials' penalty shared evenly among the rules each fired: what the UI's
+        penalty pane counts, in one aggregate query rather than reading every trial. A
+        `rules_fired` that is not a JSON array (a damaged row) counts for nothing."""
+        return self._rows(
+            "SELECT t.space_version AS version, j.value AS rule, count(*) AS fired, "
+            "sum(coalesce(t.penalty, 0) / json_array_length(t.rules_fired)) AS even_share "
+            "FROM trials t, json_each(t.rules_fired) j "
+            f"WHERE t.run_id = ? AND t.{SEARCH} AND json_valid(t.rules_fired) "
+            "AND json_type(t.rules_fired) = 'array' GROUP BY t.space_version, j.value",
+            [run_id],
+        )
+
     def phase_starts(self, run_id: int) -> list[tuple[str, int]]:
         """(phase, its first finished search trial's number), in the order the run reached
         them."""

@@ -16,6 +16,7 @@ import hptui.store_reader
 import hptui.trial_window
 from hptui.app import HptuiApp
 from hptui.widgets.event_log import EventLog
+from hptui.widgets.penalty_pane import PenaltyPane
 from hptui.widgets.proposer_pane import ProposerPane
 from hptui.widgets.reward_plot import RewardPlot
 from hptui.widgets.trials_table import TrialsTable
@@ -222,5 +223,25 @@ def test_the_proposer_works_out_only_new_epochs(filled: Filled) -> None:
             s.close()
             await refresh(app, pilot)
             assert pane.belief_cache.computed == computed + 2
+
+    asyncio.run(go())
+
+
+def test_the_rules_are_counted_over_the_whole_run(tmp_path: Path, small_window: None) -> None:
+    db, run_id = long_run(tmp_path)
+    s = Store(db)
+    s.conn.execute("UPDATE trials SET rules_fired = '[\"sgd_high_lr\"]', penalty = 10.0")
+    s.conn.execute("UPDATE trials SET rules_fired = 'not json' WHERE number = 1")  # damaged
+    s.conn.commit()
+    s.close()
+
+    async def go() -> None:
+        app = HptuiApp(str(db), run_id)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await refresh(app, pilot)
+            pen = app.query_one(PenaltyPane)
+            assert len(app.trials) < TRIALS  # a window, yet every trial is counted
+            assert pen.counts == {"sgd_high_lr": TRIALS - 1}
+            assert pen.totals == {"sgd_high_lr": 10.0 * (TRIALS - 1)}
 
     asyncio.run(go())
