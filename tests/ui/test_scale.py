@@ -153,6 +153,13 @@ def test_the_log_opens_on_its_latest_lines(tmp_path: Path) -> None:
             assert log.kept[-1].plain.endswith("event 1000")
             assert log.kept[0].plain.endswith(f"event {1000 - tail + 1}")
 
+            s = Store(db)  # more than a read takes arrive at once: the latest are shown
+            for i in range(1001, 1001 + 2 * tail):
+                s.log(run_id, f"event {i}")
+            s.close()
+            await refresh(app, pilot)
+            assert log.kept[-1].plain.endswith(f"event {1000 + 2 * tail}")
+
     asyncio.run(go())
 
 
