@@ -3,9 +3,11 @@
 The engine is a separate process and the only writer of run data. This app reads the store
 through a read-only `Store` twice a second, off the UI thread, fetching only what changed
 (new trials plus the ones still running, new PPO updates and events, the worker rows), and
-redraws only the panes whose data changed. It writes nothing but rows of `commands`, each
-through a short-lived writable connection. It never imports TensorFlow or the engine's
-run loop, so it starts in well under a second.
+redraws only the panes whose data changed. It holds a window of the run's trials (the newest,
+the best, those the table's filter selects: hptui.trial_window), never the whole history, so
+a run of any length opens in about the same time and memory. It writes nothing but rows of
+`commands`, each through a short-lived writable connection. It never imports TensorFlow or
+the engine's run loop, so it starts in well under a second.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from textual.containers import Container, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Tab, Tabs
 
-from hptui.store_reader import Snapshot, StoreReader
+from hptui.store_reader import WINDOW, PlotSource, Snapshot, StoreReader
+from hptui.trial_window import TrialWindow
 from hptui.widgets.event_log import EventLog
 from hptui.widgets.penalty_pane import PenaltyPane
 from hptui.widgets.proposer_pane import ProposerPane
@@ -50,6 +53,7 @@ from storage.contract import (
 from storage.store import Store, StoreError, engine_alive
 
 POLL_S = 0.5
+PPO_UPDATES_KEPT = 50  # the proposer shows the latest update: older ones are let go
 FRAME_WAIT_S = 0.25  # the longest a poll waits for a frame between the parts it applies
 NARROW_W, NARROW_H = 120, 36  # below either, one pane at a time behind tabs
 PANES = [
@@ -110,7 +114,10 @@ class HptuiApp(App[None]):
         self.poll_s = poll_s
         self.reader: StoreReader | None = None
         self.run_row: dict[str, Any] | None = None
-        self.trials: dict[int, dict[str, Any]] = {}
+        self.window = TrialWindow(WINDOW)
+        self.trials: dict[int, dict[str, Any]] = self.window.trials  # the window's, by id
+        self.plot_source: PlotSource | None = None
+        self.rule_firings: list[dict[str, Any]] | None = None  # over the run, from the store
         self.best: dict[str, Any] | None = None  # as the store ranks trials: the one source
         self.ppo: list[dict[str, Any]] = []
         self.versions: dict[int, dict[str, Any]] = {}
@@ -305,13 +312,15 @@ class HptuiApp(App[None]):
         """Header, table and log together (their "best" is the same), then the trainers,
         the selected trial, the penalties and the proposer, then the plot: one frame each."""
         self.run_row = s.run
-        for t in s.trials:
-            self.trials[t["id"]] = t
+        self.window.add(s.trials)
+        self.window.keep(s.best_ids)
         if s.versions is not None:
             self.versions = {v["version"]: v for v in s.versions}
-        self.ppo.extend(s.ppo_updates)
+        self.ppo = [*self.ppo, *s.ppo_updates][-PPO_UPDATES_KEPT:]
         if s.best_read:
             self.best = s.best
+            if s.best is not None:
+                self.window.keep([s.best["id"]])
             if s.best is not None and s.best != self.trials.get(s.best["id"]):
                 # a fresher read of that trial (its score can change without a new trial)
                 self.trials[s.best["id"]] = s.best
@@ -322,7 +331,9 @@ class HptuiApp(App[None]):
         self.header.show(s.run, self.best, time.time())
         if s.trials:
             self.table.upsert(s.trials)
+            self._let_go()
         self.table.set_best(self.best["id"] if self.best else None)
+        self.table.set_total(s.total)
         for c in s.commands:
             kind = self.watched.pop(c["id"], c["kind"])
             if c["status"] == REFUSED:
@@ -344,22 +355,59 @@ class HptuiApp(App[None]):
         if self.selected != self._epochs_loading:  # else shown once, with them, when read
             self._show_detail()
 
-        if s.trials or s.ppo_updates or s.versions is not None or s.best_read:
+        if s.plot is not None:
+            self.plot_source = s.plot
+        if s.rule_firings is not None:
+            self.rule_firings = s.rule_firings
+        if self.plot_source is not None and (s.plot is not None or s.best_read):
+            self.plot.show_source(self.plot_source, self.best)
+        aggregates = s.rule_firings is not None
+        if s.trials or s.ppo_updates or s.versions is not None or s.best_read or aggregates:
             ordered = sorted(self.trials.values(), key=lambda t: t["number"])
-            if s.trials or s.best_read:
-                self.plot.show(ordered, self.best)
-            if s.trials or s.versions is not None:
+            if s.trials or s.versions is not None or aggregates:
                 cur = self.versions.get(self.run_row["space_version"]) if self.run_row else None
                 by_version = {
                     v: {r["name"]: float(r["penalty"]) for r in row["rules"]}
                     for v, row in self.versions.items()
                 }
-                self.penalties.show(cur["rules"] if cur else [], ordered, by_version)
+                rules = cur["rules"] if cur else []
+                self.penalties.show(rules, ordered, by_version, self.rule_firings)
             self.proposer.show(self.trials, self.ppo, self.versions, self.selected)
         if self.plot.stale:  # the plot's drawing in a frame of its own, at most once a second
             await self._next_frame()
             if self._alive():
                 self.plot.flush()
+
+    def _let_go(self) -> None:
+        """The window's oldest trials go once it overflows (the selected and the pinned
+        proposer step stay), their rows and epochs with them."""
+        gone = self.window.evict(also_keep=[self.selected, self.proposer.pinned])
+        if gone:
+            self.table.remove(gone)
+            for tid in gone:
+                self.epochs_cache.pop(tid, None)
+
+    @on(TrialsTable.FilterChanged)
+    def _filter_changed(self, event: TrialsTable.FilterChanged) -> None:
+        """The window holds the newest trials the filter selects too: read them now."""
+        any_filter = event.phase is not None or event.status is not None
+        self.window.wanted = self.table.wants if any_filter else None
+        if any_filter:
+            self.run_worker(partial(self._load_window, event.phase, event.status), group="window")
+
+    async def _load_window(self, phase: str | None, status: str | None) -> None:
+        if self.reader is None:
+            return
+        try:
+            trials = await asyncio.to_thread(self.reader.window, phase, status)
+        except sqlite3.Error:
+            return  # the filter still shows what the window holds
+        if not self._alive():
+            return
+        # rows read earlier than the latest poll's must not undo it: only trials not held
+        new = [t for t in trials if t["id"] not in self.trials]
+        self.window.add(new)
+        self.table.upsert(new)
 
     def _painted(self) -> None:
         if self.first_paint_s is None:

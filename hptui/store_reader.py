@@ -1,15 +1,53 @@
 """Incremental, read-only reads of one run for the terminal UI (off the UI thread). The
-queries are the store's; this keeps the bookkeeping of what was read already."""
+queries are the store's; this keeps the bookkeeping of what was read already.
+
+A long run is never read whole: the first read takes a window of trials (the newest, the
+best, the running ones) and the log's last lines; later reads take what is new. The accuracy
+plot reads its own few columns, or per-bin aggregates once there are many points."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from storage.contract import OPEN_TRIAL_STATUSES
 from storage.store import Store
+
+WINDOW = 500  # the newest trials the UI holds (and those of the table's filter)
+BEST_KEPT = 20  # the best-ranked trials it holds too, however old
+LOG_TAIL = 400  # the log's lines read at most at once: the last ones
+PLOT_POINTS_MAX = 1000  # above, per-bin aggregates: 1,000 marks take ~0.1 s to draw
+PLOT_BINS = 200
+PLOT_READ_S = 2.0  # while trials stream in, the plot's data is read again at most this often
+
+
+@dataclass
+class PlotSource:
+    """What the accuracy plot draws: one point per trial (`points`, few trials) or, for a
+    long run, `bins` of trial numbers with their highest and mean accuracy."""
+
+    finished: int  # finished search trials
+    points: list[dict[str, Any]] | None = None
+    bins: list[dict[str, Any]] | None = None
+    phase_starts: list[tuple[str, int]] = field(default_factory=list)
+
+
+def read_plot_source(store: Store, run_id: int) -> PlotSource:
+    counts = store.search_counts(run_id)
+    finished = counts["finished"]
+    if finished + counts["pruned"] <= PLOT_POINTS_MAX:
+        return PlotSource(finished, points=store.search_points(run_id))
+    last = store.conn.execute(
+        "SELECT coalesce(max(number), 1) FROM trials WHERE run_id = ?", [run_id]
+    ).fetchone()[0]
+    width = -(-int(last) // PLOT_BINS)  # ceiling: at most PLOT_BINS bins
+    return PlotSource(
+        finished, bins=store.search_accuracy_bins(run_id, width),
+        phase_starts=store.phase_starts(run_id),
+    )  # fmt: skip
 
 
 @dataclass
@@ -29,6 +67,10 @@ class Snapshot:
     best: dict[str, Any] | None = None
     best_read: bool = False
     stopped: bool = False  # a user's stop was carried out (the run did not complete)
+    total: int = 0  # the run's trials in the store (the UI holds a window of them)
+    best_ids: list[int] = field(default_factory=list)  # the best-ranked, on the first read
+    plot: PlotSource | None = None  # read again (None: not this time)
+    rule_firings: list[dict[str, Any]] | None = None  # read with the plot's data
 
 
 class StoreReader:
@@ -43,6 +85,9 @@ class StoreReader:
         self.max_event_id = 0
         self.space_version = 0
         self.first = True
+        self.plot_read_at = float("-inf")
+        self.plot_owed = True  # trials changed since the plot's data was read
+        self.plot_binned = False  # the last plot data read was per-bin aggregates
         # A read runs in a worker thread; closing the connection under it is undefined
         # behaviour in SQLite (it can crash the process), so reads and close take this lock.
         self.lock = threading.Lock()
@@ -66,13 +111,18 @@ class StoreReader:
         run = store.run(rid)
         if run is None:
             raise LookupError(f"no run {rid} in {store.path}")
-        trials = store.trials_since(rid, self.max_trial_id, self.open_ids)
+        best_ids: list[int] = []
+        if self.first:
+            trials = store.trials_window(rid, WINDOW, BEST_KEPT)
+            best_ids = [t["id"] for t in store.trials_window(rid, 0, BEST_KEPT)]
+        else:
+            trials = store.trials_since(rid, self.max_trial_id, self.open_ids)
         ppo = store.ppo_updates_since(rid, self.max_ppo_id)
         versions = None
         if run["space_version"] != self.space_version:
             versions = store.space_versions(rid)
         workers = store.workers(rid)
-        evs = store.events(rid, self.max_event_id, limit=500)
+        evs = store.events_tail(rid, LOG_TAIL, self.max_event_id)
         handled = store.handled_commands(rid, commands)
         epochs = None
         if epochs_for is not None:
@@ -81,8 +131,22 @@ class StoreReader:
         if trials or self.first:
             best, best_read = store.best_trial(rid), True
         stopped = store.stop_carried_out(rid)
+        plot, firings = None, None
+        owed = self.plot_owed or bool(trials)
+        # The plot's data and the rules' counts are aggregates over the whole run.
+        # A long run's aggregates cost a scan of the index: read them at most every
+        # PLOT_READ_S; a few thousand points are read again whenever trials changed.
+        wait = PLOT_READ_S if self.plot_binned else 0.0
+        if owed and time.monotonic() - self.plot_read_at >= wait:
+            plot = read_plot_source(store, rid)
+            firings = store.rule_firings(rid)
+        total = store.trial_count(rid)
         # all read: now move the bookkeeping on
         self.first = False
+        self.plot_owed = owed and plot is None
+        if plot is not None:
+            self.plot_read_at = time.monotonic()
+            self.plot_binned = plot.bins is not None
         for t in trials:
             self.max_trial_id = max(self.max_trial_id, t["id"])
             if t["status"] in OPEN_TRIAL_STATUSES:
@@ -97,7 +161,17 @@ class StoreReader:
             self.space_version = run["space_version"]
         snap = Snapshot(run, trials, ppo, versions, workers, evs, handled, epochs)
         snap.best, snap.best_read, snap.stopped = best, best_read, stopped
+        snap.total, snap.best_ids, snap.plot = total, best_ids, plot
+        snap.rule_firings = firings
         return snap
+
+    def window(self, phase: str | None, status: str | None) -> list[dict[str, Any]]:
+        """The newest trials of a phase and status (the table's filter), read when the filter
+        changes: the window the UI holds may have few of them."""
+        with self.lock:
+            if self.closed:
+                raise sqlite3.ProgrammingError("the store reader is closed")
+            return self.store.trials_window(self.run_id, WINDOW, phase=phase, status=status)
 
     def epochs(self, trial_id: int) -> list[dict[str, Any]]:
         """One trial's epochs: the light read done at once when a trial is selected."""

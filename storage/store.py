@@ -484,6 +484,54 @@ class Store:
         ).fetchall()
         return [acc for _, acc in sorted(rows)]
 
+    def search_points(self, run_id: int) -> list[dict[str, Any]]:
+        """The finished and pruned search trials that have an accuracy, by number: what the
+        UI's accuracy plot draws one mark each for (only a few columns: read from the index
+        `trials_run_phase`)."""
+        rows = self.conn.execute(
+            "SELECT number, phase, status, val_accuracy FROM trials WHERE run_id = ? "
+            f"AND status IN ('{FINISHED}', '{PRUNED}') AND {SEARCH} AND val_accuracy IS NOT NULL",
+            [run_id],
+        ).fetchall()
+        keys = ("number", "phase", "status", "val_accuracy")
+        return [dict(zip(keys, r, strict=True)) for r in sorted(rows)]
+
+    def search_accuracy_bins(self, run_id: int, width: int) -> list[dict[str, Any]]:
+        """The finished search trials' accuracies in bins of `width` trial numbers: per bin its
+        first and last number, how many, the highest and the mean accuracy. One aggregate
+        query over the index `trials_run_phase`: the plot of a long run reads no trial."""
+        return self._rows(
+            "SELECT (number - 1) / ? AS bin, min(number) AS first, max(number) AS last, "
+            "count(*) AS trials, max(val_accuracy) AS top, avg(val_accuracy) AS mean "
+            f"FROM trials WHERE run_id = ? AND status = '{FINISHED}' AND {SEARCH} "
+            "AND val_accuracy IS NOT NULL GROUP BY bin ORDER BY bin",
+            [max(1, width), run_id],
+        )
+
+    def rule_firings(self, run_id: int) -> list[dict[str, Any]]:
+        """Per space version and rule, how many search trials the rule fired in and the sum of
+        those trials' penalty shared evenly among the rules each fired: what the UI's
+        penalty pane counts, in one aggregate query rather than reading every trial. A
+        `rules_fired` that is not a JSON array (a damaged row) counts for nothing."""
+        return self._rows(
+            "SELECT t.space_version AS version, j.value AS rule, count(*) AS fired, "
+            "sum(coalesce(t.penalty, 0) / json_array_length(t.rules_fired)) AS even_share "
+            "FROM trials t, json_each(t.rules_fired) j "
+            f"WHERE t.run_id = ? AND t.{SEARCH} AND json_valid(t.rules_fired) "
+            "AND json_type(t.rules_fired) = 'array' GROUP BY t.space_version, j.value",
+            [run_id],
+        )
+
+    def phase_starts(self, run_id: int) -> list[tuple[str, int]]:
+        """(phase, its first finished search trial's number), in the order the run reached
+        them."""
+        rows = self.conn.execute(
+            "SELECT phase, min(number) FROM trials WHERE run_id = ? "
+            f"AND status = '{FINISHED}' AND {SEARCH} GROUP BY phase ORDER BY min(number)",
+            [run_id],
+        ).fetchall()
+        return [(str(p), int(n)) for p, n in rows]
+
     # --- the engine's lock, heartbeat and progress ------------------------------------------
     def take_lock(self, run_id: int, seen: Mapping[str, Any]) -> bool:
         """Take run_id's lock for this process, only if nobody took it since `seen` (the run
@@ -646,6 +694,44 @@ class Store:
             sql += f" OR id IN ({', '.join('?' * len(also))})"
             params += also
         return self._rows(sql + ") ORDER BY id", params)
+
+    def trials_window(
+        self,
+        run_id: int,
+        newest: int,
+        best: int = 0,
+        *,
+        phase: str | None = None,
+        status: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """What a view of a long run starts from, rather than every trial: the `newest`
+        trials (of a `phase` and `status` when given), the `best` first in the store's
+        ranking (BEST_ORDER) and every queued or running trial, by number. Each part is an
+        index's first entries (the run's numbers, `trials_run_best`, `trials_run_status`)."""
+        where, params = "run_id = ?", [run_id]
+        if phase:
+            where, params = where + " AND phase = ?", params + [phase]
+        if status:
+            where, params = where + " AND status = ?", params + [status]
+        open_ = ", ".join(f"'{s}'" for s in contract.OPEN_TRIAL_STATUSES)
+        parts = [
+            self._rows(f"SELECT * FROM trials WHERE {where} ORDER BY number DESC LIMIT ?",
+                       [*params, newest]),
+            self._rows(
+                f"SELECT * FROM trials WHERE run_id = ? AND status = '{FINISHED}' AND {SEARCH}"
+                f" ORDER BY {self.BEST_ORDER} LIMIT ?", [run_id, best]) if best else [],
+            self._rows(f"SELECT * FROM trials WHERE run_id = ? AND status IN ({open_})",
+                       [run_id]),
+        ]  # fmt: skip
+        by_id = {t["id"]: t for part in parts for t in part}
+        return sorted(by_id.values(), key=lambda t: t["number"])
+
+    def trial_count(self, run_id: int) -> int:
+        """How many trials the run has, final validation included (from `trial_totals`)."""
+        row = self.conn.execute(
+            "SELECT coalesce(sum(trials), 0) FROM trial_totals WHERE run_id = ?", [run_id]
+        ).fetchone()
+        return int(row[0])
 
     def trial(self, trial_id: int) -> dict[str, Any] | None:
         return self._one("SELECT * FROM trials WHERE id = ?", [trial_id])
@@ -814,6 +900,15 @@ class Store:
             "SELECT * FROM events WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
             [run_id, after_id, limit],
         )
+
+    def events_tail(self, run_id: int, limit: int, after_id: int = 0) -> list[dict[str, Any]]:
+        """The run's last `limit` events with an id above `after_id`, oldest first (read
+        backwards on `events_run`): a view that starts, or falls behind, shows the latest."""
+        rows = self._rows(
+            "SELECT * FROM events WHERE run_id = ? AND id > ? ORDER BY id DESC LIMIT ?",
+            [run_id, after_id, limit],
+        )
+        return rows[::-1]
 
     # --- strategy state (for resume) ------------------------------------------------------
     @_writes

@@ -31,6 +31,22 @@ def rule_stats(
     return counts, totals
 
 
+def rule_stats_of_firings(
+    firings: list[dict[str, Any]], rules_by_version: dict[int, dict[str, float]]
+) -> tuple[dict[str, int], dict[str, float]]:
+    """`rule_stats` from the store's aggregate (`Store.rule_firings`): a long run's counts
+    without holding its trials."""
+    counts: dict[str, int] = {}
+    totals: dict[str, float] = {}
+    for row in firings:
+        name = str(row["rule"])
+        counts[name] = counts.get(name, 0) + int(row["fired"])
+        pen = rules_by_version.get(row["version"] or 0, {}).get(name)
+        cost = row["fired"] * pen if pen is not None else float(row["even_share"] or 0.0)
+        totals[name] = totals.get(name, 0.0) + cost
+    return counts, totals
+
+
 class PenaltyPane(FittedStatic):
     """Rules table, recent penalties and α/β; `counts` and `totals` hold the numbers shown."""
 
@@ -48,9 +64,15 @@ class PenaltyPane(FittedStatic):
         rules: list[dict[str, Any]],
         trials: list[dict[str, Any]],
         rules_by_version: dict[int, dict[str, float]],
+        firings: list[dict[str, Any]] | None = None,
     ) -> None:
-        """`trials` ordered by number; `rules` those of the current space version."""
-        counts, totals = rule_stats(trials, rules_by_version)
+        """`trials` ordered by number; `rules` those of the current space version. With
+        `firings` (the store's counts over the whole run: the app holds a window of trials)
+        the rules' counts come from them, else from `trials`."""
+        if firings is None:
+            counts, totals = rule_stats(trials, rules_by_version)
+        else:
+            counts, totals = rule_stats_of_firings(firings, rules_by_version)
         search = [t for t in trials if is_search_trial(t)]
         latest = search[-1] if search else None
         recent = [(t["number"], t.get("penalty") or 0.0) for t in search[-8:]]

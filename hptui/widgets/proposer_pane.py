@@ -70,35 +70,76 @@ def ppo_steps(trials: Mapping[int, dict[str, Any]]) -> list[dict[str, Any]]:
     )
 
 
+Belief = dict[str, tuple[Any, Any, Any]]  # per hyperparameter: (mean, low, high)
+
+
+def epoch_belief(ts: list[dict[str, Any]], space: SearchSpace) -> Belief | None:
+    """One PPO epoch's belief: the average policy mean of its steps (action coordinates)
+    mapped through `space`, low and high that mean minus and plus the average policy std;
+    None when a step's vectors are too short for the space."""
+    n = len(space.dims)
+    means = [t["extra"]["screen"]["policy_mean"] for t in ts]
+    if any(len(m) < n for m in means):
+        return None
+    mean = np.mean([m[:n] for m in means], axis=0)
+    stds = [t["extra"]["screen"].get("policy_std") for t in ts]
+    std = (
+        np.mean([s[:n] for s in stds], axis=0)
+        if all(s is not None and len(s) >= n for s in stds)
+        else np.zeros(n)
+    )
+    mid, lo, hi = decode(space, mean), decode(space, mean - std), decode(space, mean + std)
+    return {name: (mid[name], lo[name], hi[name]) for name in space.names}
+
+
+class BeliefCache:
+    """Each PPO epoch's belief, worked out again only when its steps or its space changed:
+    a run of 2,000 PPO epochs recomputed them all (0.8 s) on every new trial. `computed`
+    counts the epochs worked out."""
+
+    def __init__(self) -> None:
+        self.by_epoch: dict[int, tuple[tuple[Any, ...], Belief | None]] = {}
+        self.computed = 0
+
+    def get(self, epoch: int, ts: list[dict[str, Any]], space: SearchSpace) -> Belief | None:
+        # a step's policy mean and std are written with the step and never change: the
+        # steps' ids and the space say whether the epoch's belief can have changed
+        signature = (tuple(t["id"] for t in ts), id(space))
+        found = self.by_epoch.get(epoch)
+        if found is None or found[0] != signature:
+            self.computed += 1
+            found = (signature, epoch_belief(ts, space))
+            self.by_epoch[epoch] = found
+        return found[1]
+
+    def forget_except(self, epochs: set[int]) -> None:
+        """Epochs whose steps the window let go are not kept either."""
+        for epoch in [e for e in self.by_epoch if e not in epochs]:
+            del self.by_epoch[epoch]
+
+
 def epoch_beliefs(
-    steps: list[dict[str, Any]], space_of: Any
-) -> dict[int, dict[str, tuple[Any, Any, Any]]]:
+    steps: list[dict[str, Any]], space_of: Any, cache: BeliefCache | None = None
+) -> dict[int, Belief]:
     """Per PPO epoch, per hyperparameter: (mean, low, high) in the space's units. The mean is
     the epoch's average policy mean (action coordinates) mapped through the space of the
-    epoch's last step; low and high are that mean minus and plus the average policy std."""
+    epoch's last step; low and high are that mean minus and plus the average policy std.
+    With a `cache`, only the epochs whose steps changed are worked out."""
+    cache = cache if cache is not None else BeliefCache()
     by_epoch: dict[int, list[dict[str, Any]]] = {}
     for t in steps:
         screen = (t.get("extra") or {}).get("screen") or {}
         if t.get("ppo_epoch") is not None and screen.get("policy_mean") is not None:
             by_epoch.setdefault(int(t["ppo_epoch"]), []).append(t)
-    out: dict[int, dict[str, tuple[Any, Any, Any]]] = {}
+    cache.forget_except(set(by_epoch))
+    out: dict[int, Belief] = {}
     for epoch, ts in sorted(by_epoch.items()):
         space = space_of(ts[-1])
         if space is None:
             continue
-        n = len(space.dims)
-        means = [t["extra"]["screen"]["policy_mean"] for t in ts]
-        if any(len(m) < n for m in means):
-            continue
-        mean = np.mean([m[:n] for m in means], axis=0)
-        stds = [t["extra"]["screen"].get("policy_std") for t in ts]
-        std = (
-            np.mean([s[:n] for s in stds], axis=0)
-            if all(s is not None and len(s) >= n for s in stds)
-            else np.zeros(n)
-        )
-        mid, lo, hi = decode(space, mean), decode(space, mean - std), decode(space, mean + std)
-        out[epoch] = {name: (mid[name], lo[name], hi[name]) for name in space.names}
+        belief = cache.get(epoch, ts, space)
+        if belief is not None:
+            out[epoch] = belief
     return out
 
 
@@ -124,7 +165,8 @@ class ProposerPane(VerticalScroll, can_focus=True):
         self.pinned: int | None = None  # a step picked with the arrows; None: follow the table
         self._spaces: dict[int, tuple[Any, SearchSpace | None]] = {}
         self.steps: list[dict[str, Any]] = []
-        self.beliefs: dict[int, dict[str, tuple[Any, Any, Any]]] = {}
+        self.beliefs: dict[int, Belief] = {}
+        self.belief_cache = BeliefCache()
         self.step: dict[str, Any] | None = None
         self.state_cfg: dict[str, Any] | None = None
         self.prev_reward: float | None = None
@@ -220,7 +262,7 @@ class ProposerPane(VerticalScroll, can_focus=True):
     def _redraw(self) -> None:
         self._dirty = False
         self.steps = ppo_steps(self.trials)
-        self.beliefs = epoch_beliefs(self.steps, self.space_of)
+        self.beliefs = epoch_beliefs(self.steps, self.space_of, self.belief_cache)
         self.last_update = self.updates[-1] if self.updates else None
         t = self.step = self.current_step()
         self.state_cfg = self.action_cfg = self.prev_reward = self.terms = None

@@ -3,6 +3,10 @@ so far as a line, the store's best trial marked, and where the phase changes. Pr
 (stopped after an epoch by the run's pruner) are marked apart at their partial accuracy and
 are not in the best so far.
 
+A long run (above `PLOT_POINTS_MAX` points, see hptui.store_reader) is drawn in bins of trial
+numbers instead, one mark for each bin's highest and mean accuracy and the best so far as a
+line: 50,000 marks were a solid band, and cost seconds to draw.
+
 Validation accuracy, not reward: each trial's reward uses the weights of its own moment, and α
 shrinks as the run goes on, so a reward curve falls even while the search improves."""
 
@@ -14,6 +18,7 @@ from typing import Any
 from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
+from hptui.store_reader import PlotSource
 from hptui.view import is_search_trial, phase_word
 from storage.contract import FINISHED, PRUNED
 
@@ -23,6 +28,11 @@ TRIAL_MARK, RUNNING_BEST_MARK, BEST_MARK, PRUNED_MARK = "x", "•", "@", "-"
 LEGEND = (
     f"{TRIAL_MARK} trial  {PRUNED_MARK} pruned  {RUNNING_BEST_MARK} best so far  "
     f"{BEST_MARK} best by score  │ phase"
+)
+BIN_TOP_MARK, BIN_MEAN_MARK = "^", "·"
+BIN_LEGEND = (
+    f"{BIN_TOP_MARK} highest per bin  {BIN_MEAN_MARK} mean per bin  "
+    f"{RUNNING_BEST_MARK} best so far  {BEST_MARK} best by score  │ phase"
 )
 # Building the plot takes 5-30 ms of the event loop; while trials stream in it is redrawn at
 # most this often (bench/ui_stall.py), and not at all while hidden.
@@ -48,6 +58,7 @@ class RewardPlot(PlotextPlot):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.mode = "empty"  # the phase of the newest trial shown: "warmup", "ppo", "search"
+        self.form = "points"  # one mark per trial, or "bins" (a long run's aggregates)
         self.xs: list[float] = []
         self.series: dict[str, list[float]] = {}
         self.boundaries: list[tuple[float, str]] = []  # (x, phase that starts there)
@@ -135,6 +146,7 @@ class RewardPlot(PlotextPlot):
         if key == self._key:
             return  # nothing changed: no redraw
         self._key = key
+        self.form = "points"
         self.pruned_xs, self.pruned_ys = (pxs, pys) if fin else ([], [])
         self.xs, self.boundaries, self.best_x, self.best_y = xs, bounds, best_x, best_y
         self.series = {"val acc": accs, "best so far": running} if fin else {}
@@ -147,11 +159,53 @@ class RewardPlot(PlotextPlot):
             self.plot_title = "no finished trials yet"
         self.stale = True
 
+    def show_source(self, source: PlotSource, best: dict[str, Any] | None) -> None:
+        """The data the store reader read: points (drawn as `show` draws trials) or bins."""
+        if source.bins is None:
+            self.show(source.points or [], best)
+        else:
+            self.show_bins(source.bins, source.phase_starts, source.finished, best)
+
+    def show_bins(
+        self,
+        bins: list[dict[str, Any]],
+        phase_starts: list[tuple[str, int]],
+        finished: int,
+        best: dict[str, Any] | None,
+    ) -> None:
+        """A long run: per bin of trial numbers (`Store.search_accuracy_bins`) its highest and
+        mean accuracy at the bin's middle, and the best so far at the bin's end."""
+        xs = [(b["first"] + b["last"]) / 2 for b in bins]
+        tops = [float(b["top"]) for b in bins]
+        means = [float(b["mean"]) for b in bins]
+        running, top = [], 0.0
+        for a in tops:
+            top = max(top, a)
+            running.append(top)
+        bounds = [(start - 0.5, phase) for phase, start in phase_starts[1:]]
+        best_x = best_y = None
+        if best is not None and best.get("val_accuracy") is not None:
+            best_x, best_y = float(best["number"]), float(best["val_accuracy"])
+        key = ("bins", tuple(xs), tuple(tops), tuple(means), tuple(bounds), best_x, best_y)
+        if key == self._key:
+            return
+        self._key = key
+        self.form = "bins"
+        self.xs, self.boundaries, self.best_x, self.best_y = xs, bounds, best_x, best_y
+        self.series = {"top": tops, "mean": means, "best so far": running}
+        self.pruned_xs, self.pruned_ys = [], []
+        self.mode = phase_starts[-1][0] if phase_starts else "search"
+        width = max((b["last"] - b["first"] + 1 for b in bins), default=1)
+        self.plot_title = f"val accuracy, {finished:,} trials in bins of ≤{width}: highest, mean"
+        self.ylim = y_range(tops + means) if bins else (0.0, 1.0)
+        self.stale = True
+
     def _draw(self) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         plt.title(self.plot_title)
+        self.border_subtitle = BIN_LEGEND if self.form == "bins" else LEGEND
         if not self.xs:
             self.refresh()
             return
@@ -165,7 +219,11 @@ class RewardPlot(PlotextPlot):
             plt.vline(x, "magenta")
             plt.text(phase_word(phase), x=x, y=self.ylim[1], color="magenta")
         plt.plot(self.xs, self.series["best so far"], marker=RUNNING_BEST_MARK, color="green")
-        plt.scatter(self.xs, self.series["val acc"], marker=TRIAL_MARK, color="cyan")
+        if self.form == "bins":
+            plt.scatter(self.xs, self.series["mean"], marker=BIN_MEAN_MARK, color="cyan")
+            plt.scatter(self.xs, self.series["top"], marker=BIN_TOP_MARK, color="cyan")
+        else:
+            plt.scatter(self.xs, self.series["val acc"], marker=TRIAL_MARK, color="cyan")
         if self.pruned_xs:
             plt.scatter(self.pruned_xs, self.pruned_ys, marker=PRUNED_MARK, color="orange")
         if self.best_x is not None and self.best_y is not None:
