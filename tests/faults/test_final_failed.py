@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.final import format_final
 from engine.final_stage import record_final
 from engine.profiles import PROFILES
 from engine.space import DEFAULT_CONFIG, default_space
@@ -52,8 +53,10 @@ def test_failed_final_validation_is_said_and_resume_retries_it(
     assert "(best configuration) failed: out of memory (fake: final validation)" in final["reason"]
     assert sorted(f["role"] for f in final["failed_trials"]) == ["best", "default"]
     said = "final validation failed: trial"
-    # the UI's header takes its result line from view.result_text
-    assert result_text(final).startswith(said)
+    # the UI's header takes its result line from view.result_text; the log's line
+    assert result_text(final).startswith(said) and format_final(final).startswith(said)
+    events = [m for (m,) in query(db, "SELECT message FROM events WHERE level = 'error'")]
+    assert any(m.startswith(said) for m in events)
     shown = hptui("show", str(run_id), "--db", str(db))
     assert shown.returncode == 0 and said in shown.stdout, shown.stdout + shown.stderr
     exported = hptui("export", str(run_id), "--db", str(db))
