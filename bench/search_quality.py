@@ -44,6 +44,7 @@ from bench._common import (
     table,
 )  # noqa: E402
 from engine.data import DataSettings  # noqa: E402
+from engine.ppo import PPOConfig  # noqa: E402
 from engine.profiles import PROFILES, Profile  # noqa: E402
 from storage.contract import FINAL_PHASE, FINISHED  # noqa: E402
 
@@ -55,11 +56,7 @@ BENCH = Profile(
     warmup_calls=4,
     warmup_initial=2,
     warmup_epochs=1,
-    ppo_epochs=3,
-    trajectories=4,
-    len_early=1,
-    len_late=2,
-    step_epochs=2,
+    ppo=PPOConfig(ppo_epochs=3, trajectories=4, len_early=1, len_late=2, step_epochs=2),
     final_epochs=2,
     trials_override=18,
     search_epochs=2,
@@ -69,10 +66,7 @@ QUICK = replace(  # smoke run: the tiny test profile with a small single-stage b
     PROFILES["tiny"],
     name="bench-quick",
     warmup_calls=2,
-    ppo_epochs=2,
-    trajectories=2,
-    len_late=1,
-    step_epochs=1,
+    ppo=replace(PROFILES["tiny"].ppo, ppo_epochs=2, trajectories=2, len_late=1, step_epochs=1),
     trials_override=6,
     search_epochs=1,
     final_repeats=2,  # the repeated final validation's path, too

@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import optuna_suggest  # noqa: E402
 from bench.surrogate import Surrogate  # noqa: E402
+from engine.ppo import PPOConfig  # noqa: E402
 from engine.profiles import PROFILES, Profile  # noqa: E402
 from engine.space import default_space  # noqa: E402
 
@@ -109,50 +110,41 @@ def parse_variant(method: str) -> tuple[str, dict[str, float]]:
     return base, {k.strip(): float(v) for k, v in pairs}
 
 
-def apply_variant(strategy: Any, variant: dict[str, float], seed: int) -> None:
-    """Swap screening and PPO settings of a bayes-ppo strategy (nothing else is tunable)."""
+def with_variant(profile: Profile, variant: dict[str, float]) -> Profile:
+    """`profile` with a variant's settings: PPO settings (`PPOConfig`'s fields, and `init_std`
+    for its log) go into `profile.ppo`, other profile fields change the budget's shape (its
+    epochs are printed). Anything else is unknown."""
     from dataclasses import fields, replace
 
-    from engine.estimate import FidelityGP
-    from engine.ppo import PPOAgent
-
-    screen = {f.name for f in fields(strategy.screening)}
-    sc = {k: type(getattr(strategy.screening, k))(v) for k, v in variant.items() if k in screen}
-    ppo = {k: v for k, v in variant.items() if k not in screen}
-    strategy.screening = replace(strategy.screening, **sc)
-    strategy.gp = FidelityGP(strategy.space, seed, strategy.screening.refit_every)
-    if "no_default" in ppo:
-        strategy.warmup._initial = []
-        ppo.pop("no_default")
-    if ppo:
-        cfg = strategy.agent.cfg
-        if "init_std" in ppo:
-            ppo["init_log_std"] = math.log(ppo.pop("init_std"))
-        if "update_epochs" in ppo:
-            ppo["update_epochs"] = int(ppo["update_epochs"])
-        strategy.agent = PPOAgent(
-            strategy.agent.obs_dim, strategy.agent.act_dim, replace(cfg, **ppo), seed
-        )
+    variant = dict(variant)
+    if "init_std" in variant:
+        variant["init_log_std"] = math.log(variant.pop("init_std"))
+    ppo_names = {f.name for f in fields(PPOConfig)}
+    ppo = {k: type(getattr(profile.ppo, k))(v) for k, v in variant.items() if k in ppo_names}
+    shape = {k: int(v) for k, v in variant.items() if k in {f.name for f in fields(Profile)}}
+    unknown = set(variant) - set(ppo) - set(shape)
+    if unknown:
+        raise SystemExit(f"unknown variant setting(s): {', '.join(sorted(unknown))}")
+    return replace(profile, **shape, ppo=replace(profile.ppo, **ppo))
 
 
 def run_strategy(method: str, profile: Profile, seed: int, sur: Surrogate, workers: int) -> Trace:
     """The real strategy object on a simulated pool: ask while a slot is free, tell the
     trial that finishes first."""
-    from dataclasses import fields, replace
-
     from engine.config import RunConfig
     from engine.setup import build_strategy
 
     rng = np.random.default_rng([seed, 7])
     base, variant = parse_variant(method)
-    # Profile fields in a variant change the budget's shape (its epochs are printed).
-    shape = {f.name for f in fields(Profile)} & set(variant)
-    profile = replace(profile, **{k: int(variant.pop(k)) for k in shape})
+    no_default = bool(variant.pop("no_default", 0))
     strategy = build_strategy(
-        RunConfig(strategy=base, seed=seed), profile, default_space(), workers
+        RunConfig(strategy=base, seed=seed),
+        with_variant(profile, variant),
+        default_space(),
+        workers,
     )
-    if variant:
-        apply_variant(strategy, variant, seed)
+    if no_default:  # the warm-up starts without the default configuration
+        strategy.warmup._initial = []
     trace = Trace(method, seed)
     clock, seq = 0.0, 0
     running: list[tuple[float, int, Any, Any, float]] = []

@@ -31,7 +31,8 @@ class RunConfig:
     # The run ends `failed` after this many search trials fail in a row (None: 2 x workers).
     max_consecutive_failures: int | None = None
     # A trial running longer than this many seconds is killed and fails (None: automatic,
-    # 10 x the median seconds per epoch so far times its epochs, never under TIMEOUT_FLOOR_S).
+    # 10 x the median seconds per epoch so far times its epochs, never under TIMEOUT_FLOOR_S),
+    # counted from when its worker started it (engine.trials: a worker's start-up is not).
     trial_timeout: float | None = None
     # Learning-curve pruning (engine.pruners): none, median or asha with default settings, or
     # a PrunerSettings dict; the engine then versions it in the store (editable mid-run).

@@ -7,6 +7,8 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from storage.contract import FINAL_FAILED
+
 
 def accuracy_gain(acc_best: float, acc_default: float) -> float:
     """(acc_best − acc_default) / acc_default."""
@@ -82,6 +84,8 @@ def confirmed(val_best: float | None, val_default: float | None) -> bool | None:
 
 
 def format_final(f: dict[str, Any]) -> str:
+    if f.get("status") == FINAL_FAILED:  # no pair finished: there are no numbers
+        return f"final validation failed: {f.get('reason')}"
     n = f.get("repeats") or 1
     each = f", mean of {n} trainings each" if n > 1 else ""
     return (

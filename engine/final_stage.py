@@ -10,6 +10,8 @@ from engine.profiles import Profile
 from engine.space import DEFAULT_CONFIG, SearchSpace
 from engine.strategies.final import FinalValidation
 from storage import contract
+from storage.contract import FINAL_DONE, FINAL_FAILED, FINAL_PARTIAL
+from storage.limits import MAX_MESSAGE, clip
 from storage.store import Store
 
 
@@ -23,7 +25,8 @@ def final_stage(
         store.log(run_id, "no finished trial: no final validation", "warning")
         return None
     repeats = profile.final_repeats
-    store.update_run(run_id, phase=contract.FINAL_PHASE)
+    # A record of a failed final validation is cleared while it is tried again (a resume).
+    store.update_run(run_id, phase=contract.FINAL_PHASE, final=None)
     store.log(
         run_id,
         f"final validation: best (trial {best['number']}) and default, "
@@ -40,19 +43,85 @@ def final_stage(
     )
 
 
-def record_final(store: Store, run_id: int, stage: FinalValidation, profile: Profile) -> None:
-    """The summary of the pairs trained (best and default under one seed), stored and logged."""
+def record_final(
+    store: Store,
+    run_id: int,
+    stage: FinalValidation,
+    profile: Profile,
+    cut_short: str | None = None,
+) -> None:
+    """Store and log what final validation found: the summary of the pairs trained (best and
+    default under one seed); and, where a pair is missing, which trainings failed and why
+    (`cut_short`: the stage was stopped or cancelled before it finished), so that a finished
+    run never ends with no result and no word about it."""
     done = final_trainings(store, run_id)
     pairs = [
         (done["best", r], done["default", r])
         for r in range(stage.repeats)
         if ("best", r) in done and ("default", r) in done
     ]
-    if not pairs:
+    failed = missed_trainings(store, run_id, done)
+    if len(pairs) == stage.repeats:
+        summary = {**final_summary(stage.best, pairs, profile.final_epochs), "status": FINAL_DONE}
+        store.update_run(run_id, final=summary)
+        store.log(run_id, format_final(summary))
         return
-    summary = final_summary(stage.best, pairs, profile.final_epochs)
-    store.update_run(run_id, final=summary)
-    store.log(run_id, format_final(summary))
+    reason = failure_reason(failed, cut_short)
+    record = {"reason": reason, "failed_trials": failed, "planned_repeats": stage.repeats}
+    if pairs:
+        summary = final_summary(stage.best, pairs, profile.final_epochs)
+        store.update_run(run_id, final={**summary, **record, "status": FINAL_PARTIAL})
+        store.log(
+            run_id,
+            f"{format_final(summary)}; {stage.repeats - len(pairs)} of {stage.repeats} "
+            f"pairs of trainings did not finish: {reason}",
+            "warning",
+        )
+        return
+    failure = {
+        "status": FINAL_FAILED,
+        **record,
+        "best_trial": stage.best["number"],
+        "epochs": profile.final_epochs,
+    }
+    store.update_run(run_id, final=failure)
+    store.log(run_id, f"final validation failed: {reason}", "error")
+
+
+def missed_trainings(
+    store: Store, run_id: int, done: dict[tuple[str, int], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The final-validation trials that ended without a result, for a (role, repeat) that no
+    other trial finished (a retry that succeeded makes an earlier failure moot)."""
+    out = []
+    for t in store.trials(run_id, phase=contract.FINAL_PHASE):
+        role, repeat = t["extra"].get("role"), int(t["extra"].get("repeat", 0))
+        if t["status"] == contract.FINISHED or (role, repeat) in done:
+            continue
+        out.append(
+            {
+                "trial": t["number"],
+                "role": role,
+                "repeat": repeat + 1,
+                "status": t["status"],
+                "error": clip(t["error"] or t["status"], MAX_MESSAGE),
+            }
+        )
+    return out
+
+
+def failure_reason(failed: list[dict[str, Any]], cut_short: str | None) -> str:
+    """One line: the trainings that failed (the first two, then how many more), and why the
+    stage ended early, where it did."""
+    parts = [
+        f"trial {f['trial']} ({f['role']} configuration) {f['status']}: {f['error']}"
+        for f in failed[:2]
+    ]
+    if len(failed) > 2:
+        parts.append(f"and {len(failed) - 2} more")
+    if cut_short:
+        parts.append(cut_short)
+    return "; ".join(parts) or "no training finished"
 
 
 def final_trainings(store: Store, run_id: int) -> dict[tuple[str, int], dict[str, Any]]:

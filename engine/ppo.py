@@ -1,5 +1,5 @@
-"""PPO agent for proposing configurations (SPEC §5), CleanRL-style: every hyperparameter in
-PPOConfig, each loss term visible in `update`.
+"""PPO agent for proposing configurations (SPEC §5), CleanRL-style: every setting of the PPO
+stage in PPOConfig, each loss term visible in `update`.
 
 Networks are float32 whatever the trainers' precision (SPEC §7: under a global
 mixed_float16 policy the source's actor computed in float16 and its update crashed), and
@@ -22,17 +22,81 @@ from engine.state import decode_array, encode_array
 
 @dataclass(frozen=True)
 class PPOConfig:
+    """Every setting of the PPO stage in one place, as CleanRL writes its `Args`: the
+    schedule of PPO epochs, the agent and its update, and the GP's screening of the policy's
+    proposals. A profile sets it (engine/profiles.py); the defaults are SPEC §5's seed budget."""
+
+    # --- the schedule (SPEC §5) ---
+    ppo_epochs: int = 20
+    """PPO epochs; the agent updates once at the end of each"""
+    trajectories: int = 8
+    """trajectories run side by side in each PPO epoch"""
+    len_early: int = 1
+    """trajectory length while progress = epoch / ppo_epochs < 0.5"""
+    len_late: int = 3
+    """trajectory length from then on"""
+    step_epochs: int = 2
+    """training epochs of one step's configuration, with early stopping"""
+
+    # --- the agent and its update ---
     hidden: tuple[int, int] = (256, 128)
+    """hidden layers (tanh) of the actor and of the critic"""
     learning_rate: float = 3e-4
+    """Adam's learning rate"""
     clip_coef: float = 0.2
+    """the surrogate clipping coefficient"""
     gamma: float = 0.99
+    """the discount factor"""
     gae_lambda: float = 0.95
-    update_epochs: int = 10  # passes over each PPO epoch's batch
+    """lambda of the generalised advantage estimate"""
+    update_epochs: int = 10
+    """passes over each PPO epoch's batch (the whole batch is the minibatch)"""
     vf_coef: float = 0.5
+    """coefficient of the value loss"""
     ent_coef: float = 0.0
+    """coefficient of the entropy bonus"""
     max_grad_norm: float = 0.5
-    init_log_std: float = math.log(0.3)  # exploration around the warm-up's best
+    """the gradients' global norm is clipped to this"""
+    init_log_std: float = math.log(0.3)
+    """the policy's starting log-std: exploration around the warm-up's best"""
     norm_adv: bool = True
+    """normalise the advantages over the batch"""
+
+    # --- the GP's screening (SPEC's PPO is `candidates=1`: no screening) ---
+    candidates: int = 256
+    """policy samples per step; the one with the highest expected improvement is trained.
+    256, not 64: at the seed budget 64 left bayes-ppo 0.22-0.27 points below TPE, with 256 it
+    is level (-0.07 +- 0.19 over 50 seeds; 512 alike, 1024 no better; BENCHMARKS.md,
+    section 5). The GP's predict on 256 more points is about 25 ms a step."""
+    ei_share: float = 0.25
+    """share of steps whose pool also holds uniform-random points"""
+    random_points: int = 512
+    """uniform-random points added on those steps"""
+    refit_every: int = 1
+    """optimise the GP's kernel every n fits (reuse it in between)"""
+
+    def traj_len(self, ppo_epoch: int) -> int:
+        """The trajectory length of PPO epoch `ppo_epoch` (0-based)."""
+        return trajectory_length(ppo_epoch, self.ppo_epochs, self.len_early, self.len_late)
+
+    def steps(self) -> int:
+        """PPO steps in the whole schedule."""
+        return sum(self.trajectories * self.traj_len(e) for e in range(self.ppo_epochs))
+
+
+def trajectory_length(ppo_epoch: int, ppo_epochs: int, early: int, late: int) -> int:
+    """SPEC §5: length `early` while progress = epoch / epochs < 0.5, then `late`."""
+    return early if ppo_epoch / ppo_epochs < 0.5 else late
+
+
+def explained_variance(values: np.ndarray, returns: np.ndarray) -> float | None:
+    """1 - Var(returns - values) / Var(returns), as CleanRL logs it: 1 is a critic that
+    predicts the returns, 0 one no better than their mean, below 0 worse. None when the
+    returns do not vary (the ratio is undefined)."""
+    var_returns = float(np.var(returns))
+    if var_returns == 0.0:
+        return None
+    return 1.0 - float(np.var(np.asarray(returns) - np.asarray(values))) / var_returns
 
 
 def _tf() -> Any:

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from engine.data import DataSettings
+from engine.ppo import PPOConfig
 
 
 @dataclass(frozen=True)
@@ -20,11 +21,7 @@ class Profile:
     warmup_calls: int  # Bayesian warm-up evaluations
     warmup_initial: int  # of which random initial points
     warmup_epochs: int
-    ppo_epochs: int
-    trajectories: int
-    len_early: int
-    len_late: int
-    step_epochs: int
+    ppo: PPOConfig  # the PPO stage: its schedule, agent and screening
     final_epochs: int
     # Single-stage strategies (random, grid, bayes) train `search_epochs` per trial, and as many
     # trials as it takes to train as many epochs as bayes-ppo does (`search_trials`), so that
@@ -37,14 +34,10 @@ class Profile:
     final_repeats: int = 1
     description: str = field(default="", compare=False)
 
-    def traj_len(self, ppo_epoch: int) -> int:
-        return trajectory_length(ppo_epoch, self.ppo_epochs, self.len_early, self.len_late)
-
     @property
     def two_stage_epochs(self) -> int:
         """Epochs bayes-ppo trains: the warm-up, then every PPO step."""
-        steps = sum(self.trajectories * self.traj_len(e) for e in range(self.ppo_epochs))
-        return self.warmup_calls * self.warmup_epochs + steps * self.step_epochs
+        return self.warmup_calls * self.warmup_epochs + self.ppo.steps() * self.ppo.step_epochs
 
     @property
     def search_trials(self) -> int:
@@ -55,7 +48,7 @@ class Profile:
     def trial_epochs(self, strategy: str) -> int:
         """The most epochs one search trial of `strategy` is given."""
         if strategy == "bayes-ppo":
-            return max(self.warmup_epochs, self.step_epochs)
+            return max(self.warmup_epochs, self.ppo.step_epochs)
         return self.search_epochs
 
     def epochs_for(self, strategy: str) -> int:
@@ -63,11 +56,6 @@ class Profile:
         if strategy == "bayes-ppo":
             return self.two_stage_epochs
         return self.search_trials * self.search_epochs
-
-
-def trajectory_length(ppo_epoch: int, ppo_epochs: int, early: int, late: int) -> int:
-    """SPEC §5: length `early` while progress = epoch / epochs < 0.5, then `late`."""
-    return early if ppo_epoch / ppo_epochs < 0.5 else late
 
 
 PROFILES: dict[str, Profile] = {
@@ -82,11 +70,7 @@ PROFILES: dict[str, Profile] = {
         # 2 epochs it is level with TPE and separated from random (BENCHMARKS.md, section 5).
         # 15 epochs more, 2 % of the budget.
         warmup_epochs=2,
-        ppo_epochs=20,
-        trajectories=8,
-        len_early=1,
-        len_late=3,
-        step_epochs=2,
+        ppo=PPOConfig(ppo_epochs=20, trajectories=8, len_early=1, len_late=3, step_epochs=2),
         final_epochs=5,
         final_repeats=3,
         search_epochs=2,
@@ -103,11 +87,7 @@ PROFILES: dict[str, Profile] = {
         warmup_calls=16,
         warmup_initial=6,
         warmup_epochs=2,
-        ppo_epochs=4,
-        trajectories=4,
-        len_early=1,
-        len_late=2,
-        step_epochs=2,
+        ppo=PPOConfig(ppo_epochs=4, trajectories=4, len_early=1, len_late=2, step_epochs=2),
         # Final validation trains the fidelity the search ranked (2 epochs, early stopping).
         # At 3 epochs the 2,000 training reviews overfit, and in the surrogate's table the
         # 2-epoch ranking agrees with the 3-epoch test only loosely (Spearman 0.35): the final
@@ -123,11 +103,7 @@ PROFILES: dict[str, Profile] = {
         warmup_calls=3,
         warmup_initial=2,
         warmup_epochs=1,
-        ppo_epochs=2,
-        trajectories=2,
-        len_early=1,
-        len_late=2,
-        step_epochs=2,
+        ppo=PPOConfig(ppo_epochs=2, trajectories=2, len_early=1, len_late=2, step_epochs=2),
         final_epochs=1,
         search_epochs=1,
         trials_override=4,  # tests: a handful of 1-epoch trials

@@ -40,7 +40,7 @@ from engine.strategies.base import Strategy
 from engine.trial_loop import End, Ending, RunParts, TrialLoop
 from engine.trials import TrialBook
 from storage import contract
-from storage.contract import DEFAULT_TRAINER
+from storage.contract import DEFAULT_TRAINER, final_to_retry
 from storage.store import LockLost, Store
 
 # The run's status after a loop that ended so (DONE goes on to the next stage, or finishes).
@@ -50,6 +50,12 @@ END_STATUS = {
     End.CANCELLED: contract.CANCELLED,
     End.FAILED: contract.FAILED,
     End.INTERRUPTED: contract.INTERRUPTED,  # resumable; `cancelled` is a user's cancel
+}
+
+# Why final validation ended before all its trainings had run, where a command ended it.
+FINAL_CUT_SHORT = {
+    End.STOPPED: "stopped by the user (hptui stop) before its trainings finished",
+    End.CANCELLED: "cancelled by the user (hptui cancel)",
 }
 
 
@@ -132,7 +138,8 @@ class Engine:
     def _run(self, saved: dict[str, Any] | None) -> str:
         run = self.store.run(self.run_id)
         assert run is not None
-        if run["status"] in contract.ENDED_RUN_STATUSES and run.get("final"):
+        final = run.get("final")
+        if run["status"] in contract.ENDED_RUN_STATUSES and final and not final_to_retry(final):
             return run["status"]
         parts = self._set_up(saved)
         search = TrialLoop(parts, parts.search)
@@ -143,7 +150,9 @@ class Engine:
             stage = final_stage(self.store, self.run_id, self.settings.space, self.profile)
             if stage is not None:  # a pause carries over
                 ending = TrialLoop(parts, stage, status=search.status).run()
-                record_final(self.store, self.run_id, stage, self.profile)
+                if ending.why is not End.INTERRUPTED:  # a resume carries an interrupted one on
+                    cut_short = FINAL_CUT_SHORT.get(ending.why)
+                    record_final(self.store, self.run_id, stage, self.profile, cut_short)
         return self._end(ending)
 
     def _set_up(self, saved: dict[str, Any] | None) -> RunParts:

@@ -18,7 +18,7 @@ from engine.reward import DEFAULT_RULES
 from engine.space import SearchSpace, default_space
 from engine.strategies.base import Strategy
 from engine.strategies.bayes import BayesSearch
-from engine.strategies.bayes_ppo import BayesPPO, PPOSchedule
+from engine.strategies.bayes_ppo import BayesPPO
 from engine.strategies.grid import GridSearch
 from engine.strategies.random_search import RandomSearch
 from storage import contract
@@ -56,14 +56,7 @@ def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers
             asynchronous=cfg.bayes_async,
             initial=[space.default_config()],
         )
-        schedule = PPOSchedule(
-            epochs=p.ppo_epochs,
-            trajectories=p.trajectories,
-            len_early=p.len_early,
-            len_late=p.len_late,
-            step_epochs=p.step_epochs,
-        )
-        return BayesPPO(space, warmup, schedule, cfg.seed)
+        return BayesPPO(space, warmup, p.ppo, cfg.seed)
     raise EngineError(f"unknown strategy {cfg.strategy!r} (known: {', '.join(STRATEGIES)})")
 
 

@@ -229,9 +229,9 @@ class TrialLoop:
         """A trial past its time limit (a hung trainer) is killed, its worker replaced, and
         it fails with the reason; otherwise it would hold its worker, and `stop`, forever."""
         p = self.parts
-        for tid, slot, limit in p.trials.overdue(p.cfg.trial_timeout):
+        for tid, slot, reason in p.trials.overdue(p.cfg.trial_timeout):
             p.executor.cancel(tid)
-            why = f"timed out after {limit:.0f} s (--trial-timeout); worker {slot} replaced"
+            why = f"{reason}; worker {slot} replaced"
             p.store.log(p.run_id, f"trial {tid}: {why}", "warning")
             self.end_trial(tid, error=why)
             if self._ending is not None:

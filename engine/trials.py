@@ -20,6 +20,13 @@ from storage.store import Store
 TIMEOUT_FLOOR_S = 300.0  # the automatic trial time limit is never shorter
 TIMEOUT_FIRST_S = 3600.0  # ... and before any trial has finished, there is no median yet
 TIMEOUT_FACTOR = 10.0
+# A trial's time limit counts from when its worker started it, not from its launch: a fresh
+# worker (the first ones, or one that replaced a killed worker) first imports TensorFlow and
+# loads the data, seconds to minutes, and a limit that counted that killed trials before they
+# began, then the replacement's next trial the same way. A worker that has not started its
+# trial this long after the launch is taken for stuck in its start-up: generous, since a
+# first CUDA initialisation or a loaded machine can take minutes.
+WORKER_START_S = 900.0
 
 
 @dataclass
@@ -32,7 +39,12 @@ class Running:
     alpha: float
     beta: float
     penalty: float
-    since: float  # monotonic seconds when it started
+    launched: float  # monotonic seconds when it was sent to a worker
+    started: float | None = None  # ... and when the worker began it (None: not yet)
+
+    def since(self) -> float:
+        """When its training began, or, until the worker says so, when it was launched."""
+        return self.launched if self.started is None else self.started
 
 
 class TrialBook:
@@ -79,7 +91,7 @@ class TrialBook:
     def started(self, trial_id: int) -> None:
         """The worker took it (the launch time included a worker's start-up)."""
         self.store.update_trial(trial_id, started_at=time.time())
-        self.running[trial_id].since = time.monotonic()
+        self.running[trial_id].started = time.monotonic()
 
     def finish(
         self,
@@ -141,21 +153,27 @@ class TrialBook:
             self.store.set_worker(self.run_id, t.slot, trial_id=None)
         return ids
 
-    def overdue(self, trial_timeout: float | None) -> list[tuple[int, int, float]]:
-        """(trial id, worker, limit) of each running trial past its time limit: the run's
-        --trial-timeout, or automatically 10 x the median wall seconds per epoch of the
-        finished trials times its epochs (never under TIMEOUT_FLOOR_S)."""
+    def overdue(self, trial_timeout: float | None) -> list[tuple[int, int, str]]:
+        """(trial id, worker, why) of each running trial past its time limit, counted from
+        when its worker started it: the run's --trial-timeout, or automatically 10 x the
+        median wall seconds per epoch of the finished trials times its epochs (never under
+        TIMEOUT_FLOOR_S). A trial its worker has not started is overdue after WORKER_START_S."""
         now, out = time.monotonic(), []
         for tid, t in self.running.items():
-            elapsed = now - t.since
+            if t.started is None:
+                if now - t.launched > WORKER_START_S:
+                    why = f"its worker did not start it within {WORKER_START_S:.0f} s"
+                    out.append((tid, t.slot, why))
+                continue
+            elapsed = now - t.started
             if trial_timeout:
-                limit = float(trial_timeout)
+                limit, source = float(trial_timeout), "--trial-timeout"
             elif elapsed <= TIMEOUT_FLOOR_S:
                 continue  # the automatic limit is never shorter: no need to work it out
             else:
-                limit = self._auto_time_limit(t.proposal.epochs)
+                limit, source = self._auto_time_limit(t.proposal.epochs), "automatic limit"
             if elapsed > limit:
-                out.append((tid, t.slot, limit))
+                out.append((tid, t.slot, f"timed out after {limit:.0f} s ({source})"))
         return out
 
     def _auto_time_limit(self, epochs: int) -> float:
@@ -174,7 +192,7 @@ class TrialBook:
         self, trial_id: int, t: Running, res: dict[str, Any], searching: bool
     ) -> None:
         if self._epoch_seconds is not None:
-            seconds = time.monotonic() - t.since
+            seconds = time.monotonic() - t.since()
             self._epoch_seconds.append(seconds / max(1, int(res["epochs_run"])))
         if searching and self._observations is not None:
             epochs = t.proposal.epochs or int(res["epochs_run"]) or 1

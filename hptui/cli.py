@@ -30,7 +30,7 @@ from hptui.report import (
     pruner_text,
     reward_plot,
 )
-from hptui.view import best_meaning, fmt
+from hptui.view import best_meaning, fmt, resume_final_text
 from storage import contract
 from storage.contract import (
     ACTIVE_RUN_STATUSES,
@@ -345,9 +345,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
                 # Died while we waited: the command stays pending and the new engine takes
                 # it; carry on below as for any run whose engine is gone.
                 run = get_run(store, args.run)
-        if run["status"] == FINISHED and run.get("final"):
+        retry_final = run["status"] == FINISHED and contract.final_to_retry(run.get("final"))
+        if run["status"] == FINISHED and run.get("final") and not retry_final:
             raise CliError(f"run {args.run} is finished: nothing to resume")
         _check_resumable(store, run)
+        if retry_final:  # never silently: say what resuming a finished run does
+            console.print(resume_final_text(run), markup=False)
     finally:
         store.close()
     console.print(f"run {args.run}: engine not running; resuming it from the store", markup=False)

@@ -18,11 +18,13 @@ from hptui.view import (
     data_text,
     device_text,
     elapsed_s,
+    final_failed_text,
+    final_partial_text,
     fmt,
     fmt_s,
     weights_text,
 )
-from storage.contract import DONE_TRIAL_STATUSES
+from storage.contract import DONE_TRIAL_STATUSES, FINAL_FAILED, FINAL_PARTIAL, final_status
 from storage.limits import SHOWN, clip
 from storage.store import Store
 
@@ -100,8 +102,13 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
             markup=False,
         )
         console.print(best_meaning(), markup=False)
-    if run.get("final"):
-        console.print(clip(format_final(run["final"]), 2 * SHOWN), markup=False)
+    final = run.get("final")
+    if final_status(final) == FINAL_FAILED:
+        console.print(final_failed_text(final, 2 * SHOWN), markup=False)
+    elif final:
+        console.print(clip(format_final(final), 2 * SHOWN), markup=False)
+        if final_status(final) == FINAL_PARTIAL:
+            console.print(final_partial_text(final, 2 * SHOWN), markup=False)
     if run.get("error"):
         console.print(f"error: {clip(run['error'], 2 * SHOWN)}", markup=False)
 
@@ -203,8 +210,11 @@ def export_payload(store: Store, run_id: int) -> dict[str, Any]:
         "epochs_saved_by_pruning": pruning["epochs_saved"],
         "pruner": pruner_settings(store, run),
         # The best against the default on the test set (None before the run's end): means
-        # over the repeats, each training's accuracy, and the gain's interval.
+        # over the repeats, each training's accuracy, and the gain's interval. Where some
+        # trainings did not finish, its "status" is "partial" or "failed", with a "reason"
+        # and the "failed_trials"; `final_validation_status` says which (None: no record).
         "final_validation": run.get("final"),
+        "final_validation_status": final_status(run.get("final")),
         "strategy": run["strategy"],
         "profile": run["profile"],
         "data_source": run["data_source"],

@@ -26,14 +26,17 @@ from storage.contract import (
     DONE_PHASE,
     DONE_TRIAL_STATUSES,
     FAILED,
+    FINAL_FAILED,
+    FINAL_PARTIAL,
     FINAL_PHASE,
     INTERRUPTED,
     PPO_PHASE,
     SEARCH_PHASE,
     STARTING_PHASE,
     WARMUP_PHASE,
+    final_status,
 )
-from storage.limits import clip
+from storage.limits import SHOWN, clip
 
 Row = Mapping[str, Any]  # a row of the store (a run, a trial), as storage.store returns it
 Terms = tuple[float, float, float]  # the reward's terms, as engine.reward.reward_terms
@@ -148,13 +151,43 @@ def best_text(best: Row) -> str:
 
 def result_text(final: Row) -> str:
     """The end-of-run result: best against default configuration on the test set (means of
-    the final validation's repeated trainings, where it repeats)."""
+    the final validation's repeated trainings, where it repeats); or, where final validation
+    failed, that it did and why."""
+    if final_status(final) == FINAL_FAILED:
+        return final_failed_text(final)
     n = final.get("repeats") or 1
     epochs = f"{n} x {final['epochs']} epochs" if n > 1 else f"{final['epochs']} epochs"
     return (
         f"result ({epochs}): test acc best #{final['best_trial']} "
         f"{final['best_test_accuracy']:.4f} vs default {final['default_test_accuracy']:.4f}, "
         f"gain {100 * final['accuracy_gain']:+.2f}%, time saving {100 * final['time_saving']:+.1f}%"
+    ) + (f"; {final_partial_text(final)}" if final_status(final) == FINAL_PARTIAL else "")
+
+
+def final_failed_text(final: Row, limit: int = SHOWN) -> str:
+    """`final validation failed: trial 9 (best configuration) failed: ...`: no pair of
+    trainings finished, so the run has no result."""
+    return f"final validation failed: {clip(final.get('reason') or 'no training finished', limit)}"
+
+
+def final_partial_text(final: Row, limit: int = SHOWN) -> str:
+    """`1 of 3 pairs did not finish: ...`: the result is the mean of the pairs that did."""
+    planned = final.get("planned_repeats") or final.get("repeats") or 1
+    missing = planned - (final.get("repeats") or 0)
+    return f"{missing} of {planned} pairs did not finish: {clip(final.get('reason'), limit)}"
+
+
+def resume_final_text(run: Row) -> str:
+    """What `hptui resume` does with a finished run whose final validation failed."""
+    final = run.get("final") or {}
+    what = (
+        final_failed_text(final)
+        if final_status(final) == FINAL_FAILED
+        else f"final validation is incomplete: {final_partial_text(final)}"
+    )
+    return (
+        f"run {run['id']} is finished, but {what}. Resuming it trains the final "
+        "validation's missing trainings again (the search is not run again)"
     )
 
 

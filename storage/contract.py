@@ -40,6 +40,27 @@ PHASES = (STARTING_PHASE, DATA_PHASE, *TRIAL_PHASES, DONE_PHASE)
 # Every phase but FINAL_PHASE is the search: final validation trains the best and the default
 # configuration again, and is never counted, ranked, plotted or pruned as a search trial.
 
+# --- the final validation's record (the run row's JSON `final`) -------------------------------
+
+# Its "status": "done" (every pair of trainings finished: the summary), "partial" (some did:
+# the summary of those, with "reason" and "failed_trials") or "failed" (none did: "reason",
+# "failed_trials"). A record stored before this key existed is a complete summary.
+FINAL_DONE, FINAL_PARTIAL, FINAL_FAILED = "done", "partial", "failed"
+
+
+def final_status(final: Mapping[str, Any] | None) -> str | None:
+    """The final validation's outcome as stored; None when there is no record."""
+    if not final:
+        return None
+    return str(final.get("status") or FINAL_DONE)
+
+
+def final_to_retry(final: Mapping[str, Any] | None) -> bool:
+    """Whether some of the final validation's trainings failed: `hptui resume` on the
+    finished run trains them again (the search is not run again)."""
+    return final_status(final) in (FINAL_PARTIAL, FINAL_FAILED)
+
+
 # --- trials -----------------------------------------------------------------------------------
 
 TRIAL_STATUSES = (QUEUED, RUNNING, FINISHED, FAILED, INTERRUPTED, CANCELLED, PRUNED)

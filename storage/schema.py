@@ -409,6 +409,14 @@ MIGRATIONS.append(
     """
 )
 
+MIGRATIONS.append(
+    # 8 -> 9: how much of the returns' variance the critic explained, logged with each PPO
+    # update as CleanRL logs it (NULL where the returns did not vary).
+    """
+    ALTER TABLE ppo_updates ADD COLUMN explained_variance REAL;
+    """
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,4 +1,4 @@
--- The hptui store's schema at version 8, whole: the migrations of
+-- The hptui store's schema at version 9, whole: the migrations of
 -- storage/schema.py applied to an empty database. Generated: do not edit. After a
 -- change to the migrations, regenerate it from the repository root with
 --     python -m storage.schema > storage/schema.sql
@@ -48,7 +48,7 @@ CREATE TABLE ppo_updates (
     mean_reward REAL, best_reward REAL,
     actor_loss REAL, critic_loss REAL, entropy REAL, approx_kl REAL,
     clip_fraction REAL, mean_std REAL,
-    created_at REAL NOT NULL,
+    created_at REAL NOT NULL, explained_variance REAL,
     UNIQUE (run_id, ppo_epoch)
 );
 

@@ -139,7 +139,7 @@ def test_engine_failed_trials_recorded_run_finishes(tmp_path: Path, cache_env) -
 def test_engine_bayes_ppo_with_double(tmp_path: Path, cache_env) -> None:
     rid, status, store = start(tmp_path / "p.db", "bayes-ppo")
     assert status == "finished"
-    n_ppo = TINY.trajectories * TINY.len_early + TINY.trajectories * TINY.len_late
+    n_ppo = TINY.ppo.trajectories * (TINY.ppo.len_early + TINY.ppo.len_late)
     search = check_common(store, rid, TINY.warmup_calls + n_ppo)
     warm = [t for t in search if t["phase"] == "warmup"]
     ppo = [t for t in search if t["phase"] == "ppo"]
@@ -156,11 +156,14 @@ def test_engine_bayes_ppo_with_double(tmp_path: Path, cache_env) -> None:
     assert max(t["finished_at"] for t in warm) <= min(t["started_at"] for t in ppo)
     ups = store.ppo_updates(rid)
     assert [(u["ppo_epoch"], u["traj_len"], u["n_steps"]) for u in ups] == [(1, 1, 2), (2, 2, 4)]
+    # explained variance is stored with the other update statistics (at most 1)
+    assert all(u["explained_variance"] is not None and u["explained_variance"] <= 1 for u in ups)
     # progress 0 (epoch 1) and 0.5 (epoch 2): alpha 0.9 both
     assert all(t["alpha"] == pytest.approx(0.9) for t in ppo)
     messages = [e["message"] for e in store.events(rid, limit=10_000)]
     assert any("warm-up done" in m for m in messages)
     assert sum("update: mean reward" in m for m in messages) == 2
+    assert sum("explained variance" in m for m in messages) == 2
     store.close()
 
 

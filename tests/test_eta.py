@@ -71,7 +71,9 @@ def test_the_estimate_falls_steadily_through_a_two_stage_run() -> None:
     this replaces stayed flat while the trials grew longer."""
     p = PROFILES["quick"]
     plan = [p.warmup_epochs] * p.warmup_calls
-    plan += [p.step_epochs] * ((p.two_stage_epochs - len(plan) * p.warmup_epochs) // p.step_epochs)
+    plan += [p.ppo.step_epochs] * (
+        (p.two_stage_epochs - len(plan) * p.warmup_epochs) // p.ppo.step_epochs
+    )
     per_epoch, workers = 10.0, 2
     total = sum(plan) * per_epoch / workers
     estimates = []
@@ -93,7 +95,7 @@ def test_the_estimate_falls_steadily_through_a_two_stage_run() -> None:
         eta = remaining_seconds(x)
         assert eta is not None
         truth = total - spent * per_epoch / workers
-        assert eta == pytest.approx(truth, abs=p.step_epochs * per_epoch), ended
+        assert eta == pytest.approx(truth, abs=p.ppo.step_epochs * per_epoch), ended
         estimates.append(eta)
     assert all(b < a for a, b in zip(estimates, estimates[1:], strict=False))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.ppo import PPOConfig, gae
+from engine.ppo import PPOConfig, explained_variance, gae
 
 tf = pytest.importorskip("tensorflow")
 
@@ -19,6 +19,19 @@ def test_gae_hand_computed() -> None:
     # deltas: d2 = 3 - 1.5 = 1.5; d1 = 2 + 0.9*1.5 - 1 = 2.35; d0 = 1 + 0.9*1 - 0.5 = 1.4
     # A2 = 1.5; A1 = 2.35 + 0.72*1.5 = 3.43; A0 = 1.4 + 0.72*3.43 = 3.8696
     np.testing.assert_allclose(gae(r, v, g, lam), [3.8696, 3.43, 1.5], rtol=1e-12)
+
+
+def test_explained_variance_hand_computed() -> None:
+    returns = np.array([1.0, 2.0, 3.0, 4.0])  # variance 1.25
+    # residuals 0.5, -0.5, 0.5, -0.5: variance 0.25, so 1 - 0.25 / 1.25 = 0.8
+    assert explained_variance(np.array([0.5, 2.5, 2.5, 4.5]), returns) == pytest.approx(0.8)
+    assert explained_variance(returns, returns) == pytest.approx(1.0)  # a perfect critic
+    # a constant critic explains nothing, whatever the constant (variance is shift-free)
+    assert explained_variance(np.full(4, 60.0), returns) == pytest.approx(0.0)
+    # worse than the mean: residuals -3, -1, 1, 3, variance 5
+    assert explained_variance(returns[::-1].copy(), returns) == pytest.approx(1 - 5.0 / 1.25)
+    # returns that do not vary: undefined, not a division by zero
+    assert explained_variance(np.array([1.0, 2.0]), np.array([3.0, 3.0])) is None
 
 
 def test_gae_special_cases() -> None:

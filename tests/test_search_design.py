@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 
 from engine.config import RunConfig
 from engine.estimate import FidelityGP, best_index, estimated_accuracy, expected_improvement
-from engine.ppo import PPOConfig
-from engine.profiles import PROFILES, trajectory_length
+from engine.ppo import PPOConfig, trajectory_length
+from engine.profiles import PROFILES
 from engine.setup import build_strategy
 from engine.space import default_space
 from engine.strategies.base import Outcome
 from engine.strategies.bayes import BayesSearch
-from engine.strategies.bayes_ppo import BayesPPO, PPOSchedule, Screening
+from engine.strategies.bayes_ppo import BayesPPO
 from tests.test_strategies import drive, ok, synthetic_acc
 
 # --- equal budgets ------------------------------------------------------------------------
@@ -141,7 +142,7 @@ def test_bayes_initial_survives_a_state_round_trip() -> None:
 # --- PPO screened by expected improvement -------------------------------------------------
 
 
-def small_bayes_ppo(screening: Screening, seed: int = 3) -> BayesPPO:
+def small_bayes_ppo(seed: int = 3, **screening: Any) -> BayesPPO:
     space = default_space()
     warm = BayesSearch(
         space,
@@ -154,14 +155,21 @@ def small_bayes_ppo(screening: Screening, seed: int = 3) -> BayesPPO:
         early_stopping=False,
         initial=[space.default_config()],
     )
-    sched = PPOSchedule(epochs=2, trajectories=3, len_early=1, len_late=2, step_epochs=2)
-    return BayesPPO(
-        space, warm, sched, seed, PPOConfig(hidden=(16, 16), update_epochs=2), screening
+    cfg = PPOConfig(
+        ppo_epochs=2,
+        trajectories=3,
+        len_early=1,
+        len_late=2,
+        step_epochs=2,
+        hidden=(16, 16),
+        update_epochs=2,
+        **screening,
     )
+    return BayesPPO(space, warm, cfg, seed)
 
 
 def test_screened_step_is_the_max_ei_candidate() -> None:
-    s = small_bayes_ppo(Screening(candidates=16, ei_share=0.0))
+    s = small_bayes_ppo(candidates=16, ei_share=0.0)
     while not s.warmup.done():
         batch = []
         while (p := s.ask()) is not None and p.phase == "warmup":
@@ -215,13 +223,13 @@ def test_screening_finds_better_configurations_than_plain_sampling() -> None:
     """Same seeds, same budget: the best configuration found is better on average with the
     policy's samples screened by EI than with the policy's one sample (SPEC's PPO)."""
     seeds = (1, 2, 3, 4)
-    screened = [best_found(small_bayes_ppo(Screening(candidates=32), s)) for s in seeds]
-    plain = [best_found(small_bayes_ppo(Screening(candidates=1), s)) for s in seeds]
+    screened = [best_found(small_bayes_ppo(s, candidates=32)) for s in seeds]
+    plain = [best_found(small_bayes_ppo(s, candidates=1)) for s in seeds]
     assert np.mean(screened) > np.mean(plain)
 
 
 def test_history_round_trips_and_the_gp_is_rebuilt() -> None:
-    s = small_bayes_ppo(Screening(candidates=8))
+    s = small_bayes_ppo(candidates=8)
     for _ in range(3):
         batch = []
         while (p := s.ask()) is not None:
@@ -229,7 +237,7 @@ def test_history_round_trips_and_the_gp_is_rebuilt() -> None:
         for p in batch:
             s.tell(p, ok(p))
     state = json.loads(json.dumps(s.state_dict()))
-    t = small_bayes_ppo(Screening(candidates=8))
+    t = small_bayes_ppo(candidates=8)
     t.load_state_dict(state)
     assert t.history == s.history and len(t.history) >= 4
     p, q = s.ask(), t.ask()
@@ -237,7 +245,7 @@ def test_history_round_trips_and_the_gp_is_rebuilt() -> None:
 
 
 def test_failed_step_is_told_to_the_gp_as_chance() -> None:
-    s = small_bayes_ppo(Screening(candidates=4))
+    s = small_bayes_ppo(candidates=4)
     p = s.ask()
     assert p is not None
     s.tell(p, Outcome(False, 0.0, 0.0, 0.0, "NaN"))
@@ -256,13 +264,21 @@ def test_fidelity_gp_reuses_its_kernel_between_refits() -> None:
     assert str(gp.gp.kernel_) == str(kernel)
 
 
+def test_the_profile_sets_the_whole_ppo_configuration() -> None:
+    # One PPOConfig per profile: the strategy runs on it as it is, screening included.
+    p = PROFILES["quick"]
+    s = build_strategy(RunConfig(strategy="bayes-ppo"), p, default_space(), 2)
+    assert isinstance(s, BayesPPO) and s.cfg is p.ppo and s.agent.cfg is p.ppo
+    assert p.ppo.candidates == 256 and p.ppo.update_epochs == 10 and p.ppo.ppo_epochs == 4
+
+
 def test_quick_profile_trains_every_trial_two_epochs() -> None:
     # One-epoch accuracies on the quick data are too noisy (4.5 points) to rank a warm-up.
     p = PROFILES["quick"]
     s = build_strategy(RunConfig(strategy="bayes-ppo"), p, default_space(), 2)
     first = s.ask()
     assert first is not None and first.phase == "warmup"
-    assert first.epochs == p.step_epochs == p.search_epochs == 2 and first.early_stopping
+    assert first.epochs == p.ppo.step_epochs == p.search_epochs == 2 and first.early_stopping
     assert s.planned_trials == p.search_trials == 40
 
 
@@ -270,4 +286,4 @@ def test_quick_final_validation_checks_the_fidelity_the_search_ranked() -> None:
     # The final check retrains the best and the default as the search measured them: at 3
     # epochs the quick data overfits and the 2-epoch ranking barely predicts the result.
     p = PROFILES["quick"]
-    assert p.final_epochs == p.step_epochs == p.warmup_epochs == p.search_epochs
+    assert p.final_epochs == p.ppo.step_epochs == p.warmup_epochs == p.search_epochs

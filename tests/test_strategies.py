@@ -425,7 +425,7 @@ def test_bayes_failed_outcome_counts_as_zero() -> None:
 
 def make_bayes_ppo(seed: int = 0, epochs: int = 2):
     from engine.ppo import PPOConfig
-    from engine.strategies.bayes_ppo import BayesPPO, PPOSchedule
+    from engine.strategies.bayes_ppo import BayesPPO
 
     space = default_space()
     warm = BayesSearch(
@@ -438,8 +438,16 @@ def make_bayes_ppo(seed: int = 0, epochs: int = 2):
         phase="warmup",
         early_stopping=False,
     )
-    sched = PPOSchedule(epochs=epochs, trajectories=2, len_early=1, len_late=2, step_epochs=2)
-    return BayesPPO(space, warm, sched, seed, PPOConfig(hidden=(32, 32), update_epochs=3))
+    cfg = PPOConfig(
+        ppo_epochs=epochs,
+        trajectories=2,
+        len_early=1,
+        len_late=2,
+        step_epochs=2,
+        hidden=(32, 32),
+        update_epochs=3,
+    )
+    return BayesPPO(space, warm, cfg, seed)
 
 
 def ppo_outcome(p: Proposal) -> Outcome:

@@ -15,40 +15,12 @@ from typing import Any
 import numpy as np
 
 from engine.estimate import FidelityGP, bounded_indices, expected_improvement
-from engine.ppo import PPOAgent, PPOConfig, gae
-from engine.profiles import trajectory_length
+from engine.ppo import PPOAgent, PPOConfig, explained_variance, gae
 from engine.space import SearchSpace, state_vector
 from engine.state import from_plain, to_plain
 from engine.strategies.base import Outcome, Proposal, Strategy
 from engine.strategies.bayes import BayesSearch
 from storage.contract import DONE_PHASE, PPO_PHASE, SEARCH_PHASE, WARMUP_PHASE
-
-
-@dataclass
-class PPOSchedule:
-    epochs: int = 20
-    trajectories: int = 8
-    len_early: int = 1  # while progress < 0.5
-    len_late: int = 3
-    step_epochs: int = 2  # training epochs per step, with early stopping
-
-    def traj_len(self, ppo_epoch: int) -> int:
-        return trajectory_length(ppo_epoch, self.epochs, self.len_early, self.len_late)
-
-
-@dataclass(frozen=True)
-class Screening:
-    """How the GP screens PPO's proposals (SPEC's PPO is `candidates=1`: no screening).
-    Measured on the surrogate bench (bench/surrogate_bench.py)."""
-
-    # Policy samples per step; the one with the highest EI is trained. 256, not 64: at the
-    # seed budget 64 left bayes-ppo 0.22-0.27 points below TPE, with 256 it is level (-0.07
-    # +- 0.19 over 50 seeds; 512 alike, 1024 no better; BENCHMARKS.md, section 5). The GP's
-    # predict on 256 more points is about 25 ms a step.
-    candidates: int = 256
-    ei_share: float = 0.25  # share of steps whose pool also holds uniform-random points
-    random_points: int = 512
-    refit_every: int = 1  # optimise the GP's kernel every n fits (reuse it in between)
 
 
 @dataclass
@@ -66,20 +38,17 @@ class BayesPPO(Strategy):
         self,
         space: SearchSpace,
         warmup: BayesSearch,
-        schedule: PPOSchedule,
+        cfg: PPOConfig,
         seed: int,
-        ppo: PPOConfig | None = None,
-        screening: Screening | None = None,
     ) -> None:
         super().__init__(space)
-        self.warmup, self.schedule, self.seed = warmup, schedule, seed
-        self.screening = screening or Screening()
+        self.warmup, self.cfg, self.seed = warmup, cfg, seed
         # (config, val accuracy, epochs) of every result, warm-up and PPO: the GP's data.
         self.history: list[list[Any]] = []
-        self.gp = FidelityGP(space, seed, self.screening.refit_every)
+        self.gp = FidelityGP(space, seed, cfg.refit_every)
         self._gp_dirty, self._gp_ready, self._incumbent = True, False, 0.0
         self.agent = PPOAgent(
-            obs_dim=len(space.dims) + 1, act_dim=len(space.dims), cfg=ppo or PPOConfig(), seed=seed
+            obs_dim=len(space.dims) + 1, act_dim=len(space.dims), cfg=cfg, seed=seed
         )
         self.ppo_epoch = 0  # index of the PPO epoch in progress
         self.stage = WARMUP_PHASE
@@ -101,11 +70,11 @@ class BayesPPO(Strategy):
 
     def _start_epoch(self) -> None:
         s0 = state_vector(self.space, self.space.default_config(), 0.0).tolist()
-        self.trajs = [Trajectory(state=list(s0)) for _ in range(self.schedule.trajectories)]
+        self.trajs = [Trajectory(state=list(s0)) for _ in range(self.cfg.trajectories)]
         self._events.append(
-            f"PPO epoch {self.ppo_epoch + 1}/{self.schedule.epochs}: "
-            f"{self.schedule.trajectories} trajectories of length "
-            f"{self.schedule.traj_len(self.ppo_epoch)}"
+            f"PPO epoch {self.ppo_epoch + 1}/{self.cfg.ppo_epochs}: "
+            f"{self.cfg.trajectories} trajectories of length "
+            f"{self.cfg.traj_len(self.ppo_epoch)}"
         )
 
     # --- ask / tell ---------------------------------------------------------------------
@@ -117,7 +86,7 @@ class BayesPPO(Strategy):
             self._start_ppo()
         if self.stage != PPO_PHASE:
             return None
-        length = self.schedule.traj_len(self.ppo_epoch)
+        length = self.cfg.traj_len(self.ppo_epoch)
         for k, tr in enumerate(self.trajs):
             if tr.running or tr.ended or len(tr.steps) >= length:
                 continue
@@ -133,12 +102,12 @@ class BayesPPO(Strategy):
             return Proposal(
                 config,
                 PPO_PHASE,
-                self.schedule.step_epochs,
+                self.cfg.step_epochs,
                 early_stopping=True,
                 ppo_epoch=self.ppo_epoch + 1,
                 trajectory=k + 1,
                 step=t + 1,
-                progress=self.ppo_epoch / self.schedule.epochs,
+                progress=self.ppo_epoch / self.cfg.ppo_epochs,
                 key=f"p{self.ppo_epoch}.{k}.{t}",
                 extra={
                     "state": obs.tolist(),
@@ -154,7 +123,7 @@ class BayesPPO(Strategy):
         """The step's action: `candidates` samples of the policy, and on a share of steps
         uniform points too, of which the one with the highest expected improvement under the
         GP of every result so far is trained. The policy proposes; the GP screens."""
-        sc, dims = self.screening, len(self.space.dims)
+        sc, dims = self.cfg, len(self.space.dims)
         mean, std = self.agent.mean_action(obs), self.agent.std()
         cands = mean + std * rng.standard_normal((max(1, sc.candidates), dims))
         # What the policy believed at this step, for the proposer view.
@@ -226,13 +195,13 @@ class BayesPPO(Strategy):
         tr.state = state_vector(self.space, proposal.config, outcome.reward).tolist()
         if not outcome.ok:
             tr.ended = True
-        length = self.schedule.traj_len(self.ppo_epoch)
+        length = self.cfg.traj_len(self.ppo_epoch)
         if all(not t.running and (t.ended or len(t.steps) >= length) for t in self.trajs):
             self._update()
 
     def _update(self) -> None:
-        cfg = self.agent.cfg
-        obs, acts, logps, advs, rets, rewards = [], [], [], [], [], []
+        cfg = self.cfg
+        obs, acts, logps, advs, rets, values, rewards = [], [], [], [], [], [], []
         for tr in self.trajs:
             if not tr.steps:
                 continue
@@ -244,14 +213,19 @@ class BayesPPO(Strategy):
             logps += [s["logprob"] for s in tr.steps]
             advs += adv.tolist()
             rets += (adv + v).tolist()
+            values += v.tolist()
             rewards += r.tolist()
-        stats = self.agent.update(
-            np.array(obs), np.array(acts), np.array(logps), np.array(advs), np.array(rets)
-        )
+        stats: dict[str, float | None] = {
+            **self.agent.update(
+                np.array(obs), np.array(acts), np.array(logps), np.array(advs), np.array(rets)
+            )
+        }
+        # How much of the returns' variance the critic's values (as acted on) explained.
+        stats["explained_variance"] = explained_variance(np.array(values), np.array(rets))
         self._updates.append(
             {
                 "ppo_epoch": self.ppo_epoch + 1,
-                "traj_len": self.schedule.traj_len(self.ppo_epoch),
+                "traj_len": self.cfg.traj_len(self.ppo_epoch),
                 "n_steps": len(rewards),
                 "mean_reward": float(np.mean(rewards)),
                 "best_reward": float(np.max(rewards)),
@@ -259,7 +233,7 @@ class BayesPPO(Strategy):
             }
         )
         self.ppo_epoch += 1
-        if self.ppo_epoch >= self.schedule.epochs:
+        if self.ppo_epoch >= self.cfg.ppo_epochs:
             self.stage = DONE_PHASE
             self.trajs = []
         else:
@@ -271,9 +245,7 @@ class BayesPPO(Strategy):
 
     @property
     def planned_trials(self) -> int:
-        s = self.schedule
-        ppo = sum(s.trajectories * s.traj_len(e) for e in range(s.epochs))
-        return self.warmup.planned_trials + ppo
+        return self.warmup.planned_trials + self.cfg.steps()
 
     def phase(self) -> str:
         return self.stage if self.stage in (WARMUP_PHASE, PPO_PHASE) else SEARCH_PHASE
@@ -282,15 +254,15 @@ class BayesPPO(Strategy):
         return {
             "warmup_done": self.warmup.told,
             "warmup_total": self.warmup.n_calls,
-            "ppo_epoch": min(self.ppo_epoch + 1, self.schedule.epochs),
-            "ppo_epochs": self.schedule.epochs,
+            "ppo_epoch": min(self.ppo_epoch + 1, self.cfg.ppo_epochs),
+            "ppo_epochs": self.cfg.ppo_epochs,
             "ppo_epochs_done": self.ppo_epoch,
-            "traj_len": self.schedule.traj_len(min(self.ppo_epoch, self.schedule.epochs - 1)),
+            "traj_len": self.cfg.traj_len(min(self.ppo_epoch, self.cfg.ppo_epochs - 1)),
             "len_switch_epoch": next(
                 (
                     e + 1
-                    for e in range(self.schedule.epochs)
-                    if self.schedule.traj_len(e) != self.schedule.len_early
+                    for e in range(self.cfg.ppo_epochs)
+                    if self.cfg.traj_len(e) != self.cfg.len_early
                 ),
                 None,
             ),
@@ -301,7 +273,7 @@ class BayesPPO(Strategy):
         # ranges; states already recorded keep their old coordinates until the next step.
         self.space = space
         msg = self.warmup.on_space_change(space)
-        self.gp = FidelityGP(space, self.seed, self.screening.refit_every)
+        self.gp = FidelityGP(space, self.seed, self.cfg.refit_every)
         self._gp_dirty = True
         return f"{msg}; PPO actions now map onto the new ranges"
 

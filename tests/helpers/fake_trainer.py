@@ -125,3 +125,17 @@ def hang_on_sgd(task: TrialTask, data: Any, progress: Any = None, **kw: Any) -> 
     if task.config.get("optimizer") == "sgd":
         time.sleep(3600)
     return train(task, data, progress, **kw)
+
+
+def fail_final(task: TrialTask, data: Any, progress: Any = None, **kw: Any) -> TrialResult:
+    """Final validation's trainings (scored on the test set) fail; the search's train."""
+    if task.evaluate_test:
+        raise TrialError("out of memory (fake: final validation)")
+    return train(task, data, progress, **kw)
+
+
+def hang_final(task: TrialTask, data: Any, progress: Any = None, **kw: Any) -> TrialResult:
+    """Final validation's trainings hang (past any time limit); the search's train."""
+    if task.evaluate_test:
+        time.sleep(3600)
+    return train(task, data, progress, **kw)
