@@ -180,7 +180,7 @@ class BayesPPO(Strategy):
             return self.warmup.done()  # the next ask starts PPO
         if self.stage != PPO_PHASE:
             return False
-        length = self.schedule.traj_len(self.ppo_epoch)
+        length = self.cfg.traj_len(self.ppo_epoch)
         return any(not tr.running and not tr.ended and len(tr.steps) < length for tr in self.trajs)
 
     def _observe_step(self, proposal: Proposal, outcome: Outcome) -> None:
