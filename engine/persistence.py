@@ -103,6 +103,8 @@ class StrategyKeeper:
         self._hand_over(strategy, None, None)
 
     def _hand_over(self, strategy: Strategy, p: Proposal | None, outcome: Outcome | None) -> None:
+        if not self.busy:  # read while nothing else touches the strategy (see `numbers`)
+            self._last = (strategy.planned_trials, strategy.progress())
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name="strategy", daemon=True)
             self._thread.start()
@@ -136,8 +138,9 @@ class StrategyKeeper:
     def numbers(self, strategy: Strategy) -> tuple[int, dict[str, Any]]:
         """(planned trials, progress) of `strategy`: read live when no tell is in flight,
         else as the last tell left them."""
-        if not self.busy or self._last is None:
+        if not self.busy:
             self._last = (strategy.planned_trials, strategy.progress())
+        assert self._last is not None  # set before any tell is handed over
         return self._last
 
     def _work(self) -> None:
