@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from storage import contract
 from storage.contract import (
+    CONFIRM_PHASE,
     DONE_TRIAL_STATUSES,
     FAILED,
     FINAL_PHASE,
@@ -48,7 +49,14 @@ def sql_names(names: Iterable[str]) -> str:
     return "(" + ", ".join(f"'{n}'" for n in names) + ")"
 
 
-SEARCH = f"phase != '{FINAL_PHASE}'"  # a search trial: final validation apart
+# A search trial: the stages after the search apart. The first term is the one the partial
+# indexes are declared with (WHERE phase != 'final'), so that SQLite still uses them.
+def search_sql(table: str = "") -> str:
+    col = f"{table}.phase" if table else "phase"
+    return f"{col} != '{FINAL_PHASE}' AND {col} != '{CONFIRM_PHASE}'"
+
+
+SEARCH = search_sql()
 
 
 class StoreError(Exception):
@@ -420,9 +428,9 @@ class Store:
         and the epochs its search trained."""
         best = (
             f"(SELECT {{col}} FROM trials t WHERE t.run_id = r.id AND t.status = '{FINISHED}'"
-            f" AND t.{SEARCH} ORDER BY {self.BEST_ORDER} LIMIT 1)"
+            f" AND {search_sql('t')} ORDER BY {self.BEST_ORDER} LIMIT 1)"
         )
-        search = f"FROM trial_totals tt WHERE tt.run_id = r.id AND tt.phase != '{FINAL_PHASE}'"
+        search = f"FROM trial_totals tt WHERE tt.run_id = r.id AND {search_sql('tt')}"
         return self._rows(
             f"""SELECT r.*, (SELECT coalesce(sum(trials), 0) {search}
                               AND tt.status IN {sql_names(DONE_TRIAL_STATUSES)}) AS done_trials,
@@ -532,7 +540,7 @@ class Store:
         counted from `trial_totals` (kept by triggers), the first start is an index's first
         entry and only the running trials are read."""
         totals = self._rows("SELECT * FROM trial_totals WHERE run_id = ?", [run_id])
-        search = [t for t in totals if t["phase"] != FINAL_PHASE]
+        search = [t for t in totals if contract.is_search_phase(t["phase"])]
 
         def total(column: str, *statuses: str, rows: list[dict[str, Any]] = search) -> Any:
             return sum(t[column] for t in rows if t["status"] in statuses)
@@ -549,7 +557,7 @@ class Store:
             "measured_epochs": total("measured_epochs", FINISHED, PRUNED),
         }
         running = self.conn.execute(
-            f"SELECT t.phase = '{FINAL_PHASE}', coalesce(t.max_epochs, 0), "
+            f"SELECT t.phase IN ('{FINAL_PHASE}', '{CONFIRM_PHASE}'), coalesce(t.max_epochs, 0), "
             "(SELECT count(*) FROM epochs e WHERE e.trial_id = t.id) "
             f"FROM trials t WHERE t.run_id = ? AND t.status = '{RUNNING}'",
             [run_id],
@@ -885,7 +893,7 @@ class Store:
         return self.conn.execute(
             "SELECT t.id, t.status, e.epoch, e.val_accuracy FROM epochs e "
             "JOIN trials t ON t.id = e.trial_id "
-            f"WHERE t.run_id = ? AND t.{SEARCH} AND t.status IN ({marks}) "
+            f"WHERE t.run_id = ? AND {search_sql('t')} AND t.status IN ({marks}) "
             "ORDER BY t.id, e.epoch",
             [run_id, *statuses],
         ).fetchall()
