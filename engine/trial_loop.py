@@ -148,7 +148,7 @@ class TrialLoop:
             proposal.config,
             proposal.epochs,
             early_stopping=proposal.early_stopping,
-            evaluate_test=not self.strategy.searching,
+            evaluate_test=self.strategy.tests,
             seed=trial_seed(p.cfg.seed, proposal.key),
             verdict_epochs=s.verdict_epochs(proposal.epochs) if prunable else (),
         )
@@ -304,7 +304,7 @@ def _result_line(
     if outcome.pruned:
         how = f"pruned after epoch {res['epochs_run']} of {proposal.epochs}"
     tail = f", reward {outcome.reward:.2f}" if searching else ""
-    if not searching:
+    if not searching and res.get("test_accuracy") is not None:
         tail = f", test acc {res['test_accuracy']:.4f}"
     return (
         f"trial {number} ({proposal.phase}) {how}: val acc {res['val_accuracy']:.4f}, "

@@ -31,7 +31,7 @@ def test_retrained_comparison_says_whether_the_lead_holds() -> None:
 
 def test_old_summary_without_validation_accuracies_still_formats() -> None:
     f = _summary(0.81, 0.79)
-    for key in ("best_val_accuracy", "default_val_accuracy", "confirmed"):
+    for key in ("best_val_accuracy", "default_val_accuracy", "confirmed", "verdict"):
         f.pop(key)
     line = format_final(f)
     assert line.endswith("%") and "retrained" not in line
