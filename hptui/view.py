@@ -19,9 +19,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine import reward
+from engine.final import time_saving, verdict
 from storage.contract import (
     ACTIVE_RUN_STATUSES,
     CANCELLED,
+    CONFIRM_PHASE,
     DATA_PHASE,
     DONE_PHASE,
     DONE_TRIAL_STATUSES,
@@ -32,6 +34,7 @@ from storage.contract import (
     SEARCH_PHASE,
     STARTING_PHASE,
     WARMUP_PHASE,
+    is_search_phase,
 )
 from storage.limits import clip
 
@@ -61,9 +64,16 @@ def fmt_s(seconds: float | None) -> str:
 
 
 def is_search_trial(t: Row) -> bool:
-    """A trial of the search: anything but final validation, which trains the best and the
-    default configuration again and is never counted, ranked, plotted or pruned."""
-    return t.get("phase") != FINAL_PHASE
+    """A trial of the search: not of the stages after it (confirmation, final validation),
+    which train chosen configurations again and are never counted, scored or pruned as
+    search trials."""
+    return is_search_phase(t.get("phase"))
+
+
+def is_plotted_trial(t: Row) -> bool:
+    """A trial the accuracy plot draws: the search's, and the confirmation stage's (its
+    repeated measurements of the top candidates, after a boundary of their own)."""
+    return is_search_trial(t) or t.get("phase") == CONFIRM_PHASE
 
 
 def done_trials(progress: Row) -> int:
@@ -84,6 +94,7 @@ PHASE_WORDS = {
     WARMUP_PHASE: "warm-up",
     PPO_PHASE: "PPO",
     SEARCH_PHASE: "search",
+    CONFIRM_PHASE: "confirmation",
     FINAL_PHASE: "final validation",
     DONE_PHASE: "done",
 }
@@ -146,16 +157,43 @@ def best_text(best: Row) -> str:
     return s
 
 
+def verdict_of(final: Row) -> str:
+    """The run's verdict in words (engine.final.verdict), also for a summary stored before
+    verdicts were."""
+    if final.get("verdict"):
+        return str(final["verdict"])
+    gain = final["best_test_accuracy"] - final["default_test_accuracy"]
+    saving = time_saving(final["best_seconds"], final["default_seconds"])
+    return verdict(gain, final.get("gain_interval"), saving)
+
+
 def result_text(final: Row) -> str:
-    """The end-of-run result: best against default configuration on the test set (means of
-    the final validation's repeated trainings, where it repeats)."""
-    n = final.get("repeats") or 1
-    epochs = f"{n} x {final['epochs']} epochs" if n > 1 else f"{final['epochs']} epochs"
+    """The end-of-run result in one line that fits 80 columns: the verdict, and the chosen
+    configuration against the default on the test set with the gain's interval in points
+    (means of the final validation's repeated trainings, where it repeats)."""
+    if final.get("default_is_best"):
+        return verdict_of(final)  # no gain of the default against itself
+    b, d = final["best_test_accuracy"], final["default_test_accuracy"]
+    h = final.get("gain_interval")
+    interval = f" ± {100 * h:.1f}" if h is not None else ""
     return (
-        f"result ({epochs}): test acc best #{final['best_trial']} "
-        f"{final['best_test_accuracy']:.4f} vs default {final['default_test_accuracy']:.4f}, "
-        f"gain {100 * final['accuracy_gain']:+.2f}%, time saving {100 * final['time_saving']:+.1f}%"
+        f"test: #{final['best_trial']} {b:.3f} vs default {d:.3f}: "
+        f"{100 * (b - d):+.1f}{interval} pts, {verdict_of(final)}"
     )
+
+
+def choice_text(chosen: Row, default: Row | None) -> str:
+    """The configuration the run recommends (engine.choice), from its repeated measurements:
+    `chosen: trial 12, mean val acc 0.7810 of 3 measurements (default 0.7650 of 3)`."""
+    text = (
+        f"chosen: trial {chosen['trial']}, mean val acc {chosen['accuracy']:.4f} of "
+        f"{chosen['n']} measurements"
+    )
+    if chosen.get("is_default"):
+        return text + " (the default configuration)"
+    if default is not None:
+        text += f" (default {default['accuracy']:.4f} of {default['n']})"
+    return text
 
 
 def _n(x: float) -> str:
@@ -196,7 +234,8 @@ def best_meaning() -> str:
     """What "best" means, wherever a best trial is printed (`hptui show`, `runs`, `export`)."""
     return (
         "best = highest score (the reward under the run's final weights: "
-        f"{score_formula()}, T the trial's seconds, P its penalty); "
+        f"{score_formula()}, T the trial's seconds, P its penalty); after the confirmation "
+        "stage, chosen = the highest mean score of repeated measurements; "
         "est acc = a GP's estimate over the run's trials, for information"
     )
 

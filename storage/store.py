@@ -655,6 +655,9 @@ class Store:
             params += also
         return self._rows(sql + ") ORDER BY id", params)
 
+    def trial_by_number(self, run_id: int, number: int) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM trials WHERE run_id = ? AND number = ?", [run_id, number])
+
     def trial(self, trial_id: int) -> dict[str, Any] | None:
         return self._one("SELECT * FROM trials WHERE id = ?", [trial_id])
 

@@ -22,7 +22,9 @@ def test_hung_trial_is_killed_failed_and_its_worker_replaced(
     done = hptui("engine", str(run_id), "--db", str(db), "--trainer", HANG, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     assert query(db, "SELECT status FROM runs") == [("finished",)]
-    rows = query(db, "SELECT optimizer, status, error FROM trials ORDER BY number")
+    rows = query(
+        db, "SELECT optimizer, status, error FROM trials WHERE phase = 'search' ORDER BY number"
+    )
     assert len(rows) == 4 and {r[0] for r in rows} == {"adam", "sgd"}
     for optimizer, status, error in rows:
         if optimizer == "sgd":
