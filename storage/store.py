@@ -557,18 +557,25 @@ class Store:
             "measured_epochs": total("measured_epochs", FINISHED, PRUNED),
         }
         running = self.conn.execute(
-            f"SELECT t.phase IN ('{FINAL_PHASE}', '{CONFIRM_PHASE}'), coalesce(t.max_epochs, 0), "
+            "SELECT t.phase, coalesce(t.max_epochs, 0), "
             "(SELECT count(*) FROM epochs e WHERE e.trial_id = t.id) "
             f"FROM trials t WHERE t.run_id = ? AND t.status = '{RUNNING}'",
             [run_id],
         ).fetchall()
         final = [t for t in totals if t["phase"] == FINAL_PHASE]
         final_ended = total("epochs_run", FINISHED, rows=final)
-        in_search = [(planned, done) for final, planned, done in running if not final]
+        confirm = [t for t in totals if t["phase"] == CONFIRM_PHASE]
+        in_search = [(p, d) for phase, p, d in running if contract.is_search_phase(phase)]
         out["running"] = len(in_search)
         out["running_epochs"] = sum(planned for planned, _ in in_search)
         out["running_epochs_left"] = sum(max(0, planned - done) for planned, done in in_search)
-        out["final_epochs_done"] = int(final_ended) + sum(d for final, _, d in running if final)
+        out["final_epochs_done"] = int(final_ended) + sum(
+            d for phase, _, d in running if phase == FINAL_PHASE
+        )
+        # The confirmation stage's epochs trained (ended or running), for the remaining time.
+        out["confirm_epochs_done"] = int(total("epochs_run", FINISHED, FAILED, rows=confirm)) + sum(
+            d for phase, _, d in running if phase == CONFIRM_PHASE
+        )
         return out
 
     def seconds_per_epoch(self, run_id: int) -> list[float]:
