@@ -39,6 +39,15 @@ def confirmed_choice(store: Store, run_id: int) -> Choice | None:
     return choose(store.trials(run_id))
 
 
+def chosen_trial(store: Store, run_id: int) -> dict[str, Any] | None:
+    """The run's best trial: the first trial of the configuration chosen by repeated
+    measurements once the confirmation stage has run, the search's best before."""
+    choice = confirmed_choice(store, run_id)
+    if choice is None:
+        return store.best_trial(run_id)
+    return store.trial_by_number(run_id, choice.best.trial)
+
+
 class ReportError(LookupError):
     """Nothing to report (unknown run, no finished trial); the message says which."""
 
