@@ -43,10 +43,11 @@ from bench._common import (
     quiet_tensorflow,
     table,
 )  # noqa: E402
+from engine.choice import choose  # noqa: E402
 from engine.data import DataSettings  # noqa: E402
 from engine.ppo import PPOConfig  # noqa: E402
 from engine.profiles import PROFILES, Profile  # noqa: E402
-from storage.contract import FINAL_PHASE, FINISHED  # noqa: E402
+from storage.contract import FINAL_PHASE, FINISHED, is_search_phase  # noqa: E402
 
 METHODS = ("bayes-ppo", "bayes", "random", "grid", "optuna")
 
@@ -111,8 +112,10 @@ def run_engine(method: str, seed: int, profile: Profile, spec: str, tmp: Path) -
     wall = time.perf_counter() - t0
     store = Store(db)
     run = store.run(run_id)
-    trials = [t for t in store.trials(run_id) if t["phase"] != FINAL_PHASE]
-    chosen = store.best_trial(run_id)
+    every = store.trials(run_id)
+    trials = [t for t in every if is_search_phase(t["phase"])]
+    # The engine's choice (after its confirmation stage), as its final validation made it.
+    choice = choose(t for t in every if t["phase"] != FINAL_PHASE)
     store.close()
     assert run is not None and status == FINISHED, (status, run and run.get("error"))
     ok = [t for t in trials if t["status"] == FINISHED]
@@ -126,11 +129,12 @@ def run_engine(method: str, seed: int, profile: Profile, spec: str, tmp: Path) -
         trials=len(trials),
         failed=len(trials) - len(ok),
         best_val=max((t["val_accuracy"] for t in ok), default=0.0),
-        chosen_val=chosen["val_accuracy"] if chosen else 0.0,
-        test_best=final.get("best_test_accuracy"),
+        chosen_val=choice.best.accuracy if choice else 0.0,
+        # the default chosen: final validation trained it alone, its gain is 0
+        test_best=final.get("best_test_accuracy", final.get("default_test_accuracy")),
         test_default=final.get("default_test_accuracy"),
         wall_s=wall,
-        chosen=chosen["config"] if chosen else {},
+        chosen=choice.best.config if choice else {},
         busy=busy,
         time_saving=final.get("time_saving"),
         final_line=_final_line(final),

@@ -11,9 +11,12 @@ own ask/tell; they and random search are the anchors.
 
 Per method: the mean *true* (noise-free) accuracy of the configuration the method reports as
 best, its 95 % interval over seeds, and the paired difference against bayes with its interval.
-"Reports as best" is the engine's choice (the store's one ranking: the highest score, the reward
-under the run's final weights); the other rules (measured accuracy, a GP's estimate, the five
-best measured re-ranked by the estimate, halfway between) are printed beside it.
+"Reports as best" is the engine's choice (engine.choice): the confirmation stage (the
+profile's top candidates and the default trained again, engine.strategies.confirm) and then
+the highest mean score of each configuration's measurements. `score`, the best single
+measurement, is the rule before that stage; the other rules (measured accuracy, a GP's
+estimate, the five best measured re-ranked by the estimate, halfway between, other
+confirmation designs) are printed beside it.
 
     python -m bench.surrogate_bench [--profile quick] [--seeds 30] [--methods ...] [--jobs 2]
                                     [--results runs.jsonl]
@@ -54,7 +57,19 @@ from engine.profiles import PROFILES, Profile  # noqa: E402
 from engine.space import default_space  # noqa: E402
 
 METHODS = ("bayes-ppo", "bayes", "random", "tpe", "default")
-SELECTIONS = ("score", "observed", "estimated", "top5-estimated", "shrunk")
+# Confirmation designs (candidates x repeats) simulated after every run: the search's top
+# candidates and the default trained again, then the engine's choice (engine.choice).
+DESIGNS = ((2, 1), (3, 1), (3, 2), (5, 1), (5, 2), (8, 1))
+CONFIRMED = "confirmed"  # the profile's own design: what the engine now does
+SELECTIONS = (
+    "score",
+    CONFIRMED,
+    "observed",
+    "estimated",
+    "top5-estimated",
+    "shrunk",
+    *(f"confirm {k}x{r}" for k, r in DESIGNS),
+)
 # The true accuracy of the best configuration a run trained (results files before it lack it).
 FOUND = "found"
 
@@ -235,8 +250,9 @@ def run_default(profile: Profile, seed: int, sur: Surrogate, workers: int) -> Tr
 
 
 def chosen(trace: Trace) -> dict[str, dict[str, Any]]:
-    """The configuration a method reports as best under each selection rule (the GP estimate
-    is fitted once per run and shared by the rules that use it)."""
+    """The configuration a method reports as best under each selection rule of the search's
+    own trials (the GP estimate is fitted once per run and shared by the rules that use it);
+    the confirmation designs are added by `one`."""
     from engine.estimate import best_index, estimated_accuracy
     from engine.reward import score
 
@@ -255,7 +271,50 @@ def chosen(trace: Trace) -> dict[str, dict[str, Any]]:
         # halfway between the measurement and the estimate
         "shrunk": best_index((acc + est) / 2, sec),
     }
-    return {how: trace.configs[index[how]] for how in SELECTIONS}
+    return {how: trace.configs[i] for how, i in index.items()}
+
+
+def trace_trials(trace: Trace) -> list[dict[str, Any]]:
+    """A trace's trials as the store would hold them, for engine.choice."""
+    return [
+        {"number": i + 1, "config": c, "val_accuracy": a, "seconds": t, "penalty": p,
+         "phase": ph, "status": "finished", "max_epochs": e}
+        for i, (c, a, t, p, ph, e) in enumerate(
+            zip(trace.configs, trace.accs, trace.seconds, trace.penalties, trace.phases,
+                trace.epochs, strict=True)
+        )
+    ]  # fmt: skip
+
+
+def confirm_choice(
+    trace: Trace, sur: Surrogate, candidates_n: int, repeats: int, epochs: int
+) -> tuple[dict[str, Any], int]:
+    """The engine's confirmation stage after a run (engine.strategies.confirm, fed by the
+    surrogate under seeds of its own), then the engine's choice; returns the chosen
+    configuration and the epochs the stage trained."""
+    from engine.choice import candidates, choose
+    from engine.reward import DEFAULT_RULES, apply_rules
+    from engine.space import DEFAULT_CONFIG
+    from engine.strategies.base import Outcome
+    from engine.strategies.confirm import Confirmation
+
+    trials = trace_trials(trace)
+    top = candidates(trials, candidates_n, DEFAULT_CONFIG)
+    stage = Confirmation(default_space(), top, DEFAULT_CONFIG, epochs, repeats)
+    rng = np.random.default_rng([trace.seed, 11, candidates_n, repeats])
+    spent = 0
+    while (p := stage.ask()) is not None:
+        acc, sec, _ = sur.observe(p.config, p.epochs, p.early_stopping, rng)
+        stage.tell(p, Outcome(True, acc, sec))
+        spent += p.epochs
+        trials.append(
+            {"number": len(trials) + 1, "config": p.config, "val_accuracy": acc, "seconds": sec,
+             "penalty": apply_rules(p.config, DEFAULT_RULES)[0], "phase": "confirm",
+             "status": "finished", "max_epochs": p.epochs}
+        )  # fmt: skip
+    choice = choose(trials, DEFAULT_CONFIG)
+    assert choice is not None
+    return choice.best.config, spent
 
 
 RUNNERS: dict[str, Callable[..., Trace]] = {
@@ -276,6 +335,12 @@ def one(job: Job) -> tuple[Job, Result]:
         else run_strategy(method, profile, seed, sur, workers)
     )
     truth = {how: sur.true_accuracy(cfg) for how, cfg in chosen(trace).items()}
+    epochs = max(trace.epochs)  # the search's fidelity
+    for k, r in DESIGNS:
+        cfg, _ = confirm_choice(trace, sur, k, r, epochs)
+        truth[f"confirm {k}x{r}"] = sur.true_accuracy(cfg)
+    cfg, _ = confirm_choice(trace, sur, profile.confirm_candidates, profile.confirm_repeats, epochs)
+    truth[CONFIRMED] = sur.true_accuracy(cfg)
     # Not a rule a method can follow: what it found, against what it chose.
     truth[FOUND] = max(sur.true_accuracy(cfg) for cfg in trace.configs)
     return job, (method, seed, truth, sum(trace.epochs), len(trace.configs), trace.wall_s)
@@ -348,6 +413,26 @@ def headroom(sur: Surrogate, n: int = 3000) -> str:
         f"best of {n} uniform {truth.max():.4f}, 99th percentile {np.quantile(truth, 0.99):.4f}; "
         f"one measurement's noise sd {sur.noise['acc2']:.4f}"
     )
+
+
+def print_confirmation(
+    by: dict[str, dict[int, dict[str, float]]], methods: Sequence[str], profile: Profile
+) -> None:
+    """Each confirmation design against the best single measurement (`score`), paired on the
+    same seeds (the same search), in points of true accuracy, with its cost in epochs."""
+    designs = [(CONFIRMED, profile.confirm_candidates, profile.confirm_repeats)]
+    designs += [(f"confirm {k}x{r}", k, r) for k, r in DESIGNS]
+    print("\nconfirmation against the best single measurement (paired, points, 95 % CI)")
+    print(f"{'method':<12}" + "".join(f"{name:>20}" for name, _, _ in designs))
+    print(f"{'  epochs':<12}" + "".join(f"{2 * (k + 1) * r:>20}" for _, k, r in designs))
+    for method in methods:
+        vals = by.get(method, {})
+        cells = []
+        for name, _, _ in designs:
+            d = [v[name] - v["score"] for v in vals.values() if name in v]
+            m, h = interval(d) if d else (math.nan, math.nan)
+            cells.append(f"{100 * m:>+12.2f} ± {100 * h:.2f}")
+        print(f"{method:<12}" + "".join(cells))
 
 
 def main() -> None:
@@ -427,7 +512,11 @@ def main() -> None:
         if how == FOUND:
             print("\nbest trained (the true accuracy of the best configuration a run tried)")
         else:
-            print(f"\nbest chosen by: {how}" + ("  (the engine's rule)" if how == "score" else ""))
+            note = {
+                "score": "  (the best single measurement: before)",
+                CONFIRMED: "  (the engine's rule)",
+            }
+            print(f"\nbest chosen by: {how}" + note.get(how, ""))
         print(
             f"{'method':<{w}}{'seeds':>6}{'epochs':>8}{'trials':>7}{'true acc':>10}"
             f"{'95% CI':>9}"
@@ -448,6 +537,7 @@ def main() -> None:
                 f"{method:<{w}}{len(vals):>6}{np.mean(e):>8.0f}{np.mean(n):>7.0f}"
                 f"{m:>10.4f}{h:>9.4f}{diffs}{np.mean(ws):>8.1f}"
             )
+    print_confirmation(by, args.methods, profile)
     print(
         f"\n{len(todo)} runs in {wall:.0f} s ({args.jobs} processes), "
         f"{len(jobs) - len(todo)} read from the results file; "

@@ -34,6 +34,8 @@ class EtaInputs:
     final_epochs: int = 0  # per final-validation trial; 0 without final validation
     final_trials: int = FINAL_TRIALS
     final_epochs_done: int = 0
+    confirm_epochs: int = 0  # the confirmation stage's (engine.profiles.Profile.confirm_epochs)
+    confirm_epochs_done: int = 0
 
     @classmethod
     def of(cls, counts: Mapping[str, Any], **plan: Any) -> EtaInputs:
@@ -47,6 +49,7 @@ class EtaInputs:
             measured_seconds=counts["measured_seconds"],
             measured_epochs=counts["measured_epochs"],
             final_epochs_done=counts["final_epochs_done"],
+            confirm_epochs_done=counts.get("confirm_epochs_done", 0),
             **plan,
         )
 
@@ -63,13 +66,14 @@ def epochs_left(x: EtaInputs) -> int:
 
 
 def remaining_seconds(x: EtaInputs) -> float | None:
-    """Seconds until the run ends, final validation included; None until a trial has trained
-    to a result (there is no measured speed yet)."""
+    """Seconds until the run ends, confirmation and final validation included; None until a
+    trial has trained to a result (there is no measured speed yet)."""
     if x.measured_epochs <= 0 or x.measured_seconds <= 0:
         return None
     per_epoch = x.measured_seconds / x.measured_epochs
     workers = max(1, x.workers)
     search = epochs_left(x) * per_epoch / workers
+    confirm = max(0, x.confirm_epochs - x.confirm_epochs_done) * per_epoch / workers
     final_left = max(0, x.final_trials * x.final_epochs - x.final_epochs_done)
     final = final_left * per_epoch / min(workers, x.final_trials)
-    return search + final
+    return search + confirm + final

@@ -34,6 +34,7 @@ def final_summary(
     b_s = statistics.fmean(_values(best, "seconds"))
     d_s = statistics.fmean(_values(default, "seconds"))
     b_val, d_val = _mean(_values(best, "val_accuracy")), _mean(_values(default, "val_accuracy"))
+    h = paired_interval([b - d for b, d in zip(b_test, d_test, strict=True)])
     return {
         "best_trial": best_trial["number"],
         "best_config": best_trial["config"],
@@ -49,13 +50,53 @@ def final_summary(
         "repeats": len(pairs),
         "best_test_accuracies": b_test,
         "default_test_accuracies": d_test,
-        "gain_interval": paired_interval([b - d for b, d in zip(b_test, d_test, strict=True)]),
+        "gain_interval": h,
         # The fresh trainings' validation accuracies: the search chose its best on one noisy
         # measurement, so a second one says whether the lead holds (no test data involved).
         "best_val_accuracy": b_val,
         "default_val_accuracy": d_val,
         "confirmed": confirmed(b_val, d_val),
+        "verdict": verdict(b_acc - d_acc, h, time_saving(b_s, d_s)),
     }
+
+
+def default_summary(
+    default_trials: Sequence[dict[str, Any]], epochs: int, measurements: int
+) -> dict[str, Any]:
+    """The summary when the chosen configuration is the default itself: its test accuracy,
+    and no gain of the default against itself (final validation trained it alone)."""
+    test = _values(default_trials, "test_accuracy")
+    return {
+        "default_is_best": True,
+        "measurements": measurements,
+        "default_test_accuracy": statistics.fmean(test),
+        "default_seconds": statistics.fmean(_values(default_trials, "seconds")),
+        "default_test_accuracies": test,
+        "epochs": epochs,
+        "repeats": len(default_trials),
+        "verdict": no_better_text(measurements),
+    }
+
+
+def no_better_text(measurements: int) -> str:
+    return f"no configuration beat the default configuration ({measurements} measurements each)"
+
+
+# Under this time saving, "faster" is not worth saying.
+FASTER_FROM = 0.01
+
+
+def verdict(gain: float, half_width: float | None, saving: float) -> str:
+    """The gain on the test set in words: `better` when its 95 % interval is above 0, `worse:
+    keep the default` when below, otherwise `not distinguishable` (also without an interval:
+    one pair says nothing about the noise), or `as accurate, N % faster` where it is faster."""
+    if half_width is not None and gain - half_width > 0:
+        return "better"
+    if half_width is not None and gain + half_width < 0:
+        return "worse: keep the default"
+    if saving >= FASTER_FROM:
+        return f"as accurate, {100 * saving:.0f} % faster"
+    return "not distinguishable"
 
 
 def paired_interval(diffs: Sequence[float]) -> float | None:
@@ -87,6 +128,12 @@ def format_final(f: dict[str, Any]) -> str:
     if f.get("status") == FINAL_FAILED:  # no pair finished: there are no numbers
         return f"final validation failed: {f.get('reason')}"
     n = f.get("repeats") or 1
+    if f.get("default_is_best"):
+        each = f", mean of {n} trainings" if n > 1 else ""
+        return (
+            f"final validation ({f['epochs']} epochs{each}): {f['verdict']}; default test "
+            f"acc {f['default_test_accuracy']:.4f} in {f['default_seconds']:.1f} s"
+        )
     each = f", mean of {n} trainings each" if n > 1 else ""
     return (
         f"final validation ({f['epochs']} epochs{each}): best test acc "
@@ -94,6 +141,7 @@ def format_final(f: dict[str, Any]) -> str:
         f"{f['default_test_accuracy']:.4f} in {f['default_seconds']:.1f} s; accuracy gain "
         f"{100 * f['accuracy_gain']:+.2f}%{_interval(f)}, "
         f"time saving {100 * f['time_saving']:+.2f}%{_verdict(f)}"
+        + (f"; verdict: {f['verdict']}" if f.get("verdict") else "")
     )
 
 

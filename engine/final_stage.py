@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.final import final_summary, format_final
+from engine.choice import choose
+from engine.final import default_summary, final_summary, format_final
 from engine.profiles import Profile
 from engine.space import DEFAULT_CONFIG, SearchSpace
-from engine.strategies.final import FinalValidation
+from engine.strategies.final import ROLES, FinalValidation
 from storage import contract
 from storage.contract import FINAL_DONE, FINAL_FAILED, FINAL_PARTIAL
 from storage.limits import MAX_MESSAGE, clip
@@ -20,16 +21,20 @@ def final_stage(
 ) -> FinalValidation | None:
     """The final validation still to run (its trainings done before a stop are not run
     again); None when no search trial finished."""
-    best = store.best_trial(run_id)
-    if best is None:
+    choice = choose(t for t in store.trials(run_id) if t["phase"] != contract.FINAL_PHASE)
+    if choice is None:
         store.log(run_id, "no finished trial: no final validation", "warning")
         return None
+    best = {"number": choice.best.trial, "config": choice.best.config, "n": choice.best.n}
     repeats = profile.final_repeats
     # A record of a failed final validation is cleared while it is tried again (a resume).
     store.update_run(run_id, phase=contract.FINAL_PHASE, final=None)
+    # The default chosen: nothing to compare it with, it is trained once per repeat.
+    roles = ("default",) if choice.default_is_best else ROLES
     store.log(
         run_id,
-        f"final validation: best (trial {best['number']}) and default, "
+        f"final validation: best (trial {best['number']}, mean of {choice.best.n} "
+        "measurements) and default, "
         + (f"{repeats} trainings each, " if repeats > 1 else "")
         + f"up to {profile.final_epochs} epochs each (early stopping)",
     )
@@ -40,6 +45,7 @@ def final_stage(
         profile.final_epochs,
         repeats=repeats,
         done=final_trainings(store, run_id).keys(),
+        roles=roles,
     )
 
 
@@ -55,6 +61,14 @@ def record_final(
     (`cut_short`: the stage was stopped or cancelled before it finished), so that a finished
     run never ends with no result and no word about it."""
     done = final_trainings(store, run_id)
+    if stage.roles == ("default",):
+        alone = [done["default", r] for r in range(stage.repeats) if ("default", r) in done]
+        if alone:
+            summary = default_summary(alone, profile.final_epochs, stage.best.get("n", 1))
+            store.update_run(run_id, final={**summary, "status": FINAL_DONE})
+            store.log(run_id, format_final(summary))
+            return
+        # none of the default's trainings finished: the failure is recorded below
     pairs = [
         (done["best", r], done["default", r])
         for r in range(stage.repeats)

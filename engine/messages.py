@@ -59,9 +59,9 @@ def result_line(
     how = "finished"
     if outcome.pruned:
         how = f"pruned after epoch {res['epochs_run']} of {proposal.epochs}"
-    tail = (
-        f", reward {outcome.reward:.2f}" if searching else f", test acc {res['test_accuracy']:.4f}"
-    )
+    tail = f", reward {outcome.reward:.2f}" if searching else ""
+    if not searching and res.get("test_accuracy") is not None:  # final validation's
+        tail = f", test acc {res['test_accuracy']:.4f}"
     return (
         f"trial {number} ({proposal.phase}) {how}: val acc {res['val_accuracy']:.4f}, "
         f"{res['seconds']:.1f} s{tail}"

@@ -35,6 +35,7 @@ def run_progress(
             workers=workers,
             final_epochs=profile.final_epochs if cfg.final_validation else 0,
             final_trials=FINAL_TRIALS * profile.final_repeats,
+            confirm_epochs=profile.confirm_epochs(cfg.strategy),
         )
     )
     out = {

@@ -5,7 +5,8 @@ The engine is the only writer of run data; everything the UI shows is in the sto
 parts, one job each: engine.lock (lock, heartbeat, the wait for disk space), engine.setup
 (data, strategy, executor), engine.persistence (the strategy's saved state),
 engine.trial_loop (ask, launch, poll, verdicts, time limits, commands), engine.trials (the
-trials in flight), engine.final_stage (final validation), engine.progress (the header's
+trials in flight), engine.confirm_stage (the top candidates measured again),
+engine.final_stage (final validation), engine.progress (the header's
 numbers).
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import EngineError, RunConfig
+from engine.confirm_stage import confirm_stage
 from engine.device import one_blas_thread, quiet_fits, threads_per_worker
 from engine.executor import Executor, WorkerSettings
 from engine.final_stage import final_stage, record_final
@@ -144,12 +146,19 @@ class Engine:
         parts = self._set_up(saved)
         search = TrialLoop(parts, parts.search)
         ending = search.run()
-        self.trials.close(wait=True)  # the last estimates, before final validation
+        self.trials.close(wait=True)  # the last estimates, before the stages after the search
+        status = search.status  # a pause carries over from stage to stage
+        space = self.settings.space
+        assert space is not None
+        if ending.why is End.DONE:
+            confirm = confirm_stage(self.store, self.run_id, space, self.profile, self.cfg.strategy)
+            if confirm is not None:
+                loop = TrialLoop(parts, confirm, status=status)
+                ending, status = loop.run(), loop.status
         if ending.why is End.DONE and self.cfg.final_validation:
-            assert self.settings.space is not None
-            stage = final_stage(self.store, self.run_id, self.settings.space, self.profile)
-            if stage is not None:  # a pause carries over
-                ending = TrialLoop(parts, stage, status=search.status).run()
+            stage = final_stage(self.store, self.run_id, space, self.profile)
+            if stage is not None:
+                ending = TrialLoop(parts, stage, status=status).run()
                 if ending.why is not End.INTERRUPTED:  # a resume carries an interrupted one on
                     cut_short = FINAL_CUT_SHORT.get(ending.why)
                     record_final(self.store, self.run_id, stage, self.profile, cut_short)

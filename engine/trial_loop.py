@@ -149,7 +149,7 @@ class TrialLoop:
             proposal.config,
             proposal.epochs,
             early_stopping=proposal.early_stopping,
-            evaluate_test=not self.strategy.searching,
+            evaluate_test=self.strategy.tests,
             seed=trial_seed(p.cfg.seed, proposal.key),
             verdict_epochs=s.verdict_epochs(proposal.epochs) if prunable else (),
         )

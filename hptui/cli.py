@@ -24,6 +24,7 @@ from rich.table import Table
 from hptui.outfile import STDOUT, TargetError, check_target, write_atomically
 from hptui.report import (
     ReportError,
+    confirmed_choice,
     export_payload,
     print_summary,
     pruner_settings,
@@ -35,7 +36,10 @@ from storage import contract
 from storage.contract import (
     ACTIVE_RUN_STATUSES,
     CANCELLED,
+    CONFIRM_PHASE,
     DEFAULT_TRAINER,
+    DONE_PHASE,
+    FINAL_PHASE,
     FINISHED,
     PRECISIONS,
     PROFILE_NAMES,
@@ -605,6 +609,17 @@ RUNS_COLUMNS = (
 RUNS_NUMERIC = {"id", "trials", "best #", "est acc", "val acc", "epochs", "pruned", "saved"}
 
 
+def choose_confirmed(store: Store, r: dict[str, Any]) -> None:
+    """After the confirmation stage, a run's best is the configuration it chose by repeated
+    measurements (engine.choice): its first trial, and its mean validation accuracy."""
+    choice = confirmed_choice(store, r["id"])
+    if choice is None:
+        return
+    trial = store.trial_by_number(r["id"], choice.best.trial) or {}
+    r["best_number"], r["best_val_accuracy"] = choice.best.trial, choice.best.accuracy
+    r["best_est_accuracy"] = trial.get("est_accuracy")
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     store = open_store(args.db, readonly=True)
     try:
@@ -612,6 +627,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         for r in rows:
             r["pruner"] = pruner_settings(store, r).get("kind", "none")
             r["pruning"] = store.pruning_summary(r["id"])
+            if r["phase"] in (CONFIRM_PHASE, FINAL_PHASE, DONE_PHASE):
+                choose_confirmed(store, r)
     finally:
         store.close()
     if not rows:

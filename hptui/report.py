@@ -12,9 +12,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from engine.choice import Choice, choose
 from engine.final import format_final
 from hptui.view import (
     best_meaning,
+    choice_text,
     data_text,
     device_text,
     elapsed_s,
@@ -22,11 +24,36 @@ from hptui.view import (
     final_partial_text,
     fmt,
     fmt_s,
+    result_text,
     weights_text,
 )
-from storage.contract import DONE_TRIAL_STATUSES, FINAL_FAILED, FINAL_PARTIAL, final_status
+from storage.contract import (
+    CONFIRM_PHASE,
+    DONE_TRIAL_STATUSES,
+    FINAL_FAILED,
+    FINAL_PARTIAL,
+    final_status,
+)
 from storage.limits import SHOWN, clip
 from storage.store import Store
+
+
+def confirmed_choice(store: Store, run_id: int) -> Choice | None:
+    """The configuration the run recommends once its confirmation stage has measured the
+    candidates again (engine.choice, the engine's own rule); None before that stage, when the
+    search's best single measurement (Store.best_trial) is the run's best."""
+    if not store.trials(run_id, phase=CONFIRM_PHASE, status="finished"):
+        return None
+    return choose(store.trials(run_id))
+
+
+def chosen_trial(store: Store, run_id: int) -> dict[str, Any] | None:
+    """The run's best trial: the first trial of the configuration chosen by repeated
+    measurements once the confirmation stage has run, the search's best before."""
+    choice = confirmed_choice(store, run_id)
+    if choice is None:
+        return store.best_trial(run_id)
+    return store.trial_by_number(run_id, choice.best.trial)
 
 
 class ReportError(LookupError):
@@ -102,11 +129,17 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
             markup=False,
         )
         console.print(best_meaning(), markup=False)
+    choice = confirmed_choice(store, rid)
+    if choice is not None:
+        default = vars(choice.default) if choice.default else None
+        console.print(clip(choice_text(vars(choice.best), default), 2 * SHOWN), markup=False)
+        console.print(f"chosen configuration: {clip(json.dumps(choice.best.config))}", markup=False)
     final = run.get("final")
     if final_status(final) == FINAL_FAILED:
         console.print(final_failed_text(final, 2 * SHOWN), markup=False)
     elif final:
         console.print(clip(format_final(final), 2 * SHOWN), markup=False)
+        console.print(f"verdict: {result_text(final)}", markup=False)
         if final_status(final) == FINAL_PARTIAL:
             console.print(final_partial_text(final, 2 * SHOWN), markup=False)
     if run.get("error"):
@@ -172,6 +205,19 @@ def best_so_far(accuracies: list[float]) -> tuple[list[int], list[float]]:
     return xs, ys
 
 
+def _measured(choice: Choice) -> dict[str, Any]:
+    return {
+        "trial_number": choice.best.trial,
+        "measurements": choice.best.n,
+        "mean_val_accuracy": choice.best.accuracy,
+        "mean_score": choice.best.score,
+        "mean_seconds": choice.best.seconds,
+        "is_default": choice.best.is_default,
+        "default_mean_val_accuracy": choice.default.accuracy if choice.default else None,
+        "default_measurements": choice.default.n if choice.default else None,
+    }
+
+
 def export_payload(store: Store, run_id: int) -> dict[str, Any]:
     run = store.run(run_id)
     if run is None:
@@ -184,6 +230,10 @@ def export_payload(store: Store, run_id: int) -> dict[str, Any]:
     profile = PROFILES.get(run["profile"])
     count = store.search_counts(run_id)  # counted in SQL: no trial read whole
     pruning = store.pruning_summary(run_id)
+    choice = confirmed_choice(store, run_id)
+    if choice is not None:  # the configuration measured again, not the luckiest single one
+        best = store.trial_by_number(run_id, choice.best.trial) or best
+    final = run.get("final") or {}
     return {
         "run_id": run_id,
         "trial_id": best["id"],
@@ -195,6 +245,10 @@ def export_payload(store: Store, run_id: int) -> dict[str, Any]:
         "reward": best["reward"],
         "score": best["score"],
         "best_means": best_meaning(),
+        # What the configuration's repeated measurements say together (engine.choice), and
+        # the run's verdict against the default configuration (None before the run's end).
+        "chosen": None if choice is None else _measured(choice),
+        "verdict": final.get("verdict"),
         "retrain": {
             "vocab_size": profile.data.vocab_size if profile else None,
             "max_len": profile.data.max_len if profile else None,

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from hptui.report import chosen_trial
 from storage.contract import OPEN_TRIAL_STATUSES
 from storage.store import Store
 
@@ -62,8 +63,10 @@ class Snapshot:
     events: list[dict[str, Any]] = field(default_factory=list)  # new
     commands: list[dict[str, Any]] = field(default_factory=list)  # ours, newly handled
     epochs: tuple[int, list[dict[str, Any]]] | None = None  # of the selected trial
-    # The best trial as `Store.best_trial` ranks them, read again whenever trials changed
-    # (None: unchanged since the previous read). The one source of "best" in the UI.
+    # The best trial (hptui.report.chosen_trial: the configuration chosen by repeated
+    # measurements after the confirmation stage, `Store.best_trial` before), read again
+    # whenever trials changed (None: unchanged since the previous read). The one source of
+    # "best" in the UI.
     best: dict[str, Any] | None = None
     best_read: bool = False
     stopped: bool = False  # a user's stop was carried out (the run did not complete)
@@ -129,7 +132,7 @@ class StoreReader:
             epochs = (epochs_for, store.epochs(epochs_for))
         best, best_read = None, False
         if trials or self.first:
-            best, best_read = store.best_trial(rid), True
+            best, best_read = chosen_trial(store, rid), True
         stopped = store.stop_carried_out(rid)
         plot, firings = None, None
         owed = self.plot_owed or bool(trials)

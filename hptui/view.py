@@ -19,9 +19,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine import reward
+from engine.final import time_saving, verdict
 from storage.contract import (
     ACTIVE_RUN_STATUSES,
     CANCELLED,
+    CONFIRM_PHASE,
     DATA_PHASE,
     DONE_PHASE,
     DONE_TRIAL_STATUSES,
@@ -35,6 +37,7 @@ from storage.contract import (
     STARTING_PHASE,
     WARMUP_PHASE,
     final_status,
+    is_search_phase,
 )
 from storage.limits import SHOWN, clip
 
@@ -64,9 +67,16 @@ def fmt_s(seconds: float | None) -> str:
 
 
 def is_search_trial(t: Row) -> bool:
-    """A trial of the search: anything but final validation, which trains the best and the
-    default configuration again and is never counted, ranked, plotted or pruned."""
-    return t.get("phase") != FINAL_PHASE
+    """A trial of the search: not of the stages after it (confirmation, final validation),
+    which train chosen configurations again and are never counted, scored or pruned as
+    search trials."""
+    return is_search_phase(t.get("phase"))
+
+
+def is_plotted_trial(t: Row) -> bool:
+    """A trial the accuracy plot draws: the search's, and the confirmation stage's (its
+    repeated measurements of the top candidates, after a boundary of their own)."""
+    return is_search_trial(t) or t.get("phase") == CONFIRM_PHASE
 
 
 def done_trials(progress: Row) -> int:
@@ -87,6 +97,7 @@ PHASE_WORDS = {
     WARMUP_PHASE: "warm-up",
     PPO_PHASE: "PPO",
     SEARCH_PHASE: "search",
+    CONFIRM_PHASE: "confirmation",
     FINAL_PHASE: "final validation",
     DONE_PHASE: "done",
 }
@@ -149,19 +160,33 @@ def best_text(best: Row) -> str:
     return s
 
 
+def verdict_of(final: Row) -> str:
+    """The run's verdict in words (engine.final.verdict), also for a summary stored before
+    verdicts were."""
+    if final.get("verdict"):
+        return str(final["verdict"])
+    gain = final["best_test_accuracy"] - final["default_test_accuracy"]
+    saving = time_saving(final["best_seconds"], final["default_seconds"])
+    return verdict(gain, final.get("gain_interval"), saving)
+
+
 def result_text(final: Row) -> str:
-    """The end-of-run result: best against default configuration on the test set (means of
-    the final validation's repeated trainings, where it repeats); or, where final validation
-    failed, that it did and why."""
+    """The end-of-run result in one line that fits 80 columns: the verdict, and the chosen
+    configuration against the default on the test set with the gain's interval in points
+    (means of the final validation's repeated trainings, where it repeats); or, where final
+    validation failed, that it did and why."""
     if final_status(final) == FINAL_FAILED:
         return final_failed_text(final)
-    n = final.get("repeats") or 1
-    epochs = f"{n} x {final['epochs']} epochs" if n > 1 else f"{final['epochs']} epochs"
-    return (
-        f"result ({epochs}): test acc best #{final['best_trial']} "
-        f"{final['best_test_accuracy']:.4f} vs default {final['default_test_accuracy']:.4f}, "
-        f"gain {100 * final['accuracy_gain']:+.2f}%, time saving {100 * final['time_saving']:+.1f}%"
-    ) + (f"; {final_partial_text(final)}" if final_status(final) == FINAL_PARTIAL else "")
+    if final.get("default_is_best"):
+        return verdict_of(final)  # no gain of the default against itself
+    b, d = final["best_test_accuracy"], final["default_test_accuracy"]
+    h = final.get("gain_interval")
+    interval = f" ± {100 * h:.1f}" if h is not None else ""
+    text = (
+        f"test: #{final['best_trial']} {b:.3f} vs default {d:.3f}: "
+        f"{100 * (b - d):+.1f}{interval} pts, {verdict_of(final)}"
+    )
+    return text + (f"; {final_partial_text(final)}" if final_status(final) == FINAL_PARTIAL else "")
 
 
 def final_failed_text(final: Row, limit: int = SHOWN) -> str:
@@ -189,6 +214,20 @@ def resume_final_text(run: Row) -> str:
         f"run {run['id']} is finished, but {what}. Resuming it trains the final "
         "validation's missing trainings again (the search is not run again)"
     )
+
+
+def choice_text(chosen: Row, default: Row | None) -> str:
+    """The configuration the run recommends (engine.choice), from its repeated measurements:
+    `chosen: trial 12, mean val acc 0.7810 of 3 measurements (default 0.7650 of 3)`."""
+    text = (
+        f"chosen: trial {chosen['trial']}, mean val acc {chosen['accuracy']:.4f} of "
+        f"{chosen['n']} measurements"
+    )
+    if chosen.get("is_default"):
+        return text + " (the default configuration)"
+    if default is not None:
+        text += f" (default {default['accuracy']:.4f} of {default['n']})"
+    return text
 
 
 def _n(x: float) -> str:
@@ -229,7 +268,8 @@ def best_meaning() -> str:
     """What "best" means, wherever a best trial is printed (`hptui show`, `runs`, `export`)."""
     return (
         "best = highest score (the reward under the run's final weights: "
-        f"{score_formula()}, T the trial's seconds, P its penalty); "
+        f"{score_formula()}, T the trial's seconds, P its penalty); after the confirmation "
+        "stage, chosen = the highest mean score of repeated measurements; "
         "est acc = a GP's estimate over the run's trials, for information"
     )
 

@@ -35,10 +35,20 @@ RESUMABLE_RUN_STATUSES = (FAILED, INTERRUPTED)  # ended, but `hptui resume` carr
 # A run's phase, in the order a run goes through them.
 STARTING_PHASE, DATA_PHASE, DONE_PHASE = "starting", "data", "done"
 WARMUP_PHASE, PPO_PHASE, SEARCH_PHASE, FINAL_PHASE = "warmup", "ppo", "search", "final"
-TRIAL_PHASES = (WARMUP_PHASE, PPO_PHASE, SEARCH_PHASE, FINAL_PHASE)  # a trial's phase
+CONFIRM_PHASE = "confirm"
+# a trial's phase, in run order
+TRIAL_PHASES = (WARMUP_PHASE, PPO_PHASE, SEARCH_PHASE, CONFIRM_PHASE, FINAL_PHASE)
 PHASES = (STARTING_PHASE, DATA_PHASE, *TRIAL_PHASES, DONE_PHASE)
-# Every phase but FINAL_PHASE is the search: final validation trains the best and the default
-# configuration again, and is never counted, ranked, plotted or pruned as a search trial.
+# The phases after the search. Confirmation trains the search's top candidates and the
+# default again (engine.confirm_stage); final validation trains the chosen configuration and
+# the default on the test set. Neither is counted, scored, ranked by a single measurement or
+# pruned as a search trial; every other phase is the search.
+STAGE_PHASES = (CONFIRM_PHASE, FINAL_PHASE)
+
+
+def is_search_phase(phase: str | None) -> bool:
+    return phase not in STAGE_PHASES
+
 
 # --- the final validation's record (the run row's JSON `final`) -------------------------------
 

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from storage import contract
 from storage.contract import (
+    CONFIRM_PHASE,
     DONE_TRIAL_STATUSES,
     FAILED,
     FINAL_PHASE,
@@ -48,7 +49,14 @@ def sql_names(names: Iterable[str]) -> str:
     return "(" + ", ".join(f"'{n}'" for n in names) + ")"
 
 
-SEARCH = f"phase != '{FINAL_PHASE}'"  # a search trial: final validation apart
+# A search trial: the stages after the search apart. The first term is the one the partial
+# indexes are declared with (WHERE phase != 'final'), so that SQLite still uses them.
+def search_sql(table: str = "") -> str:
+    col = f"{table}.phase" if table else "phase"
+    return f"{col} != '{FINAL_PHASE}' AND {col} != '{CONFIRM_PHASE}'"
+
+
+SEARCH = search_sql()
 
 
 class StoreError(Exception):
@@ -420,9 +428,9 @@ class Store:
         and the epochs its search trained."""
         best = (
             f"(SELECT {{col}} FROM trials t WHERE t.run_id = r.id AND t.status = '{FINISHED}'"
-            f" AND t.{SEARCH} ORDER BY {self.BEST_ORDER} LIMIT 1)"
+            f" AND {search_sql('t')} ORDER BY {self.BEST_ORDER} LIMIT 1)"
         )
-        search = f"FROM trial_totals tt WHERE tt.run_id = r.id AND tt.phase != '{FINAL_PHASE}'"
+        search = f"FROM trial_totals tt WHERE tt.run_id = r.id AND {search_sql('tt')}"
         return self._rows(
             f"""SELECT r.*, (SELECT coalesce(sum(trials), 0) {search}
                               AND tt.status IN {sql_names(DONE_TRIAL_STATUSES)}) AS done_trials,
@@ -580,7 +588,7 @@ class Store:
         counted from `trial_totals` (kept by triggers), the first start is an index's first
         entry and only the running trials are read."""
         totals = self._rows("SELECT * FROM trial_totals WHERE run_id = ?", [run_id])
-        search = [t for t in totals if t["phase"] != FINAL_PHASE]
+        search = [t for t in totals if contract.is_search_phase(t["phase"])]
 
         def total(column: str, *statuses: str, rows: list[dict[str, Any]] = search) -> Any:
             return sum(t[column] for t in rows if t["status"] in statuses)
@@ -597,18 +605,25 @@ class Store:
             "measured_epochs": total("measured_epochs", FINISHED, PRUNED),
         }
         running = self.conn.execute(
-            f"SELECT t.phase = '{FINAL_PHASE}', coalesce(t.max_epochs, 0), "
+            "SELECT t.phase, coalesce(t.max_epochs, 0), "
             "(SELECT count(*) FROM epochs e WHERE e.trial_id = t.id) "
             f"FROM trials t WHERE t.run_id = ? AND t.status = '{RUNNING}'",
             [run_id],
         ).fetchall()
         final = [t for t in totals if t["phase"] == FINAL_PHASE]
         final_ended = total("epochs_run", FINISHED, rows=final)
-        in_search = [(planned, done) for final, planned, done in running if not final]
+        confirm = [t for t in totals if t["phase"] == CONFIRM_PHASE]
+        in_search = [(p, d) for phase, p, d in running if contract.is_search_phase(phase)]
         out["running"] = len(in_search)
         out["running_epochs"] = sum(planned for planned, _ in in_search)
         out["running_epochs_left"] = sum(max(0, planned - done) for planned, done in in_search)
-        out["final_epochs_done"] = int(final_ended) + sum(d for final, _, d in running if final)
+        out["final_epochs_done"] = int(final_ended) + sum(
+            d for phase, _, d in running if phase == FINAL_PHASE
+        )
+        # The confirmation stage's epochs trained (ended or running), for the remaining time.
+        out["confirm_epochs_done"] = int(total("epochs_run", FINISHED, FAILED, rows=confirm)) + sum(
+            d for phase, _, d in running if phase == CONFIRM_PHASE
+        )
         return out
 
     def seconds_per_epoch(self, run_id: int) -> list[float]:
@@ -732,6 +747,9 @@ class Store:
             "SELECT coalesce(sum(trials), 0) FROM trial_totals WHERE run_id = ?", [run_id]
         ).fetchone()
         return int(row[0])
+
+    def trial_by_number(self, run_id: int, number: int) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM trials WHERE run_id = ? AND number = ?", [run_id, number])
 
     def trial(self, trial_id: int) -> dict[str, Any] | None:
         return self._one("SELECT * FROM trials WHERE id = ?", [trial_id])
@@ -980,7 +998,7 @@ class Store:
         return self.conn.execute(
             "SELECT t.id, t.status, e.epoch, e.val_accuracy FROM epochs e "
             "JOIN trials t ON t.id = e.trial_id "
-            f"WHERE t.run_id = ? AND t.{SEARCH} AND t.status IN ({marks}) "
+            f"WHERE t.run_id = ? AND {search_sql('t')} AND t.status IN ({marks}) "
             "ORDER BY t.id, e.epoch",
             [run_id, *statuses],
         ).fetchall()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.choice import choose
 from engine.config import RunConfig
 from engine.runner import Engine
 from engine.setup import create_run
@@ -84,18 +85,24 @@ def test_export_stdout(finished_db, capsys) -> None:
     assert main(["export", str(rid), "--db", str(db)]) == 0
     payload = json.loads(capsys.readouterr().out)
     s = Store(db, readonly=True)
-    best, run = s.best_trial(rid), s.run(rid)
+    # the configuration chosen by repeated measurements (the confirmation stage ran)
+    choice, run = choose(s.trials(rid)), s.run(rid)
+    assert choice is not None and choice.confirmed
+    best = s.trial_by_number(rid, choice.best.trial)
     s.close()
     assert payload["run_id"] == rid and payload["trial_id"] == best["id"]
     assert payload["space_version"] == 1
-    assert payload["hyperparameters"] == best["config"]
+    assert payload["hyperparameters"] == best["config"] == choice.best.config
     assert payload["val_accuracy"] == best["val_accuracy"] and payload["reward"] == best["reward"]
+    assert payload["chosen"]["measurements"] == choice.best.n
     assert payload["data_source"] == "sample" and payload["seed"] == run["seed"] == 3
     assert payload["strategy"] == "random" and payload["profile"] == "tiny"
 
     # The final validation, as stored: means, each training's accuracy, the gain's interval.
     assert payload["final_validation"] == run["final"]
-    assert payload["final_validation"]["best_test_accuracies"]
+    key = "default" if choice.default_is_best else "best"  # the default chosen: trained alone
+    assert payload["final_validation"][f"{key}_test_accuracies"]
+    assert payload["verdict"] == run["final"]["verdict"]
 
     def plain(v) -> bool:
         if isinstance(v, dict):

@@ -264,3 +264,54 @@ def test_the_best_so_far_line_keeps_only_its_corners() -> None:
     pairs = zip(zip(xs, ys, strict=True), zip(xs[1:], ys[1:], strict=True), strict=False)
     assert all(y0 == y1 or x1 == x0 + 1 for (x0, y0), (x1, y1) in pairs)
     assert best_so_far([]) == ([], []) and best_so_far([0.0, 0.0]) == ([1, 2], [0.0, 0.0])
+
+
+@pytest.fixture
+def store_with_confirmation(tmp_path: Path) -> tuple[Path, int]:
+    """A lucky single measurement (trial 1) and a configuration measured better again and
+    again by the confirmation stage (trial 2); the default measured twice."""
+    from engine.space import DEFAULT_CONFIG
+
+    db = tmp_path / "c.db"
+    run_id = make_run(db)
+    lucky, steady = {**DEFAULT_CONFIG, "lr": 3e-3}, {**DEFAULT_CONFIG, "lstm_units": 128}
+    rows = [  # (config, phase, val acc)
+        (lucky, "search", 0.80),
+        (steady, "search", 0.78),
+        (lucky, "confirm", 0.74),
+        (steady, "confirm", 0.78),
+        (DEFAULT_CONFIG, "confirm", 0.75),
+        (DEFAULT_CONFIG, "confirm", 0.76),
+    ]
+    s = Store(db)
+    try:
+        s.update_run(run_id, phase="done", status="finished")
+        for config, phase, val in rows:
+            tid, _ = s.add_trial(
+                run_id, config, phase=phase, strategy="random", max_epochs=2,
+                status="running", space_version=1, penalty=0.0,
+            )  # fmt: skip
+            score = 60 * val if phase == "search" else None
+            s.update_trial(
+                tid, status="finished", val_accuracy=val, score=score, epochs_run=2, seconds=3.0
+            )
+    finally:
+        s.close()
+    return db, run_id
+
+
+def test_show_runs_and_export_give_the_configuration_chosen_by_repeated_measurements(
+    store_with_confirmation: tuple[Path, int],
+) -> None:
+    db, run_id = store_with_confirmation
+    out = hptui("show", str(run_id), "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    assert "confirm" in text  # the phase table has the stage's row
+    assert "chosen: trial 2, mean val acc 0.7800 of 2 measurements (default 0.7550 of 2)" in text
+    data = json.loads(hptui("export", str(run_id), "--db", str(db)).stdout)
+    assert data["trial_number"] == 2 and data["chosen"]["measurements"] == 2
+    assert data["hyperparameters"]["lstm_units"] == 128
+    assert data["trials"]["search"] == 2  # the stage's trials are not search trials
+    row = hptui("runs", "--db", str(db), env={"COLUMNS": "80"}).stdout.splitlines()[2]
+    assert row.split()[8:11] == ["2", "-", "0.7800"], row

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.choice import choose
 from engine.config import RunConfig
 from engine.profiles import PROFILES
 from engine.reward import DEFAULT_RULES, adaptive_weights, apply_rules, reward
@@ -52,11 +53,18 @@ def check_common(store: Store, rid: int, n_search: int) -> list[dict]:
     assert run["data_source"] == "sample" and run["engine_pid"] is None
     assert run["device"] == "cpu" and run["finished_at"] >= run["started_at"]
     trials = store.trials(rid)
-    search = [t for t in trials if t["phase"] != "final"]
+    search = [t for t in trials if t["phase"] not in ("final", "confirm")]
+    confirm = [t for t in trials if t["phase"] == "confirm"]
     final = [t for t in trials if t["phase"] == "final"]
     assert len(search) == n_search
     assert [t["number"] for t in trials] == list(range(1, len(trials) + 1))
-    assert sorted(t["extra"]["role"] for t in final) == ["best", "default"]
+    # the confirmation stage: the top candidate and the default, once more each, no test set
+    assert sorted(t["extra"]["role"] for t in confirm) == ["candidate 1", "default"]
+    assert all(t["test_accuracy"] is None and t["score"] is None for t in confirm)
+    choice = choose(trials)
+    assert choice is not None and choice.confirmed
+    roles = ["default"] if choice.default_is_best else ["best", "default"]
+    assert sorted(t["extra"]["role"] for t in final) == roles
     for t in trials:
         assert t["status"] == "finished", t
         assert t["space_version"] == 1 and t["worker"] in (0, 1)
@@ -74,12 +82,16 @@ def check_common(store: Store, rid: int, n_search: int) -> list[dict]:
         assert t["reward"] is None and 0 <= t["test_accuracy"] <= 1
         assert t["epochs_run"] == TINY.final_epochs
     best = store.best_trial(rid)
-    assert run["final"]["best_trial"] == best["number"]
     # every finished search trial carries the engine's estimate; the best has the top score
     finished = [t for t in search if t["status"] == "finished"]
     assert all(t["est_accuracy"] is not None for t in finished)
     assert best["score"] == pytest.approx(max(t["score"] for t in finished))
-    assert [t for t in final if t["extra"]["role"] == "best"][0]["config"] == best["config"]
+    if choice.default_is_best:
+        assert run["final"]["default_is_best"] and "beat the default" in run["final"]["verdict"]
+    else:
+        assert run["final"]["best_trial"] == choice.best.trial
+        chosen = [t for t in final if t["extra"]["role"] == "best"][0]
+        assert chosen["config"] == choice.best.config
     messages = [e["message"] for e in store.events(rid, limit=10_000)]
     assert messages[-1] == "run finished"
     assert sum("finished: val acc" in m for m in messages) == len(trials)
@@ -132,7 +144,7 @@ def test_engine_failed_trials_recorded_run_finishes(tmp_path: Path, cache_env) -
     assert run["status"] == "finished" and run["final"] is not None
     errors = [e for e in store.events(rid, limit=10_000) if e["level"] == "error"]
     assert len(errors) == len(sgd)
-    assert len([t for t in trials if t["phase"] != "final"]) == TINY.search_trials
+    assert len([t for t in trials if t["phase"] == "search"]) == TINY.search_trials
     store.close()
 
 
@@ -197,7 +209,11 @@ def test_engine_applies_space_edit_and_refuses_bad_one(tmp_path: Path, cache_env
     versions = store.space_versions(rid)
     assert [v["version"] for v in versions] == [1, 2]
     assert versions[1]["space"]["optimizer"]["choices"] == ["adam"]
-    later = [t for t in store.trials(rid) if t["space_version"] == 2 and t["phase"] != "final"]
+    later = [
+        t
+        for t in store.trials(rid)
+        if t["space_version"] == 2 and t["phase"] not in ("final", "confirm")
+    ]
     assert later, "some trials should be drawn after the edit"
     assert all(t["optimizer"] == "adam" and t["batch_size"] == 16 for t in later)
     store.close()
@@ -295,7 +311,9 @@ def test_real_run_on_aclimdb_archive(tmp_path: Path) -> None:
 def test_final_validation_repeats_are_trained_and_averaged(tmp_path, monkeypatch) -> None:
     from dataclasses import replace
 
-    monkeypatch.setitem(PROFILES, "tiny", replace(TINY, final_repeats=2))
+    # No confirmation: the trainer double's accuracy peaks at the default configuration,
+    # which would then be chosen and trained alone.
+    monkeypatch.setitem(PROFILES, "tiny", replace(TINY, final_repeats=2, confirm_candidates=0))
     rid, status, store = start(tmp_path / "r.db", "random")
     assert status == "finished"
     final = [t for t in store.trials(rid) if t["phase"] == "final"]

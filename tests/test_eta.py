@@ -111,3 +111,16 @@ def test_inputs_from_the_store_counts() -> None:
     # 3 left in the running trials + min(20 - 9 - 4, 3 trials not started x 2) = 3 + 6
     assert epochs_left(x) == 9
     assert remaining_seconds(x) == pytest.approx(9 * 10.0 / 2)
+
+
+def test_the_confirmation_stage_is_in_the_remaining_time() -> None:
+    from dataclasses import replace
+
+    x = EtaInputs(
+        planned_trials=4, planned_epochs=8, ended_trials=4, running_trials=0, epochs_spent=8,
+        running_epochs=0, running_epochs_left=0, max_epochs=2, measured_seconds=80.0,
+        measured_epochs=8, workers=2, final_epochs=0,
+    )  # fmt: skip
+    assert remaining_seconds(x) == 0
+    stage = replace(x, confirm_epochs=8, confirm_epochs_done=2)
+    assert remaining_seconds(stage) == pytest.approx(6 * 10.0 / 2)

@@ -31,7 +31,7 @@ def test_retrained_comparison_says_whether_the_lead_holds() -> None:
 
 def test_old_summary_without_validation_accuracies_still_formats() -> None:
     f = _summary(0.81, 0.79)
-    for key in ("best_val_accuracy", "default_val_accuracy", "confirmed"):
+    for key in ("best_val_accuracy", "default_val_accuracy", "confirmed", "verdict"):
         f.pop(key)
     line = format_final(f)
     assert line.endswith("%") and "retrained" not in line
@@ -70,6 +70,38 @@ def test_the_ui_result_line_says_how_many_trainings_it_averages() -> None:
     from hptui.view import result_text
 
     f = _summary(0.81, 0.79)
-    assert result_text(f).startswith("result (3 epochs): test acc best #7 0.8000 vs default")
-    f["repeats"] = 3
-    assert result_text(f).startswith("result (3 x 3 epochs): test acc best #7 0.8000")
+    # one pair: no interval, so no verdict of better; the best is twice as fast
+    assert result_text(f) == "test: #7 0.800 vs default 0.780: +2.0 pts, as accurate, 50 % faster"
+
+
+def test_the_verdict_in_words() -> None:
+    from engine.final import verdict
+
+    assert verdict(0.02, 0.01, 0.0) == "better"
+    assert verdict(-0.02, 0.01, 0.5) == "worse: keep the default"
+    assert verdict(0.005, 0.01, 0.0) == "not distinguishable"
+    assert verdict(0.005, None, -0.2) == "not distinguishable"  # one pair: no interval
+    assert verdict(-0.005, 0.01, 0.35) == "as accurate, 35 % faster"
+
+
+def test_default_chosen_says_so_without_a_gain_against_itself() -> None:
+    from engine.final import default_summary
+    from hptui.view import result_text
+
+    trials = [{"test_accuracy": 0.78, "seconds": 10.0}, {"test_accuracy": 0.80, "seconds": 12.0}]
+    f = default_summary(trials, epochs=2, measurements=3)
+    words = "no configuration beat the default configuration (3 measurements each)"
+    assert f["verdict"] == words and result_text(f) == words and len(words) <= 80
+    assert "gain" not in format_final(f) and words in format_final(f)
+    assert f["default_test_accuracy"] == pytest.approx(0.79)
+
+
+def test_the_result_line_fits_80_columns() -> None:
+    from hptui.view import result_text
+
+    def pair(b: float, d: float) -> tuple[dict, dict]:
+        return ({"test_accuracy": b, "seconds": 10.0}, {"test_accuracy": d, "seconds": 30.0})
+
+    f = final_summary({"number": 12345, "config": {}}, [pair(0.8, 0.79), pair(0.7, 0.8)], 2)
+    line = result_text(f)
+    assert "±" in line and line.endswith("as accurate, 67 % faster") and len(line) <= 80

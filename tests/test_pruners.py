@@ -431,7 +431,7 @@ def test_engine_prunes_and_spends_the_saved_epochs_on_more_trials(
     rid, store = _run(tmp_path / "p.db", "random", pruner)
     kind = pruner if isinstance(pruner, str) else pruner["kind"]
     try:
-        search = [t for t in store.trials(rid) if t["phase"] != "final"]
+        search = [t for t in store.trials(rid) if t["phase"] not in ("final", "confirm")]
         pruned = [t for t in search if t["status"] == "pruned"]
         assert pruned, [(t["status"], t["epochs_run"]) for t in search]
         assert {t["status"] for t in search} <= {"finished", "pruned"}
@@ -468,7 +468,7 @@ def test_engine_without_pruner_runs_every_epoch(
 ) -> None:
     rid, store = _run(tmp_path / "n.db", "random", "none")
     try:
-        search = [t for t in store.trials(rid) if t["phase"] != "final"]
+        search = [t for t in store.trials(rid) if t["phase"] not in ("final", "confirm")]
         assert len(search) == 8 and all(t["epochs_run"] == 3 for t in search)
         assert all(t["status"] == "finished" for t in search)
     finally:

@@ -153,3 +153,18 @@ def test_elapsed_stops_at_the_end_and_never_goes_back() -> None:
 
 def test_search_trials_leave_final_validation_out() -> None:
     assert view.is_search_trial({"phase": "ppo"}) and not view.is_search_trial({"phase": "final"})
+
+
+def test_the_confirmation_stage_in_words() -> None:
+    from hptui.view import choice_text, is_plotted_trial, is_search_trial, phase_text
+
+    confirm = {"phase": "confirm"}
+    assert not is_search_trial(confirm) and is_plotted_trial(confirm)
+    assert not is_plotted_trial({"phase": "final"}) and is_search_trial({"phase": "ppo"})
+    assert phase_text({"phase": "confirm", "status": "running"}) == "confirmation"
+    best = {"trial": 12, "accuracy": 0.781, "n": 3, "is_default": False}
+    default = {"trial": 1, "accuracy": 0.765, "n": 3, "is_default": True}
+    assert choice_text(best, default) == (
+        "chosen: trial 12, mean val acc 0.7810 of 3 measurements (default 0.7650 of 3)"
+    )
+    assert choice_text(default, default).endswith("(the default configuration)")

@@ -52,6 +52,8 @@ class Strategy(ABC):
     # Its trials are search trials: rewarded and scored, candidates for best, pruned, and
     # their failures in a row end the run. Final validation's are not (strategies.final).
     searching: bool = True
+    # Its trials are scored on the test set: final validation's only. Nothing chooses by it.
+    tests: bool = False
 
     def __init__(self, space: SearchSpace) -> None:
         self.space = space

@@ -18,6 +18,7 @@ ROLES = ("best", "default")
 class FinalValidation(Strategy):
     name = "final"
     searching = False
+    tests = True
 
     def __init__(
         self,
@@ -27,10 +28,12 @@ class FinalValidation(Strategy):
         epochs: int,
         repeats: int = 1,
         done: Iterable[tuple[str, int]] = (),
+        roles: tuple[str, ...] = ROLES,
     ) -> None:
         super().__init__(space)
         self.epochs, self.repeats = epochs, max(1, repeats)
-        self.best = dict(best)  # the search trial it validates
+        self.best = dict(best)  # the chosen configuration it validates
+        self.roles = roles  # the default alone when it is the chosen one
         finished = set(done)  # (role, repeat) pairs already trained, on a resume
         configs = {"best": best["config"], "default": dict(default)}
         # Repeat by repeat, the best beside the default: a pair trains at the same time, on
@@ -54,7 +57,7 @@ class FinalValidation(Strategy):
                 },
             )
             for r in range(self.repeats)
-            for role in ROLES
+            for role in roles
             if (role, r) not in finished
         ]
 
@@ -69,7 +72,7 @@ class FinalValidation(Strategy):
 
     @property
     def planned_trials(self) -> int:
-        return len(ROLES) * self.repeats
+        return len(self.roles) * self.repeats
 
 
 def final_key(role: str, repeat: int) -> str:

@@ -19,7 +19,7 @@ from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
 from hptui.store_reader import PlotSource
-from hptui.view import is_search_trial, phase_word
+from hptui.view import is_plotted_trial, phase_word
 from storage.contract import FINISHED, PRUNED
 
 # Markers that read without colour (NO_COLOR, 256-colour greys); the legend is in the border,
@@ -238,9 +238,10 @@ def trial_ticks(lo: int, hi: int, most: int = 6) -> list[int]:
 
 
 def _search_points(trials: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:
-    """Search trials (not final validation) of one status that have an accuracy to plot."""
+    """Search and confirmation trials (not final validation) of one status that have an
+    accuracy to plot."""
     return [
         t
         for t in trials
-        if t["status"] == status and is_search_trial(t) and t.get("val_accuracy") is not None
+        if t["status"] == status and is_plotted_trial(t) and t.get("val_accuracy") is not None
     ]

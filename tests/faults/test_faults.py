@@ -14,12 +14,12 @@ import pytest
 from engine.config import RunConfig
 from engine.runner import Engine
 from engine.setup import create_run
-from storage.contract import FINAL_PHASE
+from storage.contract import CONFIRM_PHASE, FINAL_PHASE
 from storage.store import Store
 from tests.conftest import FAKE_TRAINER
 from tests.faults.conftest import REPO, Engines, fill_disk, query, wait_until
 
-SEARCH = f"phase != '{FINAL_PHASE}'"
+SEARCH = f"phase NOT IN ('{FINAL_PHASE}', '{CONFIRM_PHASE}')"
 
 
 def new_run(db: Path, strategy: str = "bayes-ppo", seed: int = 5) -> int:
@@ -83,8 +83,14 @@ def test_sigkill_engine_three_times_then_resume_loses_and_repeats_nothing(
         ("finished", "done")
     ]
     assert query(db, "SELECT count(*) FROM ppo_updates")[0][0] == 2
+    # the chosen and the default configuration, or the default alone when it was chosen
+    assert query(db, "SELECT count(*) FROM trials WHERE phase = 'final' AND status = 'finished'")[
+        0
+    ][0] in (1, 2)
     assert (
-        query(db, "SELECT count(*) FROM trials WHERE phase = 'final' AND status = 'finished'")[0][0]
+        query(db, "SELECT count(*) FROM trials WHERE phase = 'confirm' AND status = 'finished'")[0][
+            0
+        ]
         == 2
     )
     events = [m for (m,) in query(db, "SELECT message FROM events")]
@@ -337,3 +343,28 @@ def test_the_wait_for_space_beats_when_it_can_and_ends_at_a_signal(
             lock.on_disk_full(full)
     finally:
         eng.store.close()
+
+
+@pytest.mark.slow
+def test_sigkill_in_the_confirmation_stage_then_resume_repeats_nothing(
+    tmp_path: Path, fault_env: None, engines: Engines
+) -> None:
+    db = tmp_path / "confirm.db"
+    run_id = new_run(db, strategy="random", seed=3)
+    confirmed = "SELECT id FROM trials WHERE phase = 'confirm' AND status = 'finished'"
+    proc = engines.start(db, run_id)
+    wait_until(lambda: len(query(db, confirmed)) >= 1, 120, "a confirmation trial")
+    before = set(query(db, confirmed))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    out, _ = engines.start(db, run_id).communicate(timeout=180)
+    assert query(db, "SELECT status, phase FROM runs") == [("finished", "done")], out.decode()
+    after = set(query(db, confirmed))
+    assert before <= after and len(after) == 2  # tiny: one candidate and the default
+    keys = query(
+        db,
+        "SELECT json_extract(extra, '$.key'), count(*) FROM trials WHERE status = 'finished' "
+        "GROUP BY 1 HAVING count(*) > 1",
+    )
+    assert keys == [], f"trained to the end twice: {keys}"
+    assert query(db, "SELECT count(*) FROM trials WHERE phase = 'search'")[0][0] == 4

@@ -50,8 +50,10 @@ def test_failed_final_validation_is_said_and_resume_retries_it(
     assert query(db, "SELECT status FROM runs") == [("finished",)]
     final = final_record(db)
     assert final["status"] == "failed"
-    assert "(best configuration) failed: out of memory (fake: final validation)" in final["reason"]
-    assert sorted(f["role"] for f in final["failed_trials"]) == ["best", "default"]
+    # the chosen configuration and the default; the default alone when it was chosen
+    assert "configuration) failed: out of memory (fake: final validation)" in final["reason"]
+    roles = sorted({f["role"] for f in final["failed_trials"]})
+    assert roles in (["best", "default"], ["default"]), roles
     said = "final validation failed: trial"
     # the UI's header takes its result line from view.result_text; the log's line
     assert result_text(final).startswith(said) and format_final(final).startswith(said)

@@ -31,7 +31,9 @@ def test_hung_trial_is_killed_failed_and_its_worker_replaced(
     done = hptui("engine", str(run_id), "--db", str(db), "--trainer", HANG, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     assert query(db, "SELECT status FROM runs") == [("finished",)]
-    rows = query(db, "SELECT optimizer, status, error FROM trials ORDER BY number")
+    rows = query(
+        db, "SELECT optimizer, status, error FROM trials WHERE phase = 'search' ORDER BY number"
+    )
     assert len(rows) == 4 and {r[0] for r in rows} == {"adam", "sgd"}
     for optimizer, status, error in rows:
         if optimizer == "sgd":
@@ -60,7 +62,9 @@ def test_a_slow_worker_start_up_is_not_counted_in_the_trial_time_limit(
     done = hptui("engine", str(run_id), "--db", str(db), "--trainer", SLOW_START, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     assert query(db, "SELECT status FROM runs") == [("finished",)]
-    assert query(db, "SELECT status, count(*) FROM trials GROUP BY status") == [("finished", 4)]
+    assert query(db, "SELECT status, count(*) FROM trials GROUP BY status") == [("finished", 6)]
+    # the search's 4 trials, and the confirmation stage's (tiny profile: 1 candidate, default)
+    assert query(db, "SELECT count(*) FROM trials WHERE phase = 'confirm'") == [(2,)]
 
 
 def _launched(tmp_path: Path) -> tuple[TrialBook, int]:

@@ -1,0 +1,40 @@
+"""The confirmation stage of a run: after the search, before the test set is touched, the
+search's top candidates and the default configuration are trained again under new seeds at
+the search's fidelity, so that the choice (engine.choice) ranks configurations by repeated
+measurements instead of the luckiest single one (the winner's curse)."""
+
+from __future__ import annotations
+
+from engine.choice import candidates
+from engine.profiles import Profile
+from engine.space import DEFAULT_CONFIG, SearchSpace
+from engine.strategies.confirm import Confirmation
+from storage import contract
+from storage.store import Store
+
+
+def confirm_stage(
+    store: Store, run_id: int, space: SearchSpace, profile: Profile, strategy: str
+) -> Confirmation | None:
+    """The confirmation still to run (trainings finished before a stop or a kill are not run
+    again); None when the profile has none or no search trial finished."""
+    if profile.confirm_candidates <= 0 or profile.confirm_repeats <= 0:
+        return None
+    search = [t for t in store.trials(run_id) if contract.is_search_phase(t["phase"])]
+    # The search is over: its trials, and so the candidates, are the same on every resume.
+    top = candidates(search, profile.confirm_candidates, DEFAULT_CONFIG)
+    if not top and not any(t["status"] == contract.FINISHED for t in search):
+        store.log(run_id, "no finished trial: no confirmation", "warning")
+        return None
+    done = {
+        t["extra"].get("key")
+        for t in store.trials(run_id, phase=contract.CONFIRM_PHASE, status=contract.FINISHED)
+    }
+    epochs = profile.trial_epochs(strategy)
+    store.update_run(run_id, phase=contract.CONFIRM_PHASE)
+    store.log(
+        run_id,
+        f"confirmation: the search's top {len(top)} and the default configuration, "
+        f"{profile.confirm_repeats} more trainings each at {epochs} epochs (new seeds)",
+    )
+    return Confirmation(space, top, DEFAULT_CONFIG, epochs, profile.confirm_repeats, done=done)
