@@ -104,9 +104,16 @@ def test_sigkill_during_a_pruning_decision_then_resume_loses_nothing(
     # the interrupted proposal ran again, under the same seed: pruned again at the same epoch
     again = [row for tid, row in after.items() if row[0] == key]
     assert len(again) == 1 and again[0][1] == "pruned" and again[0][2] == 1, again
-    # every planned step stored once: 3 warm-up + 2 x 1 + 2 x 2 PPO steps
+    # every planned step stored once: 3 warm-up + 2 x 1 + 2 x 2 PPO steps (then the
+    # confirmation stage's trainings, each once too)
     keys = [row[0] for row in after.values()]
-    assert len(keys) == len(set(keys)) == 9
+    assert len(keys) == len(set(keys))
+    searched = query(
+        db,
+        "SELECT count(*), count(DISTINCT json_extract(extra, '$.key')) FROM trials "
+        "WHERE phase IN ('warmup', 'ppo') AND status != 'interrupted'",
+    )
+    assert searched == [(9, 9)]
     assert query(db, "SELECT status, phase FROM runs WHERE id = ?", (run_id,)) == [
         ("finished", "done")
     ]
