@@ -179,14 +179,7 @@ class BayesSearch(Strategy):
         if not self._queue:
             if self.pending or self._buffer:
                 return None  # wait until the batch is in
-            n = min(self.batch, self.n_calls - self.asked)
-            xs = self._ask_lying([], n)
-            self._queue = [
-                {k: _plain(v) for k, v in zip(self.space.names, x, strict=True)} for x in xs
-            ]
-            if self._initial:  # they take the places of the first batch's random points
-                first, self._initial = self._initial[:n], self._initial[n:]
-                self._queue = first + self._queue[len(first) :]
+            self._next_batch()
         config = self._queue.pop(0)
         p = Proposal(
             config,
@@ -246,6 +239,20 @@ class BayesSearch(Strategy):
         batch = sorted(self._buffer.values(), key=lambda po: int(po[0].key[1:]))
         self._buffer.clear()
         self._tell(batch)
+        if not self.asynchronous and not self._queue and self.asked < self.n_calls:
+            # The next batch now, when told (the engine tells on a thread of its own), not
+            # at the next ask, which the engine's loop waits for: the acquisition search over
+            # 10,000 candidates is the heavy part. The same points either way.
+            self._next_batch()
+
+    def _next_batch(self) -> None:
+        """The next batch's points, each asked after telling the one before as a lie."""
+        n = min(self.batch, self.n_calls - self.asked)
+        xs = self._ask_lying([], n)
+        self._queue = [{k: _plain(v) for k, v in zip(self.space.names, x, strict=True)} for x in xs]
+        if self._initial:  # they take the places of the first batch's random points
+            first, self._initial = self._initial[:n], self._initial[n:]
+            self._queue = first + self._queue[len(first) :]
 
     def _tell(self, batch: list[tuple[Proposal, Outcome]]) -> None:
         fresh = []
