@@ -59,6 +59,7 @@ def register_profile(trials: int) -> str:
         name=name,
         trials_override=trials,
         search_epochs=1,
+        confirm_candidates=0,  # the search's loop alone: no confirmation stage after it
         description="engine-overhead bench",
     )
     return name

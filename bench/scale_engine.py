@@ -27,7 +27,7 @@ import resource
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,10 @@ def _imports() -> tuple[Any, Any, Any]:
     return RunConfig, create_run, Engine
 
 
+def _fields(obj: Any) -> set[str]:
+    return {f.name for f in fields(obj)}
+
+
 def cpu_seconds() -> float:
     """CPU seconds of this process, every thread (the engine runs in it here)."""
     r = resource.getrusage(resource.RUSAGE_SELF)
@@ -61,9 +65,13 @@ def cpu_seconds() -> float:
 def run_once(tmp: Path, trials: int, workers: int, strategy: str) -> dict[str, Any]:
     run_config, create_run, engine_cls = _imports()
     name = f"bench-scale-{trials}"
+    # The search's loop alone: no confirmation stage after it (older checkouts have none).
+    no_confirm = (
+        {"confirm_candidates": 0} if "confirm_candidates" in _fields(PROFILES["tiny"]) else {}
+    )
     PROFILES[name] = replace(
         PROFILES["tiny"], name=name, trials_override=trials, search_epochs=1,
-        description="engine scale bench",
+        description="engine scale bench", **no_confirm,
     )  # fmt: skip
     db = tmp / f"scale-{strategy}-{trials}-{time.monotonic_ns()}.db"
     store = Store(db)
