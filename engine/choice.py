@@ -111,6 +111,19 @@ def _measured(group: Sequence[Trial], default_key: str | None) -> Measured:
     )
 
 
+def run_default(store: Any, run_id: int) -> dict[str, Any]:
+    """The run's default configuration: the one its objective declared, as its first space
+    version holds it (a later edit may leave it outside the space; it is still the default
+    every result is compared with)."""
+    from engine.space import DEFAULT_CONFIG, SearchSpace  # here: engine.space needs numpy
+
+    rows = store.space_versions(run_id)
+    if not rows:
+        return dict(DEFAULT_CONFIG)
+    space = SearchSpace.from_dict(rows[0]["space"])
+    return {d.name: d.default for d in space.dims if d.default is not None} or dict(DEFAULT_CONFIG)
+
+
 def choose(trials: Iterable[Trial], default: Mapping[str, Any] | None = None) -> Choice | None:
     """The recommended configuration of a run's trials; None when none finished.
 

@@ -5,6 +5,9 @@ engine's heavier parts."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from storage.contract import BUILTIN_OBJECTIVE
 
 
 class EngineError(RuntimeError):
@@ -37,3 +40,8 @@ class RunConfig:
     # Learning-curve pruning (engine.pruners): none, median or asha with default settings, or
     # a PrunerSettings dict; the engine then versions it in the store (editable mid-run).
     pruner: str | dict = "none"
+    # What is tuned (engine.objective): a built-in name, path/to/file.py[:attr] or module:attr,
+    # and its metric as declared (name, direction, bounds), stored so that the UI and the
+    # command line word it without importing the user's code.
+    objective: str = BUILTIN_OBJECTIVE
+    metric: dict[str, Any] | None = None

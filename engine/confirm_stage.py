@@ -5,9 +5,9 @@ measurements instead of the luckiest single one (the winner's curse)."""
 
 from __future__ import annotations
 
-from engine.choice import candidates
+from engine.choice import candidates, run_default
 from engine.profiles import Profile
-from engine.space import DEFAULT_CONFIG, SearchSpace
+from engine.space import SearchSpace
 from engine.strategies.confirm import Confirmation
 from storage import contract
 from storage.store import Store
@@ -22,7 +22,8 @@ def confirm_stage(
         return None
     search = [t for t in store.trials(run_id) if contract.is_search_phase(t["phase"])]
     # The search is over: its trials, and so the candidates, are the same on every resume.
-    top = candidates(search, profile.confirm_candidates, DEFAULT_CONFIG)
+    default = run_default(store, run_id)
+    top = candidates(search, profile.confirm_candidates, default)
     if not top and not any(t["status"] == contract.FINISHED for t in search):
         store.log(run_id, "no finished trial: no confirmation", "warning")
         return None
@@ -37,4 +38,4 @@ def confirm_stage(
         f"confirmation: the search's top {len(top)} and the default configuration, "
         f"{profile.confirm_repeats} more trainings each at {epochs} epochs (new seeds)",
     )
-    return Confirmation(space, top, DEFAULT_CONFIG, epochs, profile.confirm_repeats, done=done)
+    return Confirmation(space, top, default, epochs, profile.confirm_repeats, done=done)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from engine.data import DataRef
 from engine.trainer import TrialTask
-from storage.contract import DEFAULT_TRAINER
+from storage.contract import BUILTIN_OBJECTIVE, DEFAULT_TRAINER
 
 # Messages an executor reports (plain dicts, as they cross process boundaries; typed as
 # storage.contract.ExecutorMessage):
@@ -59,7 +59,7 @@ class Executor(Protocol):
 
 @dataclass
 class WorkerSettings:
-    data: DataRef
+    data: DataRef | None  # the built-in objective's prepared data (None: a user's objective)
     threads: int | None
     precision: str | None
     log_path: str
@@ -67,6 +67,7 @@ class WorkerSettings:
     # that sleeps or crashes, running in the same real worker processes.
     trainer: str = DEFAULT_TRAINER
     nice: int = TRAINER_NICE  # added to the worker's niceness; 0 keeps the engine's
+    objective: str = BUILTIN_OBJECTIVE  # engine.objective: what the default trainer trains
 
 
 def resolve_trainer(spec: str) -> Any:
@@ -111,18 +112,19 @@ def worker_main(slot: int, settings: WorkerSettings, tasks: Any, results: Any) -
     _redirect_output(settings.log_path)
     _exit_with_parent()
     lower_priority(settings.nice)
-    from engine.data import load_dataset
-    from engine.trainer import TrialError, configure_tensorflow
+    from engine.trainer import TrialError
 
-    train_trial = resolve_trainer(settings.trainer)
-    if settings.trainer == DEFAULT_TRAINER:
-        device, policy = configure_tensorflow(settings.threads, settings.precision)
-    else:
-        device, policy = "cpu", settings.precision or "float32"
-    data = load_dataset(settings.data)
+    try:
+        train_trial, device, policy, retire_after = _trainer(settings)
+    except Exception as exc:  # noqa: BLE001 -- the objective's own import or data load
+        # Every trial this worker is given fails with the reason (a one-line message in the
+        # trials table and the log), and the run ends on its failure streak, not in a hang.
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+        train_trial, device, policy, retire_after = _failing(reason), "cpu", "", None
     results.send(
         {"kind": "ready", "slot": slot, "pid": os.getpid(), "device": device, "precision": policy}
     )
+    done = 0
     while True:
         try:
             task: TrialTask | None = tasks.recv()
@@ -145,33 +147,88 @@ def worker_main(slot: int, settings: WorkerSettings, tasks: Any, results: Any) -
                 stopped_at.append(int(msg["epoch"]))
             return stop
 
+        done += 1
+        # The recycling rule (Objective.trials_per_worker): the worker's last trial says so
+        # with its outcome, and the pool starts a fresh process in the slot before giving it
+        # another trial; what the objective leaked goes with this one.
+        last = {"retiring": True} if retire_after is not None and done >= retire_after else {}
         try:
-            res = train_trial(
-                task,
-                data,
-                report,
-                vocab_size=settings.data.vocab_size,
-                device=device,
-                precision=policy,
-            )
+            res = train_trial(task, report)
             if stopped_at and res.epochs_run <= stopped_at[0]:
                 res.pruned = True
-            results.send(
-                {"kind": "result", "slot": slot, "trial_id": task.trial_id, "result": res.to_dict()}
-            )
+            outcome: dict[str, Any] = {"kind": "result", "result": res.to_dict()}
         except TrialError as exc:
-            results.send(
-                {"kind": "failed", "slot": slot, "trial_id": task.trial_id, "error": str(exc)}
-            )
+            outcome = {"kind": "failed", "error": str(exc)}
         except Exception as exc:  # any other error fails this trial only
-            results.send(
-                {
-                    "kind": "failed",
-                    "slot": slot,
-                    "trial_id": task.trial_id,
-                    "error": f"{type(exc).__name__}: {exc}",
-                }
-            )
+            text = str(exc).splitlines()[0][:300] if str(exc) else ""
+            error = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+            outcome = {"kind": "failed", "error": error}
+        results.send({**outcome, "slot": slot, "trial_id": task.trial_id, **last})
+        if last:
+            return
+
+
+def _trainer(settings: WorkerSettings) -> tuple[Any, str, str, int | None]:
+    """(train(task, report), device, precision policy, trials before retiring) for the
+    worker's objective; loads the data once."""
+    from engine.trainer import configure_tensorflow
+
+    if settings.trainer != DEFAULT_TRAINER or settings.objective == BUILTIN_OBJECTIVE:
+        fn = resolve_trainer(settings.trainer)
+        if settings.trainer == DEFAULT_TRAINER:
+            device, policy = configure_tensorflow(settings.threads, settings.precision)
+        else:
+            device, policy = "cpu", settings.precision or "float32"
+        from engine.data import load_dataset
+
+        assert settings.data is not None
+        data, vocab = load_dataset(settings.data), settings.data.vocab_size
+        return (
+            lambda task, report: fn(
+                task, data, report, vocab_size=vocab, device=device, precision=policy
+            ),
+            device,
+            policy,
+            None,
+        )
+    from engine.objective import load_objective
+    from engine.objective_trial import run_keras, run_plain
+
+    objective = load_objective(settings.objective)
+    retire = objective.trials_per_worker
+    if objective.flavour == "plain":
+        _limit_threads(settings.threads)
+        return (lambda task, report: run_plain(task, objective, report)), "cpu", "", retire
+    device, policy = configure_tensorflow(settings.threads, settings.precision)
+    assert objective.load_data is not None
+    data = objective.load_data()
+
+    def train(task: TrialTask, report: Any) -> Any:
+        return run_keras(task, objective, data, report, device=device, precision=policy)
+
+    return train, device, policy, retire
+
+
+def _limit_threads(threads: int | None) -> None:
+    """A plain objective's numeric libraries get the worker's share of the cores."""
+    if threads:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, str(threads))
+        try:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(threads)
+        except Exception:  # noqa: BLE001 -- best effort
+            pass
+
+
+def _failing(reason: str) -> Any:
+    from engine.trainer import TrialError
+
+    def train(task: TrialTask, report: Any) -> Any:
+        raise TrialError(f"the objective cannot be used in this worker: {reason}")
+
+    return train
 
 
 def _await_verdict(tasks: Any, trial_id: int) -> bool:
@@ -263,8 +320,24 @@ class LocalPoolExecutor:
         for m in msgs:
             if m["kind"] in ("result", "failed") and self._busy.get(m["slot"]) == m["trial_id"]:
                 del self._busy[m["slot"]]
+        for m in msgs:
+            if m.get("retiring"):
+                self._retire(m["slot"])
         msgs.extend(self._reap_dead())
         return msgs
+
+    def _retire(self, slot: int) -> None:
+        """A worker that retired by the recycling rule: a fresh process in its slot, before
+        the slot takes another trial."""
+        proc = self._procs.get(slot)
+        if proc is not None:
+            proc.join(timeout=10)
+            if proc.exitcode is None:
+                proc.kill()
+                proc.join(timeout=2)
+        self._busy.pop(slot, None)
+        self._close(slot)
+        self._spawn(slot)
 
     def _reap_dead(self) -> list[Message]:
         """A worker that died (killed, segfault, out of memory) fails the trial it held and

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.choice import choose
+from engine.choice import choose, run_default
 from engine.final import default_summary, final_summary, format_final
 from engine.profiles import Profile
-from engine.space import DEFAULT_CONFIG, SearchSpace
+from engine.space import SearchSpace
 from engine.strategies.final import ROLES, FinalValidation
 from storage import contract
 from storage.contract import FINAL_DONE, FINAL_FAILED, FINAL_PARTIAL
@@ -21,7 +21,10 @@ def final_stage(
 ) -> FinalValidation | None:
     """The final validation still to run (its trainings done before a stop are not run
     again); None when no search trial finished."""
-    choice = choose(t for t in store.trials(run_id) if t["phase"] != contract.FINAL_PHASE)
+    default = run_default(store, run_id)
+    choice = choose(
+        (t for t in store.trials(run_id) if t["phase"] != contract.FINAL_PHASE), default
+    )
     if choice is None:
         store.log(run_id, "no finished trial: no final validation", "warning")
         return None
@@ -41,7 +44,7 @@ def final_stage(
     return FinalValidation(
         space,
         best,
-        DEFAULT_CONFIG,
+        default,
         profile.final_epochs,
         repeats=repeats,
         done=final_trainings(store, run_id).keys(),

@@ -4,12 +4,13 @@ saved strategy state is ours, and its data source is still there."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from engine.config import EngineError, RunConfig
 from engine.data import missing_source
 from engine.persistence import StrategyKeeper
-from storage.contract import ACTIVE_RUN_STATUSES
+from storage.contract import ACTIVE_RUN_STATUSES, BUILTIN_OBJECTIVE
 from storage.store import Store
 
 
@@ -25,13 +26,24 @@ def resume_problem(run: dict[str, Any], cfg: RunConfig) -> str | None:
     rid = run["id"]
     if run["status"] == "cancelled":
         return cancelled_text(rid)
-    missing = missing_source(cfg.data)
+    missing = missing_source(cfg.data) if cfg.objective == BUILTIN_OBJECTIVE else None
+    missing = missing or missing_objective(cfg.objective)
     if missing:
         return (
             f"run {rid} cannot be resumed now: {missing}. Put it back, then "
             f"`hptui resume {rid}` carries on where the run stopped"
         )
     return None
+
+
+def missing_objective(spec: str) -> str | None:
+    """What is gone of a run's objective file (None: nothing, or not a file)."""
+    from engine.objective import BUILTIN, _split
+
+    path = _split(spec)[0]
+    if spec in BUILTIN or not (path.endswith(".py") or "/" in path):
+        return None
+    return None if Path(path).is_file() else f"its objective file {path} is gone"
 
 
 def check_startable(

@@ -15,8 +15,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from storage.contract import PARAM_NAMES
-
 if TYPE_CHECKING:
     from engine.space import Value
 
@@ -103,8 +101,9 @@ def apply_rules(config: Mapping[str, Value], rules: Sequence[Rule]) -> tuple[flo
     return float(sum(r.penalty for r in fired)), [r.name for r in fired]
 
 
-def parse_rules(data: Any) -> list[Rule]:
-    """Validate a list of rule dicts; raises SpaceError naming the problem."""
+def parse_rules(data: Any, params: Sequence[str] | None = None) -> list[Rule]:
+    """Validate a list of rule dicts (on hyperparameters among `params`, when given);
+    raises SpaceError naming the problem."""
     from engine.space import SpaceError  # here: engine.space needs numpy, the formula does not
 
     if not isinstance(data, list):
@@ -134,7 +133,7 @@ def parse_rules(data: Any) -> list[Rule]:
             raise SpaceError(f"{where}: 'when' must name at least one condition")
         clean: dict[str, dict[str, Any]] = {}
         for param, conds in when.items():
-            if param not in PARAM_NAMES:
+            if params is not None and param not in params:
                 raise SpaceError(f"{where}: unknown hyperparameter {param!r}")
             if not isinstance(conds, Mapping) or not conds:
                 raise SpaceError(f"{where}: condition on {param} must be like {{'>': 0.005}}")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.reward import Rule
-from engine.space import PARAM_TYPES, SpaceError
+from engine.space import FLAG, TEXT, SearchSpace, SpaceError
 from storage.limits import MAX_NAME, too_long
 
 MAX_PENALTY = 1000.0  # ten times the largest accuracy term of the reward (100·α·acc)
@@ -23,14 +23,16 @@ MAX_CHOICES = 100  # values of an `in` condition
 _ORDER_OPS = (">", ">=", "<", "<=")
 
 
-def _fits(param: str, value: Any) -> bool:
-    if PARAM_TYPES[param] is str:
+def _fits(kind: str, value: Any) -> bool:
+    if kind == TEXT:
         return isinstance(value, str)
+    if kind == FLAG:
+        return isinstance(value, bool)
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def check_rules(rules: Sequence[Rule]) -> None:
-    """Raise SpaceError naming the first rule that cannot be used safely."""
+def check_rules(rules: Sequence[Rule], space: SearchSpace) -> None:
+    """Raise SpaceError naming the first rule that cannot be used safely on `space`."""
     if len(rules) > MAX_RULES:
         raise SpaceError(f"{len(rules)} pruning rules; at most {MAX_RULES}")
     for rule in rules:
@@ -41,9 +43,14 @@ def check_rules(rules: Sequence[Rule]) -> None:
                 f"{where}: penalty must be in [0, {MAX_PENALTY:g}], got {rule.penalty:g}"
             )
         for param, conds in rule.when.items():
-            kind = "text" if PARAM_TYPES[param] is str else "a number"
+            if param not in space.names:
+                raise SpaceError(
+                    f"{where}: unknown hyperparameter {param!r} (known: {', '.join(space.names)})"
+                )
+            kind = space[param].kind
+            wording = {TEXT: "text", FLAG: "true or false"}.get(kind, "a number")
             for op, ref in conds.items():
-                if op in _ORDER_OPS and PARAM_TYPES[param] is str:
+                if op in _ORDER_OPS and kind in (TEXT, FLAG):
                     raise SpaceError(
                         f"{where}: {param} is a category; {op} cannot compare it (use == != in)"
                     )
@@ -51,8 +58,8 @@ def check_rules(rules: Sequence[Rule]) -> None:
                 if op == "in" and not refs:
                     raise SpaceError(f"{where}: {param} in [] never holds")
                 for r in refs:
-                    if not _fits(param, r):
-                        raise SpaceError(f"{where}: {param} {op} needs {kind}, got {r!r}")
+                    if not _fits(kind, r):
+                        raise SpaceError(f"{where}: {param} {op} needs {wording}, got {r!r}")
 
 
 def _check_sizes(rule: Rule) -> None:

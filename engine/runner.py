@@ -184,7 +184,10 @@ class Engine:
         self.store.update_run(self.run_id, planned_trials=strategy.planned_trials)
         if self.executor is None:
             threads = self.cfg.threads or threads_per_worker(self.workers)
-            worker = WorkerSettings(ref, threads, self.cfg.precision, log_path, self.trainer)
+            worker = WorkerSettings(
+                ref, threads, self.cfg.precision, log_path, self.trainer,
+                objective=self.cfg.objective,
+            )  # fmt: skip
             self.executor = make_executor(self.cfg, self.workers, worker)
         with self.lock.beating():
             self.executor.start()

@@ -15,7 +15,7 @@ from engine.pruners import (
     decide,
     decision_epochs,
 )
-from engine.reward import DEFAULT_RULES, Rule, parse_rules
+from engine.reward import Rule, parse_rules
 from engine.rulecheck import check_rules
 from engine.space import SearchSpace, SpaceError
 from storage import contract
@@ -37,7 +37,7 @@ class RunSettings:
         assert row is not None
         self.space_version = row["version"]
         self.space = SearchSpace.from_dict(row["space"])
-        self.rules = parse_rules(row["rules"])
+        self.rules = parse_rules(row["rules"], self.space.names)
         self._drop_unusable_rules()
         self._load_pruner(pruner, executor)
 
@@ -45,25 +45,26 @@ class RunSettings:
         """Rules an older version accepted that cannot be used (an order comparison on a
         category, a huge penalty) killed the run at every launch; go back to the latest rules
         that can be, as a new space version, so the run carries on and says so."""
+        assert self.space is not None
         try:
-            check_rules(self.rules)
+            check_rules(self.rules, self.space)
             return
         except SpaceError as exc:
             why = str(exc)
-        fallback, source = [r.to_dict() for r in DEFAULT_RULES], "the default rules"
+        fallback: list[dict[str, Any]] = []
+        source = "no rules"
         for v in reversed(self.store.space_versions(self.run_id)):
             try:
-                check_rules(parse_rules(v["rules"]))
+                check_rules(parse_rules(v["rules"], self.space.names), self.space)
             except SpaceError:
                 continue
             fallback, source = v["rules"], f"the rules of version {v['version']}"
             break
         change = f"rules of version {self.space_version} cannot be used ({why}); {source} restored"
-        assert self.space is not None
         self.space_version = self.store.add_space_version(
             self.run_id, self.space.to_dict(), fallback, change, "engine"
         )
-        self.rules = parse_rules(fallback)
+        self.rules = parse_rules(fallback, self.space.names)
         self.store.log(self.run_id, change, "warning")
 
     def _load_pruner(self, initial: str | dict, executor: str) -> None:
@@ -95,15 +96,15 @@ class RunSettings:
         assert self.space is not None
         if kind == contract.EDIT_SPACE:
             if "space" in payload:
-                new_space = SearchSpace.from_dict(payload["space"])
+                new_space = SearchSpace.from_dict(payload["space"], like=self.space)
             else:
                 new_space = self.space.edited(payload.get("changes", {}))
             rules, change = self.rules, self.space.describe_change(new_space)
             if new_space == self.space:
                 raise SpaceError("the edit changes nothing")
         else:
-            rules = parse_rules(payload.get("rules"))
-            check_rules(rules)  # the UI sends edits too: the engine is the last gate
+            rules = parse_rules(payload.get("rules"), self.space.names)
+            check_rules(rules, self.space)  # the UI sends edits too: the engine is the last gate
             new_space = self.space
             change = "pruning rules: " + "; ".join(r.describe() for r in rules)
         version = self.store.add_space_version(

@@ -13,9 +13,9 @@ from engine.config import EngineError, RunConfig
 from engine.data import DataRef, prepare_data
 from engine.device import default_workers, gpu_names
 from engine.executor import Executor, LocalPoolExecutor, WorkerSettings
+from engine.objective import Objective, ObjectiveError, load_objective
 from engine.profiles import PROFILES, Profile
-from engine.reward import DEFAULT_RULES
-from engine.space import SearchSpace, default_space
+from engine.space import SearchSpace
 from engine.strategies.base import Strategy
 from engine.strategies.bayes import BayesSearch
 from engine.strategies.bayes_ppo import BayesPPO
@@ -60,8 +60,19 @@ def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers
     raise EngineError(f"unknown strategy {cfg.strategy!r} (known: {', '.join(STRATEGIES)})")
 
 
-def create_run(store: Store, cfg: RunConfig) -> int:
-    """A new run row with space version 1; the engine fills in the rest when it starts."""
+def run_objective(cfg: RunConfig) -> Objective:
+    """The objective a run tunes, imported and checked (EngineError says what is wrong)."""
+    try:
+        return load_objective(cfg.objective)
+    except ObjectiveError as exc:
+        raise EngineError(str(exc)) from None
+
+
+def create_run(store: Store, cfg: RunConfig, objective: Objective | None = None) -> int:
+    """A new run row with space version 1 (the objective's space, defaults and rules); the
+    engine fills in the rest when it starts."""
+    objective = objective or run_objective(cfg)
+    cfg.metric = objective.metric_info().to_dict()
     if cfg.strategy not in STRATEGIES:
         raise EngineError(f"unknown strategy {cfg.strategy!r} (known: {', '.join(STRATEGIES)})")
     if cfg.profile not in PROFILES:
@@ -87,15 +98,15 @@ def create_run(store: Store, cfg: RunConfig) -> int:
     )
     store.add_space_version(
         run_id,
-        default_space().to_dict(),
-        [r.to_dict() for r in DEFAULT_RULES],
+        objective.search_space().to_dict(),
+        [dict(r) for r in objective.rules],
         "initial space",
         "engine",
     )
     store.log(
         run_id,
-        f"run {run_id} created: strategy {cfg.strategy}, profile {cfg.profile}, "
-        f"{workers} workers, seed {cfg.seed}",
+        f"run {run_id} created: objective {objective.name or cfg.objective}, strategy "
+        f"{cfg.strategy}, profile {cfg.profile}, {workers} workers, seed {cfg.seed}",
     )
     if cfg.profile_reason:
         store.log(run_id, cfg.profile_reason)
@@ -160,8 +171,15 @@ def import_tensorflow_quietly(log_path: str) -> None:
         os.close(fd)
 
 
-def prepare_run_data(store: Store, run_id: int, cfg: RunConfig, profile: Profile) -> DataRef:
-    """The run's data, ready for the workers; where it came from is stored and logged."""
+def prepare_run_data(store: Store, run_id: int, cfg: RunConfig, profile: Profile) -> DataRef | None:
+    """The run's data, ready for the workers; where it came from is stored and logged.
+    A user's objective loads its own data in each worker (None here)."""
+    if cfg.objective != contract.BUILTIN_OBJECTIVE:
+        store.update_run(
+            run_id, data_source="objective", data_location=cfg.objective,
+            data_reason="the objective loads its own data",
+        )  # fmt: skip
+        return None
     store.log(run_id, f"preparing data ({cfg.data}) ...")
     ref = prepare_data(cfg.data, profile.data)
     store.update_run(

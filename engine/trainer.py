@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.data import Dataset
+from engine.objective import Metric
 from storage.contract import PRECISIONS
 
 # Reports a message; for an "epoch" message it returns True when the engine says to stop
@@ -120,11 +121,14 @@ def build_model(config: dict[str, Any], vocab_size: int, max_len: int) -> Any:
     return model
 
 
-def _progress_callback(task: TrialTask, progress: ProgressFn, batches: int) -> Any:
+def _progress_callback(
+    task: TrialTask, progress: ProgressFn, batches: int, metric: Metric | None = None
+) -> Any:
     import tensorflow as tf
 
     class Progress(tf.keras.callbacks.Callback):
-        """Streams batch progress (at most ~4 a second) and every epoch's metrics."""
+        """Streams batch progress (at most ~4 a second) and every epoch's metrics; with a
+        user's `metric`, its value scaled to a utility is the epoch's `val_accuracy`."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -163,6 +167,9 @@ def _progress_callback(task: TrialTask, progress: ProgressFn, batches: int) -> A
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             logs = logs or {}
+            if metric is not None:
+                raw = float(logs.get(metric.name, math.nan))
+                logs["val_accuracy"] = metric.utility(raw)
             stop = progress(
                 dict(
                     kind="epoch",
@@ -207,8 +214,41 @@ def train_trial(
     except Exception as exc:  # a configuration Keras cannot build
         raise TrialError(f"cannot build the model: {exc}") from exc
 
-    batches = math.ceil(len(data.x_train) / batch_size)
-    callbacks: list[Any] = [_progress_callback(task, progress, batches)]
+    return fit_keras(
+        model,
+        task,
+        (data.x_train, data.y_train),
+        (data.x_val, data.y_val),
+        (data.x_test, data.y_test),
+        batch_size,
+        progress,
+        device=device,
+        precision=precision,
+    )
+
+
+def fit_keras(
+    model: Any,
+    task: TrialTask,
+    train: tuple[Any, Any],
+    val: tuple[Any, Any],
+    test: tuple[Any, Any] | None,
+    batch_size: int,
+    progress: ProgressFn,
+    *,
+    metric: Metric | None = None,
+    device: str = "",
+    precision: str = "",
+) -> TrialResult:
+    """Train a compiled Keras model as every hptui trial is trained: progress and epoch
+    messages (pruning answers them), early stopping on the validation loss with the best
+    weights kept, NaN and out-of-memory as the configuration's failure. With a user's
+    `metric` (engine.objective), its utility is the result's `val_accuracy`."""
+    import tensorflow as tf
+
+    x_train, y_train = train
+    batches = math.ceil(len(x_train) / batch_size)
+    callbacks: list[Any] = [_progress_callback(task, progress, batches, metric)]
     if task.early_stopping and task.epochs > 1:
         callbacks.append(
             tf.keras.callbacks.EarlyStopping(
@@ -218,9 +258,9 @@ def train_trial(
     start = time.perf_counter()
     try:
         hist = model.fit(
-            data.x_train,
-            data.y_train,
-            validation_data=(data.x_val, data.y_val),
+            x_train,
+            y_train,
+            validation_data=val,
             epochs=task.epochs,
             batch_size=batch_size,
             shuffle=True,
@@ -232,14 +272,22 @@ def train_trial(
     seconds = time.perf_counter() - start
 
     h = hist.history
-    history = [
-        {k: float(h[k][i]) for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in h}
-        for i in range(len(h.get("loss", [])))
-    ]
+    if metric is not None and "val_accuracy" not in h:
+        if metric.name not in h:
+            known = ", ".join(sorted(h)) or "none"
+            raise TrialError(f"the model reports no {metric.name!r} (it reports: {known})")
+    keys = ("loss", "accuracy", "val_loss", "val_accuracy")
+    history = [{k: float(h[k][i]) for k in keys if k in h} for i in range(len(h.get("loss", [])))]
+    if metric is not None:
+        for i, e in enumerate(history):
+            e["metric"] = float(h[metric.name][i])
+            e["val_accuracy"] = metric.utility(e["metric"])
     bad = [
         i + 1
         for i, e in enumerate(history)
-        if not all(math.isfinite(v) for v in (e.get("loss"), e.get("val_loss")))
+        if not all(
+            math.isfinite(v) for v in (e.get("loss"), e.get("val_loss"), e.get("val_accuracy"))
+        )
     ]
     if bad:
         raise TrialError(f"loss became NaN or infinite at epoch {bad[0]}")
@@ -250,9 +298,13 @@ def train_trial(
     else:
         best = len(history) - 1
     test_acc = None
-    if task.evaluate_test:
-        _, test_acc = model.evaluate(data.x_test, data.y_test, batch_size=256, verbose=0)
-        test_acc = float(test_acc)
+    if task.evaluate_test and test is not None:
+        got = model.evaluate(test[0], test[1], batch_size=256, verbose=0, return_dict=True)
+        if metric is None:
+            test_acc = float(got["accuracy"])
+        else:  # the test metric is named as the validation one without its "val_"
+            key = metric.name.removeprefix("val_")
+            test_acc = metric.utility(float(got.get(key, math.nan)))
     return TrialResult(
         trial_id=task.trial_id,
         val_accuracy=history[best]["val_accuracy"],

@@ -35,6 +35,8 @@ from hptui.view import best_meaning, fmt, resume_final_text
 from storage import contract
 from storage.contract import (
     ACTIVE_RUN_STATUSES,
+    BUILTIN_OBJECTIVE,
+    BUILTIN_OBJECTIVES,
     CANCELLED,
     CONFIRM_PHASE,
     DEFAULT_TRAINER,
@@ -171,7 +173,10 @@ def _run_config(args: argparse.Namespace) -> Any:
             )
     elif args.ray_address or args.gpus_per_trial or args.cpus_per_trial:
         raise CliError("--ray-address, --gpus-per-trial and --cpus-per-trial need --executor ray")
+    from engine.objective import resolve_spec
+
     return RunConfig(
+        objective=resolve_spec(args.objective),
         strategy=args.strategy,
         profile=profile,
         data=args.data,
@@ -198,10 +203,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from engine.setup import create_run
 
     cfg = _run_config(args)
-    _check_data(cfg)
+    objective = _load_objective(cfg.objective)
+    if cfg.objective == BUILTIN_OBJECTIVE:
+        _check_data(cfg)
     store = open_store(args.db, readonly=False, create=True)
     try:
-        run_id = create_run(store, cfg)
+        run_id = create_run(store, cfg, objective)
     except EngineError as exc:
         raise CliError(str(exc)) from None
     finally:
@@ -213,6 +220,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_headless(args.db, run_id)
     spawn_engine(args.db, run_id)
     return open_app(args.db, run_id)
+
+
+def _load_objective(spec: str) -> Any:
+    """The run's objective, imported and checked here, before any run exists."""
+    from engine.objective import ObjectiveError, load_objective
+
+    try:
+        return load_objective(spec)
+    except ObjectiveError as exc:
+        raise CliError(str(exc)) from None
 
 
 DATA_HELP = "use auto, keras, sample, an aclImdb folder or .tar.gz, or an imdb.npz"
@@ -483,7 +500,7 @@ def cmd_space(args: argparse.Namespace) -> int:
             r = Table(title="pruning rules")
             for col in ("name", "when", "penalty"):
                 r.add_column(col)
-            for rule in parse_rules(cur["rules"]):
+            for rule in parse_rules(cur["rules"], space.names):
                 r.add_row(
                     escape(clip(rule.name)),
                     escape(clip(describe_when(rule.when))),
@@ -502,7 +519,7 @@ def cmd_space(args: argparse.Namespace) -> int:
         try:
             if args.rules:
                 rules_data = _read_json(args.rules)
-                check_rules(parse_rules(rules_data))
+                check_rules(parse_rules(rules_data, space.names), space)
                 return _send_edit(
                     store, run, contract.EDIT_RULES, contract.rules_edit(rules_data, "cli"),
                     "rules edit",
@@ -514,7 +531,7 @@ def cmd_space(args: argparse.Namespace) -> int:
                     raise SpaceError(f"{args.file}: expected a JSON object of name -> dimension")
                 changes.update(data)
             for text in args.set or []:
-                name, spec = parse_assignment(text)
+                name, spec = parse_assignment(text, space)
                 changes[name] = spec
             space.edited(changes)  # validate here too: a bad edit never reaches the engine
         except SpaceError as exc:
@@ -761,6 +778,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_db(sub.add_parser("run", help="start a search"))
     p.add_argument("--strategy", choices=STRATEGIES, default="bayes-ppo")
+    p.add_argument(
+        "--objective",
+        default=BUILTIN_OBJECTIVE,
+        help="what to tune: path/to/file.py[:attr], module:attr, or a built-in "
+        f"({', '.join(BUILTIN_OBJECTIVES)}); default {BUILTIN_OBJECTIVE}, the IMDB LSTM",
+    )
     p.add_argument(
         "--profile",
         choices=PROFILE_NAMES,

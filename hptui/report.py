@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from engine.choice import Choice, choose
+from engine.choice import Choice, choose, run_default
 from engine.final import format_final
 from hptui.view import (
     best_meaning,
@@ -44,7 +44,7 @@ def confirmed_choice(store: Store, run_id: int) -> Choice | None:
     search's best single measurement (Store.best_trial) is the run's best."""
     if not store.trials(run_id, phase=CONFIRM_PHASE, status="finished"):
         return None
-    return choose(store.trials(run_id))
+    return choose(store.trials(run_id), run_default(store, run_id))
 
 
 def chosen_trial(store: Store, run_id: int) -> dict[str, Any] | None:

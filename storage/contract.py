@@ -90,6 +90,8 @@ PROFILE_NAMES = ("seed", "quick", "tiny")  # engine.profiles.PROFILES
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 PRUNERS = ("none", "median", "asha")
 DEFAULT_TRAINER = "engine.trainer:train_trial"
+BUILTIN_OBJECTIVE = "imdb-lstm"  # engine.objectives.imdb_lstm: what `hptui run` tunes by default
+BUILTIN_OBJECTIVES = (BUILTIN_OBJECTIVE, "digits")  # engine.objective.BUILTIN
 
 # --- commands (the one table the UI and the command line write) --------------------------------
 

@@ -53,16 +53,19 @@ def test_the_engine_uses_the_contract_names() -> None:
     from engine.profiles import PROFILES
     from engine.pruners import PRUNERS
     from engine.setup import STRATEGIES
-    from engine.space import DEFAULT_CONFIG, PARAM_TYPES, default_space
+    from engine.space import DEFAULT_CONFIG, LSTM_LIMITS, default_space
     from engine.trainer import PRECISIONS
 
     assert contract.PROFILE_NAMES == tuple(PROFILES)
-    assert tuple(PARAM_TYPES) == contract.PARAM_NAMES == tuple(DEFAULT_CONFIG)
+    assert tuple(LSTM_LIMITS) == contract.PARAM_NAMES == tuple(DEFAULT_CONFIG)
     assert tuple(d.name for d in default_space().dims) == contract.PARAM_NAMES
     assert STRATEGIES is contract.STRATEGIES
     assert PRECISIONS is contract.PRECISIONS
     assert PRUNERS is contract.PRUNERS
     assert DEFAULT_TRAINER is contract.DEFAULT_TRAINER
+    from engine.objective import BUILTIN
+
+    assert tuple(BUILTIN) == contract.BUILTIN_OBJECTIVES
 
 
 def test_the_ppo_strategy_writes_only_progress_keys_of_the_contract() -> None:

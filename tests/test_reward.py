@@ -124,7 +124,7 @@ GOOD = {"name": "r", "when": {"lr": {">": 1e-3}}, "penalty": 1}
 )
 def test_parse_rules_errors(data, needle) -> None:
     with pytest.raises(SpaceError) as exc:
-        parse_rules(data)
+        parse_rules(data, list(DEFAULT_CONFIG))
     assert needle in str(exc.value)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from engine.space import (
     DEFAULT_CONFIG,
-    PARAM_TYPES,
+    LSTM_DEFAULT,
     REWARD_SCALE,
     Categorical,
     Real,
@@ -175,7 +176,7 @@ def test_sample_and_grid_inside_space() -> None:
     space = default_space()
     for c in _configs(50):
         assert space.contains(c)
-        assert set(c) == set(PARAM_TYPES)
+        assert set(c) == set(LSTM_DEFAULT)
     g = space.grid(3)
     assert len(g) == 3 * 3 * 3 * 3 * 3 * 2 * 2 == 972
     assert len({tuple(sorted(c.items())) for c in g}) == 972
@@ -231,8 +232,8 @@ def test_to_dict_from_dict_round_trip() -> None:
     again = SearchSpace.from_dict(json.loads(json.dumps(data)))
     assert again == space
     assert again.to_dict() == data
-    with pytest.raises(SpaceError, match="lacks dimension"):
-        SearchSpace.from_dict({k: v for k, v in data.items() if k != "lr"})
+    with pytest.raises(SpaceError, match="lacks dimension"):  # a replacement keeps every one
+        SearchSpace.from_dict({k: v for k, v in data.items() if k != "lr"}, like=space)
     with pytest.raises(SpaceError, match="JSON object"):
         SearchSpace.from_dict([1, 2])  # type: ignore[arg-type]
 
@@ -242,8 +243,8 @@ def test_edit_applies_and_describes() -> None:
     new = space.edited(
         {"lr": {"type": "real", "low": 1e-4, "high": 5e-3, "log": True}, "batch_size": [16, 32]}
     )
-    assert new["lr"] == Real("lr", 1e-4, 5e-3, True)
-    assert new["batch_size"] == Categorical("batch_size", (16, 32))
+    assert new["lr"] == replace(space["lr"], high=5e-3)  # default and limits kept
+    assert new["batch_size"] == replace(space["batch_size"], choices=(16, 32))
     assert new.names == space.names
     change = space.describe_change(new)
     assert "lr: 0.0001..0.01 (log) -> 0.0001..0.005 (log)" in change
@@ -273,7 +274,7 @@ BAD_EDITS = [
     ({"lr": {"type": "real", "low": 1e-4}}, "lr: a real dimension needs low and high"),
     ({"lr": {"type": "real", "low": 1e-4, "high": 1e-2, "log": "yes"}}, "lr: log must be"),
     ({"lr": {"type": "real", "low": 1e-4, "high": 1e-2, "step": 1}}, "unknown field(s) step"),
-    ({"lr": {"type": "int", "low": 1, "high": 2}}, "lr: type must be 'real' or 'categorical'"),
+    ({"lr": {"type": "int", "low": 1, "high": 2}}, "lr: type must be 'real', 'integer'"),
     ({"lr": 5}, "lr: expected an object or a list"),
     ({"batch_size": [0, 32]}, "batch_size: 0 is outside the sensible range"),
     ({}, "at least one dimension"),
@@ -285,7 +286,7 @@ VALID_EDIT = {"dropout": {"type": "real", "low": 0.1, "high": 0.3}}
 
 def assert_only_dropout_edited(space: SearchSpace) -> None:
     """`space` is the default space with VALID_EDIT applied, and nothing else changed."""
-    assert space["dropout"] == Real("dropout", 0.1, 0.3, False)
+    assert space["dropout"] == replace(default_space()["dropout"], low=0.1, high=0.3)
     default = default_space()
     assert [d for d in space.dims if d.name != "dropout"] == [
         d for d in default.dims if d.name != "dropout"
@@ -372,7 +373,7 @@ def test_edited_huge_integer() -> None:
         default_space().edited({"lr": {"type": "real", "low": 1e-4, "high": 10**400}})
 
 
-NAMES = st.sampled_from(list(PARAM_TYPES) + ["foo", "", " lr"])
+NAMES = st.sampled_from(list(LSTM_DEFAULT) + ["foo", "", " lr"])
 NUM = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.integers(-(10**6), 10**6).map(str),
@@ -398,7 +399,7 @@ def test_parse_assignment_property(text: str) -> None:
         return
     new = space.edited({name: spec})
     assert [d for d in new.dims if d.name != name] == [d for d in space.dims if d.name != name]
-    assert new.names == list(PARAM_TYPES)
+    assert new.names == list(LSTM_DEFAULT)
     assert SearchSpace.from_dict(new.to_dict()) == new
     d = new[name]
     if isinstance(d, Real):

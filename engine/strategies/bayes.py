@@ -28,7 +28,7 @@ from skopt.learning import GaussianProcessRegressor
 from skopt.learning.gaussian_process.kernels import Kernel, Sum, WhiteKernel
 
 from engine.estimate import FIT_POINTS, bounded_indices
-from engine.space import Config, Real, SearchSpace, _plain
+from engine.space import Config, Integer, Real, SearchSpace, _plain
 from engine.state import decode_array, encode_array, encode_rng, from_plain, restore_rng, to_plain
 from engine.strategies.base import Outcome, Proposal, Strategy
 from storage.contract import SEARCH_PHASE
@@ -77,6 +77,9 @@ def to_skopt(space: SearchSpace) -> list[Any]:
         if isinstance(d, Real):
             prior = "log-uniform" if d.log else "uniform"
             dims.append(sk.Real(d.low, d.high, prior=prior, name=d.name))
+        elif isinstance(d, Integer):
+            prior = "log-uniform" if d.log else "uniform"
+            dims.append(sk.Integer(d.low, d.high, prior=prior, name=d.name))
         else:
             dims.append(sk.Categorical(list(d.choices), name=d.name))
     return dims

@@ -15,7 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, TextArea
 
 from engine.reward import parse_rules
-from engine.space import PARAM_TYPES, SearchSpace, SpaceError
+from engine.rulecheck import check_rules
+from engine.space import SearchSpace, SpaceError
 from hptui.widgets.dimension_field import DimensionField
 from storage import contract
 
@@ -48,8 +49,8 @@ class SpaceEditor(ModalScreen[Commands | None]):
                 id="editor-title",
             )
             with VerticalScroll(id="editor-form"):
-                for name in PARAM_TYPES:
-                    yield DimensionField(name, self.space_data[name])
+                for i, dim in enumerate(self.space.dims):
+                    yield DimensionField(dim, i)
                 yield Label("pruning rules (JSON list of {name, when, penalty})")
                 yield TextArea(
                     self.rules_text, language=None, id="rules", soft_wrap=True, tab_behavior="focus"
@@ -92,7 +93,7 @@ class SpaceEditor(ModalScreen[Commands | None]):
         text = self.query_one("#rules", TextArea).text
         try:
             data = json.loads(text)
-            parse_rules(data)
+            check_rules(parse_rules(data, self.space.names), self.space)
             self.rules, self.rules_error = data, ""
         except json.JSONDecodeError as exc:
             self.rules, self.rules_error = None, f"not valid JSON: {exc}"

@@ -3,6 +3,7 @@ checked as you type with the engine's own parser."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from textual import on
@@ -11,14 +12,31 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, Select
 
-from engine.space import PARAM_TYPES, Dimension, SpaceError, parse_dimension, parse_number
+from engine.space import (
+    FLAG,
+    INT,
+    TEXT,
+    Dimension,
+    SpaceError,
+    parse_dimension,
+    parse_flag,
+    parse_number,
+)
 
 
-def parse_value(name: str, what: str, text: str) -> int | float | str:
-    """A value typed in a field: a number for numeric dimensions, text for `optimizer`."""
-    if PARAM_TYPES[name] is str:
+def parse_value(like: Dimension, what: str, text: str) -> int | float | str | bool:
+    """A value typed in a field: a number for numeric dimensions, text or true/false for
+    categorical ones."""
+    if like.kind == TEXT:
         return text.strip()
-    return parse_number(name, text, what)
+    if like.kind == FLAG:
+        return parse_flag(like.name, text.strip())
+    return parse_number(like.name, text, what)
+
+
+def field_key(name: str, index: int) -> str:
+    """A widget id part for a dimension: its name where that is a valid id, else its place."""
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name) else f"dim{index}"
 
 
 class DimensionField(Vertical):
@@ -30,27 +48,31 @@ class DimensionField(Vertical):
             super().__init__()
             self.field = field
 
-    def __init__(self, name: str, spec: dict[str, Any], **kwargs: Any) -> None:
-        super().__init__(id=f"dim-{name}", classes="dim-field", **kwargs)
-        self.dim_name = name
-        self.original = parse_dimension(name, spec)
-        self.initial = spec
+    def __init__(self, dimension: Dimension, index: int, **kwargs: Any) -> None:
+        key = field_key(dimension.name, index)
+        super().__init__(id=f"dim-{key}", classes="dim-field", **kwargs)
+        self.dim_name, self.key = dimension.name, key
+        self.original = dimension
+        self.initial = dimension.to_dict()
         self.dimension: Dimension | None = self.original
         self.error = ""
 
     def compose(self) -> ComposeResult:
-        n, spec = self.dim_name, self.initial
+        n, spec = self.key, self.initial
         kind = spec.get("type", "categorical")
-        real_ok = PARAM_TYPES[n] is float
+        # A whole-number dimension takes an integer range, a real one a real range; one of
+        # text or true/false values only choices.
+        ranged = {INT: "integer", FLAG: "", TEXT: ""}.get(self.original.kind, "real")
+        kinds = [(ranged, ranged)] if ranged else []
         choices = ", ".join(str(c) for c in spec.get("choices", []))
         with Horizontal(classes="dim-row"):
-            yield Label(n, classes="dim-name")
+            yield Label(self.dim_name, classes="dim-name", markup=False)
             yield Select(
-                [("real", "real"), ("categorical", "categorical")],
+                [*kinds, ("categorical", "categorical")],
                 value=kind,
                 allow_blank=False,
                 compact=True,
-                disabled=not real_ok,
+                disabled=not ranged,
                 id=f"type-{n}",
                 classes="dim-type",
             )
@@ -83,10 +105,10 @@ class DimensionField(Vertical):
         self._show_kind()
 
     def _kind(self) -> str:
-        return str(self.query_one(f"#type-{self.dim_name}", Select).value)
+        return str(self.query_one(f"#type-{self.key}", Select).value)
 
     def _show_kind(self) -> None:
-        real = self._kind() == "real"
+        real = self._kind() != "categorical"
         for w in self.query(".dim-real"):
             w.display = real
         for w in self.query(".dim-cat"):
@@ -94,26 +116,26 @@ class DimensionField(Vertical):
 
     def spec(self) -> dict[str, Any]:
         """The dimension spec the fields describe (raises SpaceError on a non-number)."""
-        n = self.dim_name
-        if self._kind() == "real":
+        n, like = self.key, self.original
+        if self._kind() != "categorical":
             return {
-                "type": "real",
-                "low": parse_value(n, "low", self.query_one(f"#low-{n}", Input).value),
-                "high": parse_value(n, "high", self.query_one(f"#high-{n}", Input).value),
+                "type": self._kind(),
+                "low": parse_value(like, "low", self.query_one(f"#low-{n}", Input).value),
+                "high": parse_value(like, "high", self.query_one(f"#high-{n}", Input).value),
                 "log": self.query_one(f"#log-{n}", Checkbox).value,
             }
         text = self.query_one(f"#choices-{n}", Input).value
         items = [s for s in (x.strip() for x in text.split(",")) if s]
-        return {"type": "categorical", "choices": [parse_value(n, "choice", s) for s in items]}
+        return {"type": "categorical", "choices": [parse_value(like, "choice", s) for s in items]}
 
     def check(self) -> None:
         """Parse the fields; show the engine's message under the field when invalid."""
         try:
-            self.dimension = parse_dimension(self.dim_name, self.spec())
+            self.dimension = parse_dimension(self.dim_name, self.spec(), like=self.original)
             self.error = ""
         except SpaceError as exc:
             self.dimension, self.error = None, str(exc)
-        label = self.query_one(f"#error-{self.dim_name}", Label)
+        label = self.query_one(f"#error-{self.key}", Label)
         label.update(self.error)
         label.display = bool(self.error)
         self.set_class(bool(self.error), "-invalid")
