@@ -31,8 +31,8 @@ from storage.contract import BUILTIN_OBJECTIVE, DEFAULT_TRAINER
 #    "val_accuracy", "seconds"[, "verdict": True]}
 # With "verdict" (the epoch is in the task's `verdict_epochs`) the worker waits until the engine
 # calls `verdict(trial_id, stop)`; told to stop, the trainer ends after that epoch and the
-# result says `pruned`. Executors that cannot answer (Ray) have `supports_verdicts = False` and
-# the engine never asks them for verdicts.
+# result says `pruned`. Both executors answer (`supports_verdicts = True`); one that could not
+# would say False, and the engine would never ask it for verdicts.
 #   {"kind": "result", "slot", "trial_id", "result": TrialResult dict}
 #   {"kind": "failed", "slot", "trial_id", "error"}
 Message = dict[str, Any]
@@ -119,7 +119,7 @@ def worker_main(slot: int, settings: WorkerSettings, tasks: Any, results: Any) -
     except Exception as exc:  # noqa: BLE001 -- the objective's own import or data load
         # Every trial this worker is given fails with the reason (a one-line message in the
         # trials table and the log), and the run ends on its failure streak, not in a hang.
-        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+        reason = failure_text(exc)
         train_trial, device, policy, retire_after = _failing(reason), "cpu", "", None
     results.send(
         {"kind": "ready", "slot": slot, "pid": os.getpid(), "device": device, "precision": policy}
@@ -133,19 +133,13 @@ def worker_main(slot: int, settings: WorkerSettings, tasks: Any, results: Any) -
         if task is None:
             return
         results.send({"kind": "started", "slot": slot, "trial_id": task.trial_id})
-        stopped_at: list[int] = []  # the epoch the engine said to stop after
 
-        def report(
-            msg: dict[str, Any], task: TrialTask = task, stopped_at: list = stopped_at
-        ) -> bool:
-            ask = msg.get("kind") == "epoch" and msg.get("epoch") in task.verdict_epochs
-            results.send({**msg, "slot": slot, **({"verdict": True} if ask else {})})
-            if not ask:
-                return False
-            stop = _await_verdict(tasks, task.trial_id)
-            if stop:
-                stopped_at.append(int(msg["epoch"]))
-            return stop
+        def send(msg: dict[str, Any]) -> None:
+            results.send({**msg, "slot": slot})
+
+        def ask(msg: dict[str, Any], tid: int = task.trial_id) -> bool:
+            send(msg)
+            return _await_verdict(tasks, tid)
 
         done += 1
         # The recycling rule (Objective.trials_per_worker): the worker's last trial says so
@@ -153,53 +147,97 @@ def worker_main(slot: int, settings: WorkerSettings, tasks: Any, results: Any) -
         # another trial; what the objective leaked goes with this one.
         last = {"retiring": True} if retire_after is not None and done >= retire_after else {}
         try:
-            res = train_trial(task, report)
-            if stopped_at and res.epochs_run <= stopped_at[0]:
-                res.pruned = True
+            res = train_with_verdicts(train_trial, task, send, ask)
             outcome: dict[str, Any] = {"kind": "result", "result": res.to_dict()}
         except TrialError as exc:
             outcome = {"kind": "failed", "error": str(exc)}
         except Exception as exc:  # any other error fails this trial only
-            text = str(exc).splitlines()[0][:300] if str(exc) else ""
-            error = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-            outcome = {"kind": "failed", "error": error}
+            outcome = {"kind": "failed", "error": failure_text(exc)}
         results.send({**outcome, "slot": slot, "trial_id": task.trial_id, **last})
         if last:
             return
 
 
+def train_with_verdicts(train_trial: Any, task: TrialTask, send: Any, ask: Any) -> Any:
+    """Run `train_trial(task, report)` in a worker (a pool process or a Ray task): each
+    message goes out by `send(msg)`, except the epochs in `task.verdict_epochs`, whose message
+    (marked "verdict") goes by `ask(msg)`, which returns the engine's answer (True: stop after
+    this epoch). A trial told to stop whose result ends at that epoch is `pruned`."""
+    stopped_at: list[int] = []  # the epoch the engine said to stop after
+
+    def report(msg: dict[str, Any]) -> bool:
+        if msg.get("kind") != "epoch" or msg.get("epoch") not in task.verdict_epochs:
+            send(msg)
+            return False
+        stop = bool(ask({**msg, "verdict": True}))
+        if stop:
+            stopped_at.append(int(msg["epoch"]))
+        return stop
+
+    res = train_trial(task, report)
+    if stopped_at and res.epochs_run <= stopped_at[0]:
+        res.pruned = True
+    return res
+
+
+def failure_text(exc: BaseException) -> str:
+    """A trial's one-line error for an exception that is not a TrialError."""
+    text = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def _trainer(settings: WorkerSettings) -> tuple[Any, str, str, int | None]:
     """(train(task, report), device, precision policy, trials before retiring) for the
     worker's objective; loads the data once."""
-    from engine.trainer import configure_tensorflow
-
     if settings.trainer != DEFAULT_TRAINER or settings.objective == BUILTIN_OBJECTIVE:
-        fn = resolve_trainer(settings.trainer)
-        if settings.trainer == DEFAULT_TRAINER:
-            device, policy = configure_tensorflow(settings.threads, settings.precision)
-        else:
-            device, policy = "cpu", settings.precision or "float32"
         from engine.data import load_dataset
 
         assert settings.data is not None
-        data, vocab = load_dataset(settings.data), settings.data.vocab_size
+        data = load_dataset(settings.data)
         return (
-            lambda task, report: fn(
-                task, data, report, vocab_size=vocab, device=device, precision=policy
+            *data_trainer(
+                settings.trainer, data, settings.data.vocab_size, settings.threads,
+                settings.precision,
             ),
-            device,
-            policy,
             None,
-        )
+        )  # fmt: skip
+    return objective_trainer(settings.objective, settings.threads, settings.precision)
+
+
+def data_trainer(
+    spec: str, data: Any, vocab_size: int, threads: int | None, precision: str | None
+) -> tuple[Any, str, str]:
+    """(train(task, report), device, policy) for the built-in trainer (or a benchmark's or
+    test's double, `spec`) on the data the engine prepared."""
+    fn = resolve_trainer(spec)
+    if spec == DEFAULT_TRAINER:
+        from engine.trainer import configure_tensorflow
+
+        device, policy = configure_tensorflow(threads, precision)
+    else:  # a double: no TensorFlow
+        device, policy = "cpu", precision or "float32"
+
+    def train(task: TrialTask, report: Any) -> Any:
+        return fn(task, data, report, vocab_size=vocab_size, device=device, precision=policy)
+
+    return train, device, policy
+
+
+def objective_trainer(
+    spec: str, threads: int | None, precision: str | None
+) -> tuple[Any, str, str, int | None]:
+    """(train(task, report), device, policy, trials before retiring) for the user's
+    objective `spec`, imported here; a Keras objective's data is loaded once, here."""
     from engine.objective import load_objective
     from engine.objective_trial import run_keras, run_plain
+    from engine.trainer import configure_tensorflow
 
-    objective = load_objective(settings.objective)
+    objective = load_objective(spec)
     retire = objective.trials_per_worker
     if objective.flavour == "plain":
-        _limit_threads(settings.threads)
+        _limit_threads(threads)
         return (lambda task, report: run_plain(task, objective, report)), "cpu", "", retire
-    device, policy = configure_tensorflow(settings.threads, settings.precision)
+    device, policy = configure_tensorflow(threads, precision)
     assert objective.load_data is not None
     data = objective.load_data()
 

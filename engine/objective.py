@@ -237,16 +237,25 @@ def _split(spec: str) -> tuple[str, str]:
     return spec, ""
 
 
+def objective_file(spec: str) -> tuple[Path, str] | None:
+    """(file, attribute) when `spec` names a Python file; None for a module:attr or a
+    built-in name (imported by name)."""
+    path, attr = _split(BUILTIN.get(spec.strip(), spec.strip()))
+    if path.endswith(".py") or "/" in path:
+        return Path(path).expanduser(), attr or "objective"
+    return None
+
+
 def load_objective(spec: str) -> Objective:
     """Import and check the objective `spec` names; ObjectiveError says what is wrong."""
     if not isinstance(spec, str) or not spec.strip():
         raise ObjectiveError("--objective is empty: give a file.py, module:attr or a built-in name")
     spec = spec.strip()
-    target = BUILTIN.get(spec, spec)
-    path, attr = _split(target)
+    path, attr = _split(BUILTIN.get(spec, spec))
     attr = attr or "objective"
-    if path.endswith(".py") or "/" in path:
-        file = Path(path).expanduser()
+    named = objective_file(spec)
+    if named is not None:
+        file = named[0]
         if not file.is_file():
             raise ObjectiveError(f"objective file {path} does not exist")
         module = _import_file(file, spec)

@@ -14,10 +14,9 @@ dependency of the engine.
   included; while fewer than `factor` are recorded, only the best goes on).
 
 A decision is only ever taken after an epoch that is not the trial's last: the worker then
-waits for the engine's verdict and stops after that epoch if told to (engine.executor); the
-epochs it trained are kept and the trial is stored `pruned`. Final validation is never pruned,
-and the Ray executor cannot stop a trial after an epoch, so under Ray every trial runs to the
-end (the engine says so in the run's log).
+waits for the engine's verdict and stops after that epoch if told to (engine.executor; under
+Ray, engine.ray_executor's mailbox); the epochs it trained are kept and the trial is stored
+`pruned`. Final validation is never pruned.
 
 What a pruned trial means to each strategy (engine.strategies.base.Outcome):
 - every strategy is told it as a result (`ok`), with the accuracy of the epochs it ran (the

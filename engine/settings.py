@@ -21,6 +21,10 @@ from engine.space import SearchSpace, SpaceError
 from storage import contract
 from storage.store import Store
 
+# Executors whose workers wait for the engine's verdict after an epoch (the local pool's
+# processes, Ray's tasks): trials can be stopped there.
+PRUNING_EXECUTORS = ("local", "ray")
+
 
 class RunSettings:
     def __init__(self, store: Store, run_id: int) -> None:
@@ -80,7 +84,7 @@ class RunSettings:
         except SpaceError as exc:
             raise EngineError(f"run {self.run_id}: unusable pruner settings: {exc}") from None
         self.store.log(self.run_id, f"pruner: {self.pruner.describe()}")
-        if self.pruner.kind != "none" and executor != "local":
+        if self.pruner.kind != "none" and executor not in PRUNING_EXECUTORS:
             self.store.log(
                 self.run_id,
                 f"the {executor} executor cannot stop a trial after an epoch: "

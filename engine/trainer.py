@@ -34,8 +34,8 @@ class TrialTask:
     evaluate_test: bool = False  # final validation: also report test accuracy
     seed: int = 0
     # Epochs after which the worker waits for the engine's verdict (go on, or stop here: the
-    # trial is pruned). Empty: the trial runs to the end (no pruner, or an executor without
-    # verdicts such as Ray).
+    # trial is pruned). Empty: the trial runs to the end (no pruner, a trial outside the
+    # search, or an executor without verdicts).
     verdict_epochs: tuple[int, ...] = ()
 
 
@@ -57,26 +57,37 @@ class TrialResult:
         return asdict(self)
 
 
+# The device, once configure_tensorflow has run in this process.
+_CONFIGURED: str | None = None
+
+
 def configure_tensorflow(threads: int | None, precision: str | None) -> tuple[str, str]:
     """Set threads, GPU memory growth and the dtype policy; returns (device, policy).
-    Must run before the first TensorFlow op of the process."""
+    Must run before the first TensorFlow op of the process. In a process that already ran it
+    (a Ray worker reused by a later trial or run), threads and memory growth stay as they
+    were set first (TensorFlow refuses changes once started); the policy is set again."""
+    global _CONFIGURED
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
-    for gpu in gpus:
-        tf.config.experimental.set_memory_growth(gpu, True)
-    if threads:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    device = "cpu"
-    if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        device = f"gpu:{details.get('device_name', 'GPU')}"
-    policy = precision or default_precision(bool(gpus))
+    if _CONFIGURED is not None:
+        device = _CONFIGURED
+    else:
+        gpus = tf.config.list_physical_devices("GPU")
+        for gpu in gpus:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        if threads:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        device = "cpu"
+        if gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            device = f"gpu:{details.get('device_name', 'GPU')}"
+    policy = precision or default_precision(device != "cpu")
     if policy not in PRECISIONS:
         raise ValueError(f"unknown precision {policy!r} (known: {', '.join(PRECISIONS)})")
     tf.keras.mixed_precision.set_global_policy(policy)
+    _CONFIGURED = device
     return device, policy
 
 

@@ -1,5 +1,6 @@
 """The Ray executor on a real local Ray instance: the real Engine and store with the trainer
-double, a Ray worker killed mid-trial, and one real TensorFlow run (`-m slow`).
+double, a Ray worker killed mid-trial, a user's file objective shipped to the workers and
+pruned through the mailbox, and one real TensorFlow run (`-m slow`).
 
 Ray starts in about 10 s, so the tests share one instance (started by the first test that
 needs it, shut down at the end of the module); the first test lets the executor start and
@@ -10,6 +11,7 @@ before each start.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -23,10 +25,13 @@ ray = pytest.importorskip("ray")
 
 from engine.config import RunConfig  # noqa: E402
 from engine.executor import WorkerSettings  # noqa: E402
-from engine.ray_executor import RayExecutor  # noqa: E402
+from engine.objective import load_objective  # noqa: E402
+from engine.profiles import PROFILES  # noqa: E402
+from engine.ray_executor import RayExecutor, objective_copy, ship_objective  # noqa: E402
 from engine.runner import Engine  # noqa: E402
 from engine.setup import create_run  # noqa: E402
 from engine.trainer import TrialTask  # noqa: E402
+from storage.contract import DEFAULT_TRAINER  # noqa: E402
 from storage.store import Store  # noqa: E402
 from tests.conftest import FAKE_TRAINER, REPO  # noqa: E402
 
@@ -240,6 +245,160 @@ def test_refuses_gpus_the_cluster_lacks(tmp_path: Path, shared_ray: None, tiny_d
             ex.start()
     finally:
         ex.shutdown()
+
+
+# --- a user's objective: shipped by content, pruned through the mailbox ---------------------------
+# A plain objective: a configuration with level < 0.5 is hopeless from epoch 1 (below 0.05, and
+# no better later; distinct values, as ties pass ASHA's rung), the others rise every epoch.
+PLAIN_OBJECTIVE = """
+import time
+
+from engine.objective import Objective
+
+SLEEP = 0.05  # seconds per epoch
+
+
+def train(params, report):
+    level = float(params["level"])
+    value = 0.0
+    for epoch in range(1, report.epochs + 1):
+        time.sleep(SLEEP)
+        value = 0.1 * level if level < 0.5 else 0.3 + 0.5 * level + 0.05 * epoch
+        report(epoch, value)
+    return {"value": value, "test": value} if report.final else value
+
+
+objective = Objective(
+    name="ray-plain",
+    space={"level": {"type": "real", "low": 0.0, "high": 1.0}},
+    default={"level": 0.6},
+    train=train,
+)
+"""
+
+
+def write_objective(folder: Path, name: str = "ray_objective.py") -> Path:
+    """The plain objective in `folder`, made unique to it (a new digest for every test)."""
+    path = folder / name
+    path.write_text(f"# {folder}\n{PLAIN_OBJECTIVE}")
+    return path
+
+
+@pytest.fixture
+def three_epoch_tiny(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tiny profile with 3-epoch search trials (8 x 3 = 24 epochs): epochs to stop after."""
+    tiny = dataclasses.replace(PROFILES["tiny"], search_epochs=3, trials_override=8)
+    monkeypatch.setitem(PROFILES, "tiny", tiny)
+
+
+def test_file_objective_copy_loads_without_the_original(tmp_path: Path) -> None:
+    """What a worker on another node does: write the shipped bytes under a folder named by
+    their hash and import that copy; the original path is not needed."""
+    (tmp_path / "src").mkdir()
+    file = write_objective(tmp_path / "src")
+    shipped = ship_objective(f"{file}:objective")
+    file.unlink()
+    spec = objective_copy(shipped, root=str(tmp_path / "node"))
+    copy = tmp_path / "node" / "hptui-objectives" / shipped.digest / "ray_objective.py"
+    assert spec == f"{copy}:objective" and copy.read_text().endswith(PLAIN_OBJECTIVE)
+    assert objective_copy(shipped, root=str(tmp_path / "node")) == spec  # written once
+    assert load_objective(spec).name == "ray-plain"
+    by_name = ship_objective("engine.objectives.digits:objective")
+    assert by_name.content is None and objective_copy(by_name) == by_name.spec
+
+
+def test_executor_runs_a_shipped_objective_and_answers_verdicts(
+    tmp_path: Path, shared_ray: None
+) -> None:
+    file = write_objective(tmp_path)
+    settings = WorkerSettings(
+        None, threads=1, precision=None, log_path=str(tmp_path / "w.log"), objective=str(file)
+    )
+    ex = RayExecutor(2, settings)
+    assert ex.supports_verdicts
+    ex.start()
+    try:
+        file.rename(tmp_path / "moved.py")  # shipped at start: the workers never need the path
+        m = Msgs(ex)
+        ex.submit(0, TrialTask(1, {"level": 0.9}, 3, verdict_epochs=(1, 2)))
+        ex.submit(1, TrialTask(2, {"level": 0.2}, 3, verdict_epochs=(1,)))
+        asked = m.wait_for(lambda x: kind("epoch", 1)(x) and x.get("verdict"))
+        assert asked["epoch"] == 1 and asked["slot"] == 0
+        assert m.wait_for(lambda x: kind("epoch", 2)(x) and x.get("verdict"))["epoch"] == 1
+        # both tasks wait for their answers: no second epoch in half a second
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            m.all += ex.poll(0.1)
+        assert [x["epoch"] for x in m.all if kind("epoch")(x)] == [1, 1]
+        assert ex.verdict(2, True) and ex.verdict(1, False)
+        assert not ex.verdict(99, True)  # no such trial in flight
+        m.wait_for(lambda x: kind("epoch", 1)(x) and x["epoch"] == 2)
+        assert ex.verdict(1, False)
+        r1, r2 = m.wait_for(kind("result", 1)), m.wait_for(kind("result", 2))
+        assert r1["result"]["epochs_run"] == 3 and not r1["result"]["pruned"]
+        assert r1["result"]["val_accuracy"] == pytest.approx(0.3 + 0.45 + 0.15)
+        assert r2["result"]["epochs_run"] == 1 and r2["result"]["pruned"]
+        assert [x["epoch"] for x in m.all if kind("epoch", 1)(x)] == [1, 2, 3]
+        assert [x["epoch"] for x in m.all if kind("epoch", 2)(x)] == [1]
+        ready = [x for x in m.all if x["kind"] == "ready" and x.get("pid")]
+        assert ready and all(x["device"] == "cpu" for x in ready)
+    finally:
+        ex.shutdown()
+
+
+def test_objective_missing_on_the_workers_fails_its_trials(
+    tmp_path: Path, shared_ray: None
+) -> None:
+    settings = WorkerSettings(
+        None, 1, None, str(tmp_path / "w.log"), objective="hptui_no_such_module:objective"
+    )
+    ex = RayExecutor(1, settings)
+    ex.start()
+    try:
+        ex.submit(0, TrialTask(1, {"level": 0.5}, 2))
+        failed = Msgs(ex).wait_for(kind("failed", 1))
+        assert failed["error"].startswith("the objective cannot be used on Ray node")
+        assert "no module 'hptui_no_such_module'" in failed["error"]
+    finally:
+        ex.shutdown()
+
+
+def test_engine_prunes_a_user_objective_under_ray(
+    tmp_path: Path, shared_ray: None, three_epoch_tiny: None
+) -> None:
+    """The real engine tunes a file objective on Ray with ASHA: hopeless configurations stop
+    after their first epoch, the file is renamed once the run started, and the run ends."""
+    file = write_objective(tmp_path)
+
+    def rename_once(engine: Engine) -> None:
+        if file.exists():
+            file.rename(tmp_path / "renamed.py")
+
+    t0 = time.monotonic()
+    rid, status, store = run_engine(
+        tmp_path / "r.db", trainer=DEFAULT_TRAINER, on_tick=rename_once,
+        objective=str(file), pruner="asha",
+    )  # fmt: skip
+    seconds = time.monotonic() - t0
+    assert status == "finished" and not file.exists()
+    trials = store.trials(rid)
+    search = [t for t in trials if t["phase"] == "search"]
+    pruned = [t for t in search if t["status"] == "pruned"]
+    assert pruned, [(t["status"], t["epochs_run"], t["error"]) for t in search]
+    assert {t["status"] for t in trials} <= {"finished", "pruned"}
+    assert any(t["config"]["level"] < 0.5 for t in pruned)
+    for t in pruned:
+        assert t["epochs_run"] == 1 and t["max_epochs"] == 3  # ASHA's only rung: epoch 1
+        assert [e["epoch"] for e in store.epochs(t["id"])] == [1]
+        assert t["extra"]["pruned"]["pruner"] == "asha"
+    assert len(search) > 8  # the epochs saved bought trials
+    assert all(t["status"] == "finished" for t in trials if t["phase"] == "final")
+    assert store.best_trial(rid)["config"]["level"] >= 0.5
+    msgs = [e["message"] for e in store.events(rid)]
+    assert any("pruning after epoch 1" in x for x in msgs)
+    assert not any("cannot stop a trial" in x for x in msgs)
+    assert store.run(rid)["progress"]["pruned"] == len(pruned)
+    assert seconds < 90
 
 
 @pytest.mark.slow
