@@ -29,7 +29,8 @@ def final_summary(
     trainings (the best and the default configuration under one seed, one pair per repeat):
     means, and the paired test-accuracy gain with its 95 % interval from two pairs on."""
     best, default = [b for b, _ in pairs], [d for _, d in pairs]
-    b_test, d_test = _values(best, "test_accuracy"), _values(default, "test_accuracy")
+    key = measured_key(best + default)
+    b_test, d_test = _values(best, key), _values(default, key)
     b_acc, d_acc = statistics.fmean(b_test), statistics.fmean(d_test)
     b_s = statistics.fmean(_values(best, "seconds"))
     d_s = statistics.fmean(_values(default, "seconds"))
@@ -57,7 +58,16 @@ def final_summary(
         "default_val_accuracy": d_val,
         "confirmed": confirmed(b_val, d_val),
         "verdict": verdict(b_acc - d_acc, h, time_saving(b_s, d_s)),
+        **({"measured_on": "validation"} if key == "val_accuracy" else {}),
     }
+
+
+def measured_key(trials: Sequence[dict[str, Any]]) -> str:
+    """What final validation compares: the test set's metric; for an objective that has no
+    test set (a plain one returning no "test"), the fresh trainings' validation metric."""
+    if trials and all(t.get("test_accuracy") is not None for t in trials):
+        return "test_accuracy"
+    return "val_accuracy"
 
 
 def default_summary(
@@ -65,8 +75,10 @@ def default_summary(
 ) -> dict[str, Any]:
     """The summary when the chosen configuration is the default itself: its test accuracy,
     and no gain of the default against itself (final validation trained it alone)."""
-    test = _values(default_trials, "test_accuracy")
+    key = measured_key(default_trials)
+    test = _values(default_trials, key)
     return {
+        **({"measured_on": "validation"} if key == "val_accuracy" else {}),
         "default_is_best": True,
         "measurements": measurements,
         "default_test_accuracy": statistics.fmean(test),
@@ -128,15 +140,16 @@ def format_final(f: dict[str, Any]) -> str:
     if f.get("status") == FINAL_FAILED:  # no pair finished: there are no numbers
         return f"final validation failed: {f.get('reason')}"
     n = f.get("repeats") or 1
+    on = "val (no test set)" if f.get("measured_on") == "validation" else "test acc"
     if f.get("default_is_best"):
         each = f", mean of {n} trainings" if n > 1 else ""
         return (
-            f"final validation ({f['epochs']} epochs{each}): {f['verdict']}; default test "
-            f"acc {f['default_test_accuracy']:.4f} in {f['default_seconds']:.1f} s"
+            f"final validation ({f['epochs']} epochs{each}): {f['verdict']}; default {on} "
+            f"{f['default_test_accuracy']:.4f} in {f['default_seconds']:.1f} s"
         )
     each = f", mean of {n} trainings each" if n > 1 else ""
     return (
-        f"final validation ({f['epochs']} epochs{each}): best test acc "
+        f"final validation ({f['epochs']} epochs{each}): best {on} "
         f"{f['best_test_accuracy']:.4f} in {f['best_seconds']:.1f} s; default "
         f"{f['default_test_accuracy']:.4f} in {f['default_seconds']:.1f} s; accuracy gain "
         f"{100 * f['accuracy_gain']:+.2f}%{_interval(f)}, "

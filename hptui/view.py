@@ -182,8 +182,9 @@ def result_text(final: Row) -> str:
     b, d = final["best_test_accuracy"], final["default_test_accuracy"]
     h = final.get("gain_interval")
     interval = f" ± {100 * h:.1f}" if h is not None else ""
+    on = "val (no test set)" if final.get("measured_on") == "validation" else "test"
     text = (
-        f"test: #{final['best_trial']} {b:.3f} vs default {d:.3f}: "
+        f"{on}: #{final['best_trial']} {b:.3f} vs default {d:.3f}: "
         f"{100 * (b - d):+.1f}{interval} pts, {verdict_of(final)}"
     )
     return text + (f"; {final_partial_text(final)}" if final_status(final) == FINAL_PARTIAL else "")
