@@ -153,10 +153,10 @@ def format_final(f: dict[str, Any], metric: Metric | None = None) -> str:
 
 def _format_metric(f: dict[str, Any], metric: Metric, n: int) -> str:
     """format_final for a metric that is not an accuracy: `test val_loss 0.3120`."""
-    name = metric.name
+    name, spec = metric.name, metric.value_format()
 
     def v(u: float) -> str:
-        return f"{metric.value(u):.4g}"
+        return f"{metric.value(u) + 0.0:{spec}}"
 
     if f.get("default_is_best"):
         each = f", mean of {n} trainings" if n > 1 else ""
@@ -168,17 +168,18 @@ def _format_metric(f: dict[str, Any], metric: Metric, n: int) -> str:
     b, d = f["best_test_accuracy"], f["default_test_accuracy"]
     h = f.get("gain_interval")
     span = metric.bounds[1] - metric.bounds[0]
-    interval = f" ± {h * span:.3g} (95 %)" if h is not None else ""
+    interval = f" ± {h * span:{spec}} (95 %)" if h is not None else ""
     better = "higher" if metric.direction == MAXIMIZE else "lower"
     retrained = ""
     if f.get("confirmed") is not None:
         vb, vd = v(f["best_val_accuracy"]), v(f["default_val_accuracy"])
         held = "the lead held" if f["confirmed"] else "the lead did NOT hold (within the noise)"
-        retrained = f"; retrained: best val {name} {vb}, default {vd}, {held}"
+        retrained = f"; retrained: best {name} {vb}, default {vd}, {held}"
     return (
         f"final validation ({f['epochs']} epochs{each}): best test {name} {v(b)} in "
         f"{f['best_seconds']:.1f} s; default {v(d)} in {f['default_seconds']:.1f} s; "
-        f"difference {metric.value(b) - metric.value(d):+.4g}{interval} ({better} is better), "
+        f"difference {metric.value(b) - metric.value(d) + 0.0:+{spec}}{interval} ({better} is "
+        "better), "
         f"time saving {100 * f['time_saving']:+.2f}%{retrained}"
         + (f"; verdict: {f['verdict']}" if f.get("verdict") else "")
     )

@@ -72,7 +72,8 @@ def result_line(
         def shown(u: float) -> float:
             return u
     else:
-        name, test_name, spec, shown = metric.name, f"test {metric.name}", ".4g", metric.value
+        name, test_name, spec = metric.name, f"test {metric.name}", metric.value_format()
+        shown = metric.value
     tail = f", reward {outcome.reward:.2f}" if searching else ""
     if not searching and res.get("test_accuracy") is not None:  # final validation's
         tail = f", {test_name} {shown(res['test_accuracy']):{spec}}"

@@ -6,6 +6,7 @@ into the metric without importing the engine's numeric stack (engine.objective r
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,14 @@ class Metric:
         if self.direction == MAXIMIZE:
             return lo + utility * (hi - lo)
         return hi - utility * (hi - lo)
+
+    def value_format(self) -> str:
+        """How a value is shown: 4 decimals for a metric of the size of an accuracy, fewer
+        the larger its bounds, so that values show 4 or 5 digits (`.4f`, `.2f`)."""
+        size = max(abs(b) for b in self.bounds)
+        if not size or not math.isfinite(size):
+            return ".4f"
+        return f".{max(0, 4 - max(0, math.floor(math.log10(size))))}f"
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "direction": self.direction, "bounds": list(self.bounds)}
