@@ -16,7 +16,7 @@ Light imports only (no numpy, no Textual, no TensorFlow): `hptui show` and `hptu
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -238,9 +238,9 @@ def objective_text(run: Row | None) -> str:
     return f"objective: {clip(objective_spec(run))}; metric {metric_words(run).direction_text()}"
 
 
-def is_lstm_space(names: object) -> bool:
+def is_lstm_space(names: Iterable[Any]) -> bool:
     """Whether a space (or its names) is the built-in LSTM's: its panes keep their words."""
-    return set(names) == set(PARAM_NAMES)  # type: ignore[call-overload]
+    return set(names) == set(PARAM_NAMES)
 
 
 def param_text(value: Any, dim: Mapping[str, Any] | None = None) -> str:

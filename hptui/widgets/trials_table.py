@@ -68,7 +68,7 @@ HEAD: list[Column] = [
 ]
 TAIL: list[Column] = [("ppo", "ep/tr/st", 8), ("v", "v", 2)]
 MIN_COLUMNS = 5  # #, best, status, phase, the metric: always shown
-PARAM_LABEL = 6  # a hyperparameter's header: its name, cut to this many cells where longer
+PARAM_LABEL = 7  # a hyperparameter's header: its name, cut to this many cells where longer
 
 
 @dataclass(frozen=True)
