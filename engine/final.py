@@ -7,6 +7,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from engine.metric import MAXIMIZE, Metric
 from storage.contract import FINAL_FAILED
 
 
@@ -136,10 +137,15 @@ def confirmed(val_best: float | None, val_default: float | None) -> bool | None:
     return val_best > val_default
 
 
-def format_final(f: dict[str, Any]) -> str:
+def format_final(f: dict[str, Any], metric: Metric | None = None) -> str:
+    """The final validation's summary in one line. Its numbers are utilities; with the run's
+    `metric` (one that is not a plain accuracy) they are shown as the metric itself, and the
+    gain as a difference in the metric's units."""
     if f.get("status") == FINAL_FAILED:  # no pair finished: there are no numbers
         return f"final validation failed: {f.get('reason')}"
     n = f.get("repeats") or 1
+    if metric is not None and metric != Metric():
+        return _format_metric(f, metric, n)
     on = "val (no test set)" if f.get("measured_on") == "validation" else "test acc"
     if f.get("default_is_best"):
         each = f", mean of {n} trainings" if n > 1 else ""
@@ -154,6 +160,41 @@ def format_final(f: dict[str, Any]) -> str:
         f"{f['default_test_accuracy']:.4f} in {f['default_seconds']:.1f} s; accuracy gain "
         f"{100 * f['accuracy_gain']:+.2f}%{_interval(f)}, "
         f"time saving {100 * f['time_saving']:+.2f}%{_verdict(f)}"
+        + (f"; verdict: {f['verdict']}" if f.get("verdict") else "")
+    )
+
+
+def _format_metric(f: dict[str, Any], metric: Metric, n: int) -> str:
+    """format_final for a metric that is not an accuracy: `test val_loss 0.3120`."""
+    name, spec = metric.name, metric.value_format()
+    test = "val (no test set)" if f.get("measured_on") == "validation" else "test"
+
+    def v(u: float) -> str:
+        return f"{metric.value(u) + 0.0:{spec}}"
+
+    if f.get("default_is_best"):
+        each = f", mean of {n} trainings" if n > 1 else ""
+        return (
+            f"final validation ({f['epochs']} epochs{each}): {f['verdict']}; default {test} "
+            f"{name} {v(f['default_test_accuracy'])} in {f['default_seconds']:.1f} s"
+        )
+    each = f", mean of {n} trainings each" if n > 1 else ""
+    b, d = f["best_test_accuracy"], f["default_test_accuracy"]
+    h = f.get("gain_interval")
+    span = metric.bounds[1] - metric.bounds[0]
+    interval = f" ± {h * span:{spec}} (95 %)" if h is not None else ""
+    better = "higher" if metric.direction == MAXIMIZE else "lower"
+    retrained = ""
+    if f.get("confirmed") is not None:
+        vb, vd = v(f["best_val_accuracy"]), v(f["default_val_accuracy"])
+        held = "the lead held" if f["confirmed"] else "the lead did NOT hold (within the noise)"
+        retrained = f"; retrained: best {name} {vb}, default {vd}, {held}"
+    return (
+        f"final validation ({f['epochs']} epochs{each}): best {test} {name} {v(b)} in "
+        f"{f['best_seconds']:.1f} s; default {v(d)} in {f['default_seconds']:.1f} s; "
+        f"difference {metric.value(b) - metric.value(d) + 0.0:+{spec}}{interval} ({better} is "
+        "better), "
+        f"time saving {100 * f['time_saving']:+.2f}%{retrained}"
         + (f"; verdict: {f['verdict']}" if f.get("verdict") else "")
     )
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from engine.choice import choose, run_default
 from engine.final import default_summary, final_summary, format_final
+from engine.metric import Metric
 from engine.profiles import Profile
 from engine.space import SearchSpace
 from engine.strategies.final import ROLES, FinalValidation
@@ -52,6 +53,16 @@ def final_stage(
     )
 
 
+def run_metric(store: Store, run_id: int) -> Metric:
+    """The metric the run was created with (its log lines show its values)."""
+    run = store.run(run_id) or {}
+    cfg = run.get("config") if isinstance(run.get("config"), dict) else {}
+    try:
+        return Metric.from_dict(cfg.get("metric"))
+    except (KeyError, TypeError, ValueError):
+        return Metric()
+
+
 def record_final(
     store: Store,
     run_id: int,
@@ -64,12 +75,13 @@ def record_final(
     (`cut_short`: the stage was stopped or cancelled before it finished), so that a finished
     run never ends with no result and no word about it."""
     done = final_trainings(store, run_id)
+    metric = run_metric(store, run_id)
     if stage.roles == ("default",):
         alone = [done["default", r] for r in range(stage.repeats) if ("default", r) in done]
         if alone:
             summary = default_summary(alone, profile.final_epochs, stage.best.get("n", 1))
             store.update_run(run_id, final={**summary, "status": FINAL_DONE})
-            store.log(run_id, format_final(summary))
+            store.log(run_id, format_final(summary, metric))
             return
         # none of the default's trainings finished: the failure is recorded below
     pairs = [
@@ -81,7 +93,7 @@ def record_final(
     if len(pairs) == stage.repeats:
         summary = {**final_summary(stage.best, pairs, profile.final_epochs), "status": FINAL_DONE}
         store.update_run(run_id, final=summary)
-        store.log(run_id, format_final(summary))
+        store.log(run_id, format_final(summary, metric))
         return
     reason = failure_reason(failed, cut_short)
     record = {"reason": reason, "failed_trials": failed, "planned_repeats": stage.repeats}
@@ -90,7 +102,7 @@ def record_final(
         store.update_run(run_id, final={**summary, **record, "status": FINAL_PARTIAL})
         store.log(
             run_id,
-            f"{format_final(summary)}; {stage.repeats - len(pairs)} of {stage.repeats} "
+            f"{format_final(summary, metric)}; {stage.repeats - len(pairs)} of {stage.repeats} "
             f"pairs of trainings did not finish: {reason}",
             "warning",
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from engine.metric import Metric
 from engine.strategies.base import Outcome, Proposal
 from storage.store import Store
 
@@ -53,17 +54,31 @@ def record_epoch(store: Store, run_id: int, m: dict[str, Any]) -> None:
 
 
 def result_line(
-    number: int, proposal: Proposal, res: dict[str, Any], outcome: Outcome, searching: bool
+    number: int,
+    proposal: Proposal,
+    res: dict[str, Any],
+    outcome: Outcome,
+    searching: bool,
+    metric: Metric | None = None,
 ) -> str:
-    """The log line of a trial that ended with a result."""
+    """The log line of a trial that ended with a result: its validation accuracy, or the
+    run's `metric` under its own name (the result holds the metric's utility)."""
     how = "finished"
     if outcome.pruned:
         how = f"pruned after epoch {res['epochs_run']} of {proposal.epochs}"
+    if metric is None or metric == Metric():
+        name, test_name, spec = "val acc", "test acc", ".4f"
+
+        def shown(u: float) -> float:
+            return u
+    else:
+        name, test_name, spec = metric.name, f"test {metric.name}", metric.value_format()
+        shown = metric.value
     tail = f", reward {outcome.reward:.2f}" if searching else ""
     if not searching and res.get("test_accuracy") is not None:  # final validation's
-        tail = f", test acc {res['test_accuracy']:.4f}"
+        tail = f", {test_name} {shown(res['test_accuracy']):{spec}}"
     return (
-        f"trial {number} ({proposal.phase}) {how}: val acc {res['val_accuracy']:.4f}, "
+        f"trial {number} ({proposal.phase}) {how}: {name} {shown(res['val_accuracy']):{spec}}, "
         f"{res['seconds']:.1f} s{tail}"
     )
 

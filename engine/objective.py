@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.metric import MAXIMIZE, MINIMIZE, Metric
 from engine.reward import parse_rules
 from engine.rulecheck import check_rules
 from engine.space import Config, SearchSpace, SpaceError
 from storage.contract import BUILTIN_OBJECTIVE
 
-MAXIMIZE, MINIMIZE = "maximize", "minimize"
 # Objectives that ship with hptui, by name (`--objective digits`).
 BUILTIN = {
     "imdb-lstm": "engine.objectives.imdb_lstm:objective",
@@ -54,36 +54,6 @@ class ObjectiveError(ValueError):
 class Pruned(Exception):
     """Raised by `report` when the search stops the trial after this epoch (its numbers so
     far are kept). A plain objective lets it propagate (or returns at once)."""
-
-
-@dataclass(frozen=True)
-class Metric:
-    name: str = "val_accuracy"
-    direction: str = MAXIMIZE
-    bounds: tuple[float, float] = (0.0, 1.0)
-
-    def utility(self, value: float) -> float:
-        lo, hi = self.bounds
-        if self.direction == MAXIMIZE:
-            return (value - lo) / (hi - lo)
-        return (hi - value) / (hi - lo)
-
-    def value(self, utility: float) -> float:
-        """The metric of a utility: the inverse of `utility`, for display."""
-        lo, hi = self.bounds
-        if self.direction == MAXIMIZE:
-            return lo + utility * (hi - lo)
-        return hi - utility * (hi - lo)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "direction": self.direction, "bounds": list(self.bounds)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> Metric:
-        if not data:
-            return cls()
-        lo, hi = data.get("bounds", (0.0, 1.0))
-        return cls(str(data["name"]), str(data["direction"]), (float(lo), float(hi)))
 
 
 @dataclass

@@ -18,6 +18,7 @@ from engine.config import EngineError, RunConfig
 from engine.executor import Executor
 from engine.lock import RunLock
 from engine.messages import record_epoch, record_progress, record_worker_news, result_line
+from engine.metric import Metric
 from engine.persistence import StrategyKeeper
 from engine.settings import RunSettings
 from engine.setup import trial_seed
@@ -82,6 +83,7 @@ class TrialLoop:
         self._prunes: dict[int, dict[str, Any]] = {}  # trial id -> the decision to prune it
         run = parts.store.run(parts.run_id)
         self.phase = run["phase"] if run else None
+        self.metric = Metric.from_dict(parts.cfg.metric)  # the log's words for a result
 
     def run(self) -> Ending:
         """Keep every slot busy until the strategy is done or the run is told otherwise."""
@@ -201,7 +203,8 @@ class TrialLoop:
             if searching and not outcome.pruned:  # a pruned trial is not a candidate for best
                 assert p.settings.space is not None
                 p.trials.update_estimates(p.settings.space, p.cfg.seed)
-            p.store.log(p.run_id, result_line(t.number, t.proposal, result, outcome, searching))
+            line = result_line(t.number, t.proposal, result, outcome, searching, self.metric)
+            p.store.log(p.run_id, line)
         p.keeper.tell_later(self.strategy, t.proposal, outcome)
         # Most tells take milliseconds: wait that long, so the freed worker gets its next
         # trial in this turn of the loop; a long one (a GP fit) is left to its thread.

@@ -26,11 +26,13 @@ from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Tab, Tabs
 
 from hptui.store_reader import WINDOW, PlotSource, Snapshot, StoreReader
 from hptui.trial_window import TrialWindow
+from hptui.view import ACCURACY_WORDS, MetricWords, cut, metric_words
 from hptui.widgets.event_log import EventLog
 from hptui.widgets.penalty_pane import PenaltyPane
 from hptui.widgets.proposer_pane import ProposerPane
@@ -121,6 +123,9 @@ class HptuiApp(App[None]):
         self.best: dict[str, Any] | None = None  # as the store ranks trials: the one source
         self.ppo: list[dict[str, Any]] = []
         self.versions: dict[int, dict[str, Any]] = {}
+        # The run's metric and current space (JSON form), as the panes show them (_follow_run)
+        self.words: MetricWords = ACCURACY_WORDS
+        self.space: dict[str, Any] | None = None
         self.watched: dict[int, str] = {}  # command id -> kind, until the engine answers
         self.epochs_cache: dict[int, list[dict[str, Any]]] = {}
         self.selected: int | None = None
@@ -316,6 +321,7 @@ class HptuiApp(App[None]):
         self.window.keep(s.best_ids)
         if s.versions is not None:
             self.versions = {v["version"]: v for v in s.versions}
+        self._follow_run()
         self.ppo = [*self.ppo, *s.ppo_updates][-PPO_UPDATES_KEPT:]
         if s.best_read:
             self.best = s.best
@@ -349,7 +355,7 @@ class HptuiApp(App[None]):
         await self._next_frame()
         if not self._alive():
             return
-        self.trainers.show(s.workers, self.trials)
+        self.trainers.show(s.workers, self.trials, self.space)
         if self.selected is None and self.trials:
             self.selected = self.table.current_trial_id()
         if self.selected != self._epochs_loading:  # else shown once, with them, when read
@@ -377,6 +383,30 @@ class HptuiApp(App[None]):
             await self._next_frame()
             if self._alive():
                 self.plot.flush()
+
+    def _follow_run(self) -> None:
+        """The panes follow the run's metric and current space: the table's columns, the
+        plot's values, the trial's and the trainers' configurations. Changes only with a new
+        space version (an edit)."""
+        run = self.run_row
+        words = metric_words(run)
+        cur = self.versions.get(run["space_version"]) if run else None
+        space = cur["space"] if cur is not None and isinstance(cur.get("space"), dict) else None
+        if words == self.words and space == self.space:
+            return
+        self.words, self.space = words, space
+        self.table.set_run(space, words)
+        self.plot.set_words(words)
+        self.detail.set_run(space, words)
+        self.proposer.words = words
+        self.penalties.words = words
+        i = [key for key, _ in PANES].index("reward")
+        # the metric's name as it is, never read as markup
+        label = Content(f"{i + 1} {'Accuracy' if words.is_accuracy else cut(words.name, 14)}")
+        self.panes["reward"].border_title = label
+        tab = self.tabs.get_tab("tab-reward")
+        if tab is not None:
+            tab.label = label
 
     def _let_go(self) -> None:
         """The window's oldest trials go once it overflows (the selected and the pinned
@@ -556,7 +586,7 @@ class HptuiApp(App[None]):
             self.notify(f"run {self.run_id} has no finished trial yet: nothing to export")
             return
         default = Path.cwd() / f"hptui-run-{self.run_id}-best.json"  # absolute: no guessing
-        self.push_screen(ExportPrompt(str(default), self.best), self.export_to)
+        self.push_screen(ExportPrompt(str(default), self.best, self.words), self.export_to)
 
     def export_to(self, path: str | None) -> Path | None:
         """Write exactly what `hptui export RUN` prints."""
@@ -573,7 +603,7 @@ class HptuiApp(App[None]):
                 payload = export_payload(store, self.run_id)
             finally:
                 store.close()
-            out.write_text(json.dumps(payload, indent=2) + "\n")
+            out.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", "utf-8")
         except (ReportError, StoreError, sqlite3.Error) as exc:
             self.notify(f"export: {exc}", severity="error")
             return None
@@ -586,7 +616,7 @@ class HptuiApp(App[None]):
     def action_help(self) -> None:
         from hptui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.words))
 
     def action_request_quit(self) -> None:
         status = self._status()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -31,7 +32,15 @@ from hptui.report import (
     pruner_text,
     reward_plot,
 )
-from hptui.view import best_meaning, fmt, resume_final_text
+from hptui.view import (
+    best_meaning,
+    metric_words,
+    objective_label,
+    objective_spec,
+    objective_text,
+    param_text,
+    resume_final_text,
+)
 from storage import contract
 from storage.contract import (
     ACTIVE_RUN_STATUSES,
@@ -490,12 +499,15 @@ def cmd_space(args: argparse.Namespace) -> int:
             t.add_column("name")
             t.add_column("kind")
             t.add_column("range / choices")
+            t.add_column("default")
             for d in space.dims:
                 t.add_row(
                     escape(clip(d.name)),
-                    type(d).__name__.lower(),
+                    dimension_kind(d),
                     escape(clip(format_dimension(d))),
+                    escape(clip(param_text(d.default, d.to_dict()))),
                 )
+            console.print(objective_text(run), markup=False, highlight=False)
             console.print(t)
             r = Table(title="pruning rules")
             for col in ("name", "when", "penalty"):
@@ -541,6 +553,17 @@ def cmd_space(args: argparse.Namespace) -> int:
         )
     finally:
         store.close()
+
+
+def dimension_kind(d: Any) -> str:
+    """`real`, `real, log`, `integer`, `integer, log`, `categorical` (and of what values)."""
+    from engine.space import FLAG, INT, TEXT, Categorical
+
+    if isinstance(d, Categorical):
+        values = {TEXT: "text", FLAG: "true/false"}.get(d.kind, "numbers")
+        return f"categorical ({values})"
+    kind = "integer" if d.kind == INT else "real"
+    return f"{kind}, log" if d.log else kind
 
 
 def _send_pruner_edit(store: Store, run: dict[str, Any], kind: str) -> int:
@@ -622,8 +645,10 @@ RUNS_COLUMNS = (
     "pruned",
     "saved",
     "data",
+    "objective",
 )
 RUNS_NUMERIC = {"id", "trials", "best #", "est acc", "val acc", "epochs", "pruned", "saved"}
+RUNS_NUMERIC |= {"est", "value"}
 
 
 def choose_confirmed(store: Store, r: dict[str, Any]) -> None:
@@ -651,6 +676,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not rows:
         console.print(f"no runs in {escape(str(args.db))}")
         return 0
+    words = {r["id"]: metric_words(r) for r in rows}
+    columns = RUNS_COLUMNS
+    if not all(w.is_accuracy for w in words.values()):
+        # runs of other metrics: each run's best in its own metric, named beside it
+        columns = tuple({"est acc": "est", "val acc": "value"}.get(c, c) for c in RUNS_COLUMNS)
+        columns += ("metric",)
     table = [
         (
             str(r["id"]),
@@ -661,26 +692,32 @@ def cmd_runs(args: argparse.Namespace) -> int:
             clip(r["phase"]),
             f"{r['done_trials']}/{r['planned_trials'] or '?'}",
             "-" if r.get("best_number") is None else str(r["best_number"]),
-            fmt(r.get("best_est_accuracy"), ".4f"),
-            fmt(r.get("best_val_accuracy"), ".4f"),
+            words[r["id"]].fmt(r.get("best_est_accuracy")),
+            words[r["id"]].fmt(r.get("best_val_accuracy")),
             str(r.get("epochs_trained") or 0),
             str(r["pruner"]),
             str(r["pruning"]["pruned"]),
             str(r["pruning"]["epochs_saved"]),
             clip(r["data_source"] or "-"),
+            objective_label(objective_spec(r)),
+            *([] if columns is RUNS_COLUMNS else [words[r["id"]].direction_text()]),
         )
         for r in rows
     ]
+    shared = set(words.values())
+    meaning = best_meaning(*shared) if len(shared) == 1 else best_meaning()
+    if columns is not RUNS_COLUMNS:
+        meaning += "; est and value: each run's best in its own metric (and its direction)"
     note = (
-        f"trials: search trials done of planned; {best_meaning()}; "
+        f"trials: search trials done of planned; {meaning}; "
         "pruned: trials the pruner stopped early, saved: the epochs they did not train"
     )
-    widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(RUNS_COLUMNS)]
+    widths = [max(cell_len(c), *(cell_len(row[i]) for row in table)) for i, c in enumerate(columns)]
     if not console.is_terminal:
         # A pipe or a file: plain aligned text, every value whole, whatever the width.
         sys.stdout.write(f"runs in {args.db}\n")
-        for row in (RUNS_COLUMNS, *table):
-            line = "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True))
+        for row in (columns, *table):
+            line = "  ".join(v + " " * (w - cell_len(v)) for v, w in zip(row, widths, strict=True))
             sys.stdout.write(line.rstrip() + "\n")
         sys.stdout.write(note + "\n")
         return 0
@@ -688,12 +725,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
         # Too narrow for the table: one block per run, wrapped, nothing cut.
         console.print(f"runs in {args.db}", markup=False, highlight=False)
         for row in table:
-            pairs = ", ".join(f"{c} {v}" for c, v in zip(RUNS_COLUMNS[1:], row[1:], strict=True))
+            pairs = ", ".join(f"{c} {v}" for c, v in zip(columns[1:], row[1:], strict=True))
             console.print(f"run {row[0]}: {pairs}", markup=False, highlight=False)
         console.print(note, markup=False, highlight=False)
         return 0
     t = Table(title=f"runs in {escape(str(args.db))}", caption=note, box=box.SIMPLE_HEAD)
-    for col in RUNS_COLUMNS:
+    for col in columns:
         numeric = col in RUNS_NUMERIC
         t.add_column(col, no_wrap=True, justify="right" if numeric else "left")
     for row in table:
@@ -737,7 +774,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
     finally:
         store.close()
-    text = json.dumps(payload, indent=2) + "\n"
+    text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
     if args.output in (None, STDOUT):
         sys.stdout.write(text)
         return 0

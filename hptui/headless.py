@@ -16,6 +16,7 @@ from hptui.view import (
     done_trials,
     elapsed_s,
     fmt_s,
+    metric_words,
     phase_text,
     remaining_s,
     trials_done_text,
@@ -90,7 +91,7 @@ class HeadlessView:
         return [
             f"run {run['id']} {clip(phase_text(run))} [{clip(run['status'])}]",
             f"trials {trials_done_text(p)} ({', '.join(counts)})",
-            f"best {best_text(best)}" if best else "best -",
+            f"best {best_text(best, metric_words(run))}" if best else "best -",
             f"elapsed {fmt_s(elapsed_s(run, now))}, remaining ~{fmt_s(remaining)}",
             f"data {clip(source)}: {clip(run.get('data_reason'))}" if source else "data -",
         ]

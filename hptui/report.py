@@ -13,8 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from engine.choice import Choice, choose, run_default
-from engine.final import format_final
 from hptui.view import (
+    MetricWords,
     best_meaning,
     choice_text,
     data_text,
@@ -22,12 +22,17 @@ from hptui.view import (
     elapsed_s,
     final_failed_text,
     final_partial_text,
+    final_text,
     fmt,
     fmt_s,
+    metric_words,
+    objective_spec,
+    objective_text,
     result_text,
     weights_text,
 )
 from storage.contract import (
+    BUILTIN_OBJECTIVE,
     CONFIRM_PHASE,
     DONE_TRIAL_STATUSES,
     FINAL_FAILED,
@@ -90,23 +95,25 @@ def pruning_line(store: Store, run: dict[str, Any]) -> str:
 
 def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
     rid = run["id"]
+    words = metric_words(run)  # the run's metric: its values, under its name
     head = f"run {rid}: {clip(run['strategy'])} / {clip(run['profile'])} - {clip(run['status'])}"
     t = Table(title=escape(head))
     t.add_column("phase")
     # "top", not "best": the highest of each column in the phase; the run's one best is the
-    # highest score, printed below.
-    for col in ("trials", *DONE_TRIAL_STATUSES, "top val acc", "top reward", "seconds"):
-        t.add_column(col, justify="right")
+    # highest score, printed below. (Of a metric other than an accuracy: its best value.)
+    for col in ("trials", *DONE_TRIAL_STATUSES, words.top, "top reward", "seconds"):
+        t.add_column(escape(col), justify="right")
     for p in store.phase_summary(rid):  # aggregated in SQL: no trial read whole
         t.add_row(
             escape(clip(p["phase"])),
             *(str(p[k]) for k in ("trials", "finished", "failed", "pruned")),
-            fmt(p["top_val_accuracy"], ".4f"),
+            words.fmt(p["top_val_accuracy"]),
             fmt(p["top_reward"], ".2f"),
             f"{p['seconds']:.0f}",
         )
     console.print(t)
     wall = elapsed_s(run, time.time())
+    console.print(objective_text(run), markup=False)
     console.print(data_text(run), markup=False)
     console.print(
         f"{device_text(run)}, {run['workers']} workers; wall time {fmt_s(wall)}; "
@@ -122,32 +129,40 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
     best = store.best_trial(rid)
     if best:
         console.print(
-            f"best: trial {best['number']} (space v{best['space_version']}), est acc "
-            f"{fmt(best.get('est_accuracy'), '.4f')} (measured val acc "
-            f"{best['val_accuracy']:.4f}), score {fmt(best.get('score'), '.2f')}: "
-            f"{clip(json.dumps(best['config']))}",
+            f"best: trial {best['number']} (space v{best['space_version']}), {words.est} "
+            f"{words.fmt(best.get('est_accuracy'))} (measured {words.short} "
+            f"{words.fmt(best['val_accuracy'])}), score {fmt(best.get('score'), '.2f')}: "
+            f"{clip(config_json(best['config']))}",
             markup=False,
         )
-        console.print(best_meaning(), markup=False)
+        console.print(best_meaning(words), markup=False)
     choice = confirmed_choice(store, rid)
     if choice is not None:
         default = vars(choice.default) if choice.default else None
-        console.print(clip(choice_text(vars(choice.best), default), 2 * SHOWN), markup=False)
-        console.print(f"chosen configuration: {clip(json.dumps(choice.best.config))}", markup=False)
+        console.print(clip(choice_text(vars(choice.best), default, words), 2 * SHOWN), markup=False)
+        console.print(
+            f"chosen configuration: {clip(config_json(choice.best.config))}", markup=False
+        )
     final = run.get("final")
     if final_status(final) == FINAL_FAILED:
         console.print(final_failed_text(final, 2 * SHOWN), markup=False)
     elif final:
-        console.print(clip(format_final(final), 2 * SHOWN), markup=False)
-        console.print(f"verdict: {result_text(final)}", markup=False)
+        console.print(clip(final_text(final, words), 2 * SHOWN), markup=False)
+        console.print(f"verdict: {result_text(final, words)}", markup=False)
         if final_status(final) == FINAL_PARTIAL:
             console.print(final_partial_text(final, 2 * SHOWN), markup=False)
     if run.get("error"):
         console.print(f"error: {clip(run['error'], 2 * SHOWN)}", markup=False)
 
 
+def config_json(config: Any) -> str:
+    """A configuration as JSON, its names as they are (unicode kept)."""
+    return json.dumps(config, ensure_ascii=False)
+
+
 def reward_plot(store: Store, run: dict[str, Any], width: int = 80, height: int = 18) -> str:
-    """The reward history per PPO epoch (mean and best), or best val acc per trial."""
+    """The reward history per PPO epoch (mean and best), or the best value of the run's
+    metric (the highest val acc) up to each trial."""
     import plotext as plt
 
     plt.clear_figure()
@@ -177,11 +192,17 @@ def reward_plot(store: Store, run: dict[str, Any], width: int = 80, height: int 
         plt.title(f"reward per PPO epoch (falls as the weights move: {weights_text()})")
         plt.xlabel("PPO epoch")
     else:
+        words = metric_words(run)
         xs, ys = best_so_far(store.search_accuracies(run["id"]))
         if not ys:
             return "(no finished trials yet)"
-        plt.plot(xs, ys, label="top val acc", marker="dot")
-        plt.title("highest validation accuracy so far")
+        if words.is_accuracy:
+            plt.plot(xs, ys, label="top val acc", marker="dot")
+            plt.title("highest validation accuracy so far")
+        else:  # the highest utility: the best value of the metric
+            ys = [words.metric.value(u) for u in ys]
+            plt.plot(xs, ys, label=f"best {words.name}", marker="dot")
+            plt.title(f"best {words.name} so far")
         plt.xlabel("trial")
     return re.sub(r"\x1b\[[0-9;]*m", "", plt.build())  # no colour codes left over
 
@@ -205,15 +226,19 @@ def best_so_far(accuracies: list[float]) -> tuple[list[int], list[float]]:
     return xs, ys
 
 
-def _measured(choice: Choice) -> dict[str, Any]:
+def _measured(choice: Choice, words: MetricWords) -> dict[str, Any]:
+    """The configuration chosen by repeated measurements: the mean utility (`*_val_accuracy`,
+    as stored) and the mean of the metric itself (`*_value`)."""
     return {
         "trial_number": choice.best.trial,
         "measurements": choice.best.n,
         "mean_val_accuracy": choice.best.accuracy,
+        "mean_value": words.value(choice.best.accuracy),
         "mean_score": choice.best.score,
         "mean_seconds": choice.best.seconds,
         "is_default": choice.best.is_default,
         "default_mean_val_accuracy": choice.default.accuracy if choice.default else None,
+        "default_mean_value": words.value(choice.default.accuracy) if choice.default else None,
         "default_measurements": choice.default.n if choice.default else None,
     }
 
@@ -234,24 +259,35 @@ def export_payload(store: Store, run_id: int) -> dict[str, Any]:
     if choice is not None:  # the configuration measured again, not the luckiest single one
         best = store.trial_by_number(run_id, choice.best.trial) or best
     final = run.get("final") or {}
+    words = metric_words(run)
+    # The LSTM's data settings; a user's objective loads its own data.
+    lstm = profile is not None and objective_spec(run) == BUILTIN_OBJECTIVE
     return {
         "run_id": run_id,
+        "objective": objective_spec(run),
         "trial_id": best["id"],
         "trial_number": best["number"],
         "space_version": best["space_version"],
         "hyperparameters": best["config"],
+        # The run's metric and the configuration's measured value of it; `val_accuracy` and
+        # `est_accuracy` hold its utility as stored (the accuracy itself for an accuracy).
+        "metric": {
+            **words.metric.to_dict(),
+            "value": words.value(best["val_accuracy"]),
+            "est_value": words.value(best.get("est_accuracy")),
+        },
         "est_accuracy": best.get("est_accuracy"),
         "val_accuracy": best["val_accuracy"],
         "reward": best["reward"],
         "score": best["score"],
-        "best_means": best_meaning(),
+        "best_means": best_meaning(words),
         # What the configuration's repeated measurements say together (engine.choice), and
         # the run's verdict against the default configuration (None before the run's end).
-        "chosen": None if choice is None else _measured(choice),
+        "chosen": None if choice is None else _measured(choice, words),
         "verdict": final.get("verdict"),
         "retrain": {
-            "vocab_size": profile.data.vocab_size if profile else None,
-            "max_len": profile.data.max_len if profile else None,
+            "vocab_size": profile.data.vocab_size if lstm else None,
+            "max_len": profile.data.max_len if lstm else None,
             "epochs": profile.final_epochs if profile else None,
             "precision": run["precision"],
             "data_source": run["data_source"],

@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from hptui.view import best_text, ranking_text
+from hptui.view import ACCURACY_WORDS, MetricWords, best_text, ranking_text
 
 
 class ExportPrompt(ModalScreen[str | None]):
@@ -21,23 +21,28 @@ class ExportPrompt(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "cancel")]
 
-    def __init__(self, default: str, best: dict[str, Any]) -> None:
+    def __init__(
+        self, default: str, best: dict[str, Any], words: MetricWords = ACCURACY_WORDS
+    ) -> None:
         super().__init__()
         self.default = default
         self.best = best
+        self.words = words  # the run's metric
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(
-                f"Export the hyperparameters of the best trial, {best_text(self.best)}, "
-                "as `hptui export` prints them, to:",
+                f"Export the hyperparameters of the best trial, "
+                f"{best_text(self.best, self.words)}, as `hptui export` prints them, to:",
                 id="export-what",
+                markup=False,
             )
             yield Input(self.default, id="export-path")
             yield Label(
-                f"{ranking_text()}. A relative path is relative to {Path.cwd()}. "
+                f"{ranking_text(self.words)}. A relative path is relative to {Path.cwd()}. "
                 "Enter writes, Esc cancels",
                 classes="hint",
+                markup=False,
                 id="export-hint",
             )
 

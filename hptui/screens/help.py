@@ -8,11 +8,30 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-from hptui.view import reward_formula, score_formula, weights_text
+from hptui.view import (
+    ACCURACY_WORDS,
+    MetricWords,
+    reward_formula,
+    score_formula,
+    weights_text,
+)
 
 
-def help_text() -> str:
-    """The help, its formulas written from engine.reward (hptui.view)."""
+def help_text(words: MetricWords = ACCURACY_WORDS) -> str:
+    """The help, its formulas written from engine.reward (hptui.view), in the words of the
+    run's metric (`words`)."""
+    if words.is_accuracy:
+        pane, plotted, measure, estimate = (
+            "accuracy",
+            "validation accuracy",
+            "accuracy",
+            "its best estimated accuracy then",
+        )
+    else:
+        name = f"`{words.name.replace('`', '')}`"  # as written, never read as Markdown
+        pane = plotted = name
+        measure = f"{name}'s utility u ({words.utility_text()})"
+        estimate = f"its best estimated {name} then"
     return f"""\
 # hptui
 
@@ -28,7 +47,7 @@ within a second (see the log).
 | `s` | stop: running trials finish, then the run ends (asks first) |
 | `c` | cancel: kill running trials and end the run (asks first) |
 | `q` | quit; while the run is active, choose detach or stop |
-| `1`-`7` | show trials, trial, accuracy, penalties, trainers, log, proposer (small terminals) |
+| `1`-`7` | show trials, trial, {pane}, penalties, trainers, log, proposer (small terminals) |
 | `6` / `7` | large terminals: the log / the proposer in the bottom row |
 | `←` `→` | in the proposer: previous / next PPO step (`Home`: first, `End`: the table's) |
 | `o` / `O` | in the trials table: next sort column / reverse order |
@@ -40,13 +59,13 @@ within a second (see the log).
 **Best** is the finished search trial with the highest **score**, as the store ranks
 them (`hptui show`, `hptui export` and every pane here use that one ranking). The score is
 the reward under one set of weights for every trial (the run's final ones:
-{score_formula()}), so early and late trials compare fairly; it is shown beside the best
+{score_formula(words)}), so early and late trials compare fairly; it is shown beside the best
 trial and in the `score` column. The best trial is marked ★ in the table and @ in the
-accuracy plot.
+{pane} plot.
 
-**Reward** {reward_formula()}, T the trial's seconds, with α, β shifting from accuracy to
-time as the search goes on ({weights_text()}), and P the sum of the pruning rules that
-fired. That is why the plot shows validation accuracy: a reward curve falls as α shrinks
+**Reward** {reward_formula(words)}, T the trial's seconds, with α, β shifting from {measure}
+to time as the search goes on ({weights_text()}), and P the sum of the pruning rules that
+fired. That is why the plot shows {plotted}: a reward curve falls as α shrinks
 even while the search improves.
 
 **Proposer** is what the PPO policy believes and why it proposed a step. `μ epN` is the
@@ -55,7 +74,7 @@ range one standard deviation either side (a wide range: the policy is still expl
 `state` is the configuration (and previous reward) the step started from, `action` what it
 proposed. `chosen` says how: the policy's candidates (and on some steps uniform points) are
 screened by expected improvement (EI) under a Gaussian process of every result, whose
-estimate ± sd is shown against the incumbent (its best estimated accuracy then). The reward
+estimate ± sd is shown against the incumbent ({estimate}). The reward
 is split into its parts, and `update` gives the last policy update's KL, clip fraction,
 entropy, mean std and losses. It shows the PPO step selected in the trials table, else the
 latest.
@@ -65,9 +84,13 @@ latest.
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "close", "close")]
 
+    def __init__(self, words: MetricWords = ACCURACY_WORDS) -> None:
+        super().__init__()
+        self.words = words  # the run's metric
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog", id="help"):
-            yield Markdown(help_text())
+            yield Markdown(help_text(self.words))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -22,6 +22,9 @@ from engine.space import (
     parse_flag,
     parse_number,
 )
+from hptui.view import cut
+
+NAME_CELLS = 11  # the name's column (app.tcss .dim-name), less a cell of room
 
 
 def parse_value(like: Dimension, what: str, text: str) -> int | float | str | bool:
@@ -66,7 +69,10 @@ class DimensionField(Vertical):
         kinds = [(ranged, ranged)] if ranged else []
         choices = ", ".join(str(c) for c in spec.get("choices", []))
         with Horizontal(classes="dim-row"):
-            yield Label(self.dim_name, classes="dim-name", markup=False)
+            # a long name cut to the column (its whole in the tooltip and the messages)
+            name = Label(cut(self.dim_name, NAME_CELLS), classes="dim-name", markup=False)
+            name.tooltip = self.dim_name
+            yield name
             yield Select(
                 [*kinds, ("categorical", "categorical")],
                 value=kind,
@@ -168,4 +174,7 @@ def log_label(on: bool) -> str:
 
 
 def _num_text(v: Any) -> str:
-    return "" if v is None else f"{v:g}"
+    """A bound as typed: whole numbers whole (`123456789`, not `1.23457e+08`)."""
+    if v is None:
+        return ""
+    return str(v) if isinstance(v, int) else f"{v:g}"

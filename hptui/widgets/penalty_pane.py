@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.text import Text
 
 from engine.reward import describe_when
-from hptui.view import is_search_trial, reward_formula
+from hptui.view import ACCURACY_WORDS, MetricWords, is_search_trial, reward_formula
 from hptui.widgets.fitted_static import FittedStatic
 
 
@@ -58,6 +58,7 @@ class PenaltyPane(FittedStatic):
         self.beta: float | None = None
         self._key: Any = None
         self.text = ""
+        self.words: MetricWords = ACCURACY_WORDS  # the run's metric: the formula's words
 
     def show(
         self,
@@ -78,7 +79,7 @@ class PenaltyPane(FittedStatic):
         recent = [(t["number"], t.get("penalty") or 0.0) for t in search[-8:]]
         alpha = latest.get("alpha") if latest else None
         beta = latest.get("beta") if latest else None
-        key = (repr(rules), counts, totals, recent, alpha, beta)
+        key = (repr(rules), counts, totals, recent, alpha, beta, self.words)
         if key == self._key:
             return
         self._key = key
@@ -112,6 +113,6 @@ class PenaltyPane(FittedStatic):
         foot.append("\n")
         if alpha is not None and beta is not None:
             foot.append(f"α {alpha:.2f}  β {beta:.2f}", style="bold")
-            foot.append(f"  ({reward_formula()})", style="dim")
+            foot.append(f"  ({reward_formula(self.words)})", style="dim")
         self.text = body.plain + foot.plain
         self.show_content(Group(body, foot))  # a layout pass only when the height changes

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -28,7 +29,14 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from engine.space import REWARD_SCALE, Real, SearchSpace, SpaceError
-from hptui.view import Terms, fmt, reward_segments, told_reward_parts
+from hptui.view import (
+    ACCURACY_WORDS,
+    MetricWords,
+    Terms,
+    fmt,
+    reward_segments,
+    told_reward_parts,
+)
 from storage.contract import PPO_PHASE
 
 MAX_EPOCH_COLUMNS = 8
@@ -36,14 +44,14 @@ WIDE, SIDE = 140, 62  # from WIDE columns on, the text goes beside the table, in
 
 
 def fmt_value(space: SearchSpace | None, name: str, v: Any, digits: int = 2) -> str:
-    """A hyperparameter's value as the pane shows it: log-scaled reals (lr) in scientific
+    """A hyperparameter's value as the pane shows it: log-scaled reals in scientific
     notation with `digits` decimals (3: a proposal's 4 significant digits), other reals at 3
-    significant digits, categories as themselves."""
+    significant digits, whole numbers and categories as themselves."""
     if isinstance(v, str):
         return v
     if isinstance(v, float):
         dim = _dim(space, name)
-        if name == "lr" or (isinstance(dim, Real) and dim.log):
+        if isinstance(dim, Real) and dim.log:
             return f"{v:.{digits}e}"
         return f"{v:.3g}"
     return str(v)
@@ -173,6 +181,7 @@ class ProposerPane(VerticalScroll, can_focus=True):
         self.action_cfg: dict[str, Any] | None = None
         self.terms: tuple[Terms, float, bool] | None = None  # (terms, total, failed)
         self.last_update: dict[str, Any] | None = None
+        self.words: MetricWords = ACCURACY_WORDS  # the run's metric (the GP's numbers)
         self.text = ""
         self.notes = ""  # the lines below (or beside) the table alone, as plain text
         self._width = 0
@@ -325,9 +334,10 @@ class ProposerPane(VerticalScroll, can_focus=True):
         space = space or (self.space_of(self.steps[-1]) if self.steps else None)
         names = space.names if space is not None else []
         epochs = sorted(self.beliefs)
-        # as many epoch columns as fit: name 11, range 18, state and action 9, each epoch 8,
-        # and 2 between columns
-        fit = max(1, (width - 53) // 10)
+        # as many epoch columns as fit: the names (11 or more), range 18, state and action 9,
+        # each epoch 8, and 2 between columns
+        name_w = max([11, *(cell_len(n) for n in names)])
+        fit = max(1, (width - name_w - 42) // 10)
         shown = epochs[-min(fit, MAX_EPOCH_COLUMNS) :]
         tbl = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold")
         tbl.add_column("", style="dim", no_wrap=True)
@@ -338,7 +348,7 @@ class ProposerPane(VerticalScroll, can_focus=True):
         tbl.add_column("state", justify="right", no_wrap=True)
         tbl.add_column("action", justify="right", style="bold", no_wrap=True)
         for name in names:
-            row = [name]
+            row: list[Any] = [Text(name)]
             for e in shown:
                 b = self.beliefs[e].get(name)
                 row.append("-" if b is None else fmt_value(space, name, b[0]))
@@ -351,7 +361,8 @@ class ProposerPane(VerticalScroll, can_focus=True):
                     row.append(lo if lo == hi else f"{lo}..{hi}")
             for cfg in (self.state_cfg, self.action_cfg):
                 row.append("-" if cfg is None else fmt_value(space, name, cfg[name], 3))
-            tbl.add_row(*row)
+            # names and values as they are: a category such as `[c]` is not markup
+            tbl.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in row))
         prev = "-" if self.prev_reward is None else f"{self.prev_reward:.2f}"
         tbl.add_row("prev reward", *([""] * (len(shown) + (1 if shown else 0))), prev, "")
         return tbl
@@ -368,12 +379,14 @@ class ProposerPane(VerticalScroll, can_focus=True):
             if screen.get("ei") is not None:
                 line.append(f" · EI {screen['ei']:.4f}")
             est, sd, inc = screen.get("est_acc"), screen.get("est_sd"), screen.get("incumbent")
+            w = self.words  # the GP models utilities: shown as the metric
             if est is not None:
-                line.append(f" · GP {est:.4f}")
+                line.append(f" · GP {w.fmt(est)}")
                 if sd is not None:
-                    line.append(f" ± {sd:.4f}")
+                    line.append(f" ± {w.num(sd * w.span)}")
                 if inc is not None:
-                    line.append(f" vs incumbent {inc:.4f} ({est - inc:+.4f})")
+                    diff = (w.value(est) or 0.0) - (w.value(inc) or 0.0)
+                    line.append(f" vs incumbent {w.fmt(inc)} ({w.num(diff, '+' + w.spec)})")
         return line
 
     def _reward_line(self, t: dict[str, Any], extra: dict[str, Any]) -> Text:
@@ -384,10 +397,11 @@ class ProposerPane(VerticalScroll, can_focus=True):
             line.append(f"not yet ({t.get('status')})", style="dim")
         else:
             terms, total, failed = self.terms
-            line = Text.assemble(("reward ", "bold"), *reward_segments(terms, total))
+            line = Text.assemble(("reward ", "bold"), *reward_segments(terms, total, self.words))
             stored = t.get("reward")
             if failed:
-                line.append("  failed: told as accuracy 0", style="red")
+                told = "accuracy 0" if self.words.is_accuracy else "utility 0"
+                line.append(f"  failed: told as {told}", style="red")
             elif stored is not None and abs(stored - total) > 5e-3:
                 line.append(f"  (stored {stored:.2f})", style="red")
         notes = []

@@ -8,7 +8,9 @@ numbers instead, one mark for each bin's highest and mean accuracy and the best 
 line: 50,000 marks were a solid band, and cost seconds to draw.
 
 Validation accuracy, not reward: each trial's reward uses the weights of its own moment, and α
-shrinks as the run goes on, so a reward curve falls even while the search improves."""
+shrinks as the run goes on, so a reward curve falls even while the search improves. A run of
+another metric (engine.objective) plots that metric, under its name, in its own units (the
+store holds its utility); the best so far is then the lowest where lower is better."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
 from hptui.store_reader import PlotSource
-from hptui.view import is_plotted_trial, phase_word
+from hptui.view import ACCURACY_WORDS, MetricWords, is_plotted_trial, phase_word
 from storage.contract import FINISHED, PRUNED
 
 # Markers that read without colour (NO_COLOR, 256-colour greys); the legend is in the border,
@@ -39,12 +41,13 @@ BIN_LEGEND = (
 MIN_REDRAW_S = 1.0
 
 
-def y_range(values: list[float]) -> tuple[float, float]:
+def y_range(values: list[float], bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float]:
     """A range around the values, some room either side even for one or two points, within
-    the [0, 1] of an accuracy."""
+    the metric's bounds (the [0, 1] of an accuracy) unless the values go past them."""
     lo, hi = min(values), max(values)
-    pad = max(0.02, 0.1 * (hi - lo))
-    return max(0.0, lo - pad), min(1.0, hi + pad)
+    b_lo, b_hi = min(bounds), max(bounds)
+    pad = max(0.02 * (b_hi - b_lo), 0.1 * (hi - lo))
+    return max(min(b_lo, lo), lo - pad), min(max(b_hi, hi), hi + pad)
 
 
 class RewardPlot(PlotextPlot):
@@ -75,6 +78,13 @@ class RewardPlot(PlotextPlot):
         self._drawn_at = float("-inf")
         self._later: Timer | None = None
         self._built: tuple[tuple[Any, ...], Any] | None = None
+        self.words: MetricWords = ACCURACY_WORDS  # the run's metric: what is plotted
+
+    def set_words(self, words: MetricWords) -> None:
+        """The run's metric: its values are plotted, under its name (shown from the next
+        data on)."""
+        if words != self.words:
+            self.words, self._key = words, ()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -126,22 +136,22 @@ class RewardPlot(PlotextPlot):
         store's best trial (`Store.best_trial`)."""
         fin = _search_points(trials, FINISHED)
         xs = [float(t["number"]) for t in fin]
-        accs = [float(t["val_accuracy"]) for t in fin]
+        utilities = [float(t["val_accuracy"]) for t in fin]
+        value = self._value
+        accs = [value(u) for u in utilities]
         running, top = [], 0.0
-        for a in accs:
-            top = max(top, a)
-            running.append(top)
+        for u in utilities:
+            top = max(top, u) if running else u
+            running.append(value(top))
         bounds = [
             ((a["number"] + b["number"]) / 2, str(b["phase"]))
             for a, b in zip(fin, fin[1:], strict=False)
             if a["phase"] != b["phase"]
         ]
-        best_x = best_y = None
-        if best is not None and best.get("val_accuracy") is not None:
-            best_x, best_y = float(best["number"]), float(best["val_accuracy"])
+        best_x, best_y = self._best(best)
         pruned = _search_points(trials, PRUNED)
         pxs = [float(t["number"]) for t in pruned]
-        pys = [float(t["val_accuracy"]) for t in pruned]
+        pys = [value(float(t["val_accuracy"])) for t in pruned]
         key = (tuple(xs), tuple(accs), tuple(bounds), best_x, best_y, tuple(pxs), tuple(pys))
         if key == self._key:
             return  # nothing changed: no redraw
@@ -153,8 +163,8 @@ class RewardPlot(PlotextPlot):
         self.mode = str(fin[-1]["phase"]) if fin else "empty"
         if fin:
             phases = " → ".join(phase_word(p) for p in dict.fromkeys(str(t["phase"]) for t in fin))
-            self.plot_title = f"val accuracy per trial ({phases})"
-            self.ylim = y_range(accs + self.pruned_ys)
+            self.plot_title = f"{self.words.long} per trial ({phases})"
+            self.ylim = y_range(accs + self.pruned_ys, self.words.metric.bounds)
         else:
             self.plot_title = "no finished trials yet"
         self.stale = True
@@ -176,16 +186,16 @@ class RewardPlot(PlotextPlot):
         """A long run: per bin of trial numbers (`Store.search_accuracy_bins`) its highest and
         mean accuracy at the bin's middle, and the best so far at the bin's end."""
         xs = [(b["first"] + b["last"]) / 2 for b in bins]
-        tops = [float(b["top"]) for b in bins]
-        means = [float(b["mean"]) for b in bins]
+        value = self._value
+        top_utilities = [float(b["top"]) for b in bins]  # the highest utility: the best value
+        tops = [value(u) for u in top_utilities]
+        means = [value(float(b["mean"])) for b in bins]
         running, top = [], 0.0
-        for a in tops:
-            top = max(top, a)
-            running.append(top)
+        for u in top_utilities:
+            top = max(top, u) if running else u
+            running.append(value(top))
         bounds = [(start - 0.5, phase) for phase, start in phase_starts[1:]]
-        best_x = best_y = None
-        if best is not None and best.get("val_accuracy") is not None:
-            best_x, best_y = float(best["number"]), float(best["val_accuracy"])
+        best_x, best_y = self._best(best)
         key = ("bins", tuple(xs), tuple(tops), tuple(means), tuple(bounds), best_x, best_y)
         if key == self._key:
             return
@@ -196,16 +206,33 @@ class RewardPlot(PlotextPlot):
         self.pruned_xs, self.pruned_ys = [], []
         self.mode = phase_starts[-1][0] if phase_starts else "search"
         width = max((b["last"] - b["first"] + 1 for b in bins), default=1)
-        self.plot_title = f"val accuracy, {finished:,} trials in bins of ≤{width}: highest, mean"
-        self.ylim = y_range(tops + means) if bins else (0.0, 1.0)
+        most = "highest" if self.words.higher_is_better else "lowest"
+        self.plot_title = (
+            f"{self.words.long}, {finished:,} trials in bins of ≤{width}: {most}, mean"
+        )
+        bounds_ = self.words.metric.bounds
+        self.ylim = y_range(tops + means, bounds_) if bins else (min(bounds_), max(bounds_))
         self.stale = True
+
+    def _value(self, utility: float) -> float:
+        """The metric of a stored utility (an accuracy is its own)."""
+        return utility if self.words.is_accuracy else self.words.metric.value(utility)
+
+    def _best(self, best: dict[str, Any] | None) -> tuple[float | None, float | None]:
+        """Where the store's best trial is drawn."""
+        if best is None or best.get("val_accuracy") is None:
+            return None, None
+        return float(best["number"]), self._value(float(best["val_accuracy"]))
 
     def _draw(self) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         plt.title(self.plot_title)
-        self.border_subtitle = BIN_LEGEND if self.form == "bins" else LEGEND
+        legend = BIN_LEGEND if self.form == "bins" else LEGEND
+        if not self.words.higher_is_better:
+            legend = legend.replace("highest per bin", "lowest per bin")
+        self.border_subtitle = legend
         if not self.xs:
             self.refresh()
             return

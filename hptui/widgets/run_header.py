@@ -12,6 +12,9 @@ from hptui.view import (
     done_trials,
     elapsed_s,
     fmt_s,
+    metric_words,
+    objective_label,
+    objective_spec,
     phase_text,
     remaining_s,
     result_text,
@@ -19,6 +22,7 @@ from hptui.view import (
 )
 from storage.contract import (
     ACTIVE_RUN_STATUSES,
+    BUILTIN_OBJECTIVE,
     CANCELLED,
     FAILED,
     FINISHED,
@@ -83,6 +87,9 @@ class RunHeader(Static):
             t.append(" engine starting… ", style="bold black on yellow")
         elif active and not alive:
             t.append(" no engine: hptui resume ", style="bold white on red")
+        spec = objective_spec(run)
+        if spec != BUILTIN_OBJECTIVE:  # what the run tunes, where it is not the built-in
+            t.append(f" {objective_label(spec)} ·")
         t.append(f" {run.get('strategy')} · {run.get('profile')} · ")
         t.append("stopped" if ended_by_stop else phase_text(run), style="bold cyan")
         t.append(f" · space v{run.get('space_version', 1)}")
@@ -103,14 +110,15 @@ class RunHeader(Static):
         t.append(f"elapsed {fmt_s(elapsed_s(run, now))}")
         if active:
             t.append(f" · remaining ~{fmt_s(remaining_s(run, now, alive))}")
+        words = metric_words(run)
         if best:
             t.append(" · best ")
-            t.append(best_text(best), style="bold green")
+            t.append(best_text(best, words), style="bold green")
         if status == FAILED and run.get("error"):
             t.append(f" · {run['error']}", style="red")
         if run.get("final"):
             t.append("\n")
-            t.append(result_text(run["final"]), style="bold")
+            t.append(result_text(run["final"], words), style="bold")
         elif ended_by_stop:
             t.append("\n")
             t.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from textual.containers import VerticalScroll
@@ -20,7 +21,14 @@ class TrainersPane(VerticalScroll):
     def on_mount(self) -> None:
         self.mount(Label("no workers yet", id="no-workers"))
 
-    def show(self, workers: list[dict[str, Any]], trials: dict[int, dict[str, Any]]) -> None:
+    def show(
+        self,
+        workers: list[dict[str, Any]],
+        trials: dict[int, dict[str, Any]],
+        space: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Each slot's trial; `space` (the run's current one, JSON form) shows its values by
+        their dimensions' kinds."""
         for w in workers:
             slot = int(w["slot"])
             bar = self.bars.get(slot)
@@ -30,6 +38,6 @@ class TrainersPane(VerticalScroll):
                 bar = self.bars[slot] = WorkerBar(slot)
                 self.mount(bar)
                 # show() needs the children, which exist once mounted
-                self.call_after_refresh(bar.show, w, trials.get(w.get("trial_id") or -1))
+                self.call_after_refresh(bar.show, w, trials.get(w.get("trial_id") or -1), space)
                 continue
-            bar.show(w, trials.get(w.get("trial_id") or -1))
+            bar.show(w, trials.get(w.get("trial_id") or -1), space)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from rich.cells import cell_len
@@ -19,7 +20,14 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist, RowKey
 
-from hptui.view import fmt
+from hptui.view import (
+    ACCURACY_WORDS,
+    MetricWords,
+    cut,
+    fmt,
+    is_lstm_space,
+    param_text,
+)
 from hptui.widgets.steady_scroll import SteadyScrollView
 from storage.contract import (
     CANCELLED,
@@ -42,31 +50,117 @@ STATUS_STYLE = {
     CANCELLED: "magenta",
     PRUNED: "dark_orange",  # stopped by the run's pruner after an epoch
 }
-# (key, label, width): the most telling columns first. Fixed widths: cells change as trials
-# run (running -> finished) and are never measured again. Only the columns that fit whole are
-# shown (a column cut at the edge showed `128` as `1`); the trial pane has every value.
-COLUMNS = [
+Column = tuple[str, str, int]  # (key, label, width)
+# The most telling columns first: the trial and its metric, the run's hyperparameters, then
+# where PPO drew it. Fixed widths: cells change as trials run (running -> finished) and are
+# never measured again. Only the columns that fit whole are shown (a column cut at the edge
+# showed `128` as `1`); the trial pane has every value.
+HEAD: list[Column] = [
     ("n", "#", 3),
     ("best", "★", 1),
     ("status", "status", 11),
     ("phase", "phase", 8),
-    ("acc", "val acc", 7),
+    ("acc", "val acc", 7),  # the run's metric: its label and width follow it (metric_column)
     ("score", "score", 6),
     ("reward", "reward", 6),
     ("pen", "pen", 3),
     ("sec", "sec", 5),
-    ("lr", "lr", 8),
-    ("bs", "batch", 5),
-    ("units", "units", 5),
-    ("layers", "lay", 3),
-    ("drop", "drop", 4),
-    ("emb", "emb", 4),
-    ("opt", "opt", 4),
-    ("ppo", "ep/tr/st", 8),
-    ("v", "v", 2),
 ]
+TAIL: list[Column] = [("ppo", "ep/tr/st", 8), ("v", "v", 2)]
+MIN_COLUMNS = 5  # #, best, status, phase, the metric: always shown
+PARAM_LABEL = 7  # a hyperparameter's header: its name, cut to this many cells where longer
+
+
+@dataclass(frozen=True)
+class Param:
+    """A hyperparameter's column: its key, label and width, and how a value is shown."""
+
+    key: str
+    name: str
+    label: str
+    width: int
+    show: Callable[[Any], str]
+    right: bool = True  # numbers to the right, words to the left
+
+
+def _formatted(spec: str) -> Callable[[Any], str]:
+    def show(v: Any) -> str:
+        try:
+            return fmt(v, spec)
+        except (TypeError, ValueError):  # a value of another kind (an edited dimension)
+            return str(v)
+
+    return show
+
+
+# The built-in LSTM's columns, as they always were: short labels, in the order that reads.
+LSTM_PARAMS = [
+    Param("lr", "lr", "lr", 8, _formatted(".2e")),
+    Param("bs", "batch_size", "batch", 5, _formatted("d")),
+    Param("units", "lstm_units", "units", 5, _formatted("d")),
+    Param("layers", "lstm_layers", "lay", 3, _formatted("d")),
+    Param("drop", "dropout", "drop", 4, _formatted(".2f")),
+    Param("emb", "embed_dim", "emb", 4, _formatted("d")),
+    Param("opt", "optimizer", "opt", 4, lambda v: "-" if v is None else str(v), right=False),
+]
+
+
+def param_columns(space: Mapping[str, Any] | None) -> list[Param]:
+    """The hyperparameters' columns of a space (its JSON form, as stored), in its order: each
+    as wide as its values (by its kind: log reals `1.00e-03`, other reals 3 significant
+    digits, whole numbers, categories as text) and its name cut to fit. The LSTM's space
+    keeps its own short columns; no space yet: the LSTM's."""
+    if not space or is_lstm_space(space):
+        return LSTM_PARAMS
+    out = []
+    for i, (name, dim) in enumerate(space.items()):
+        dim = dim if isinstance(dim, Mapping) else {"type": "categorical", "choices": dim}
+        width = max(3, min(_values_width(dim), 12))
+        width = max(width, min(cell_len(name), PARAM_LABEL))
+        words = dim.get("type") == "categorical" and any(
+            isinstance(c, str | bool) for c in dim.get("choices") or []
+        )
+        out.append(Param(f"hp{i}", name, cut(name, width), width, _shower(dim), not words))
+    return out
+
+
+def _shower(dim: Mapping[str, Any]) -> Callable[[Any], str]:
+    def show(v: Any) -> str:
+        return param_text(v, dim)
+
+    return show
+
+
+def _values_width(dim: Mapping[str, Any]) -> int:
+    """The cells a dimension's values take: at its ends and a few points between."""
+    kind = dim.get("type")
+    if kind == "categorical":
+        return max((cell_len(param_text(c, dim)) for c in dim.get("choices") or []), default=1)
+    try:
+        lo, hi = float(dim["low"]), float(dim["high"])
+    except (KeyError, TypeError, ValueError):
+        return 8
+    if kind == "integer":
+        return max(len(str(int(lo))), len(str(int(hi))))
+    points = [lo + (hi - lo) * k / 7 for k in range(8)]
+    return max(len(param_text(float(v), dim)) for v in points)
+
+
+def metric_column(words: MetricWords) -> Column:
+    """The metric's column: `val acc` for an accuracy, else its name (cut to fit)."""
+    if words.is_accuracy:
+        return ("acc", "val acc", 7)
+    width = max(words.width(), min(cell_len(words.short), 10))
+    return ("acc", cut(words.short, width), width)
+
+
+def table_columns(params: list[Param], words: MetricWords = ACCURACY_WORDS) -> list[Column]:
+    head = [metric_column(words) if key == "acc" else (key, lab, w) for key, lab, w in HEAD]
+    return [*head, *((p.key, p.label, p.width) for p in params), *TAIL]
+
+
+COLUMNS = table_columns(LSTM_PARAMS)  # a run of the built-in LSTM
 KEYS = [k for k, _, _ in COLUMNS]
-MIN_COLUMNS = 5  # #, best, status, phase, val acc: always shown
 SORTABLE = [k for k in KEYS if k != "best"]
 PHASE_FILTERS = [None, *TRIAL_PHASES]
 STATUS_FILTERS = [None, FINISHED, PRUNED, RUNNING, FAILED, INTERRUPTED, CANCELLED]
@@ -86,36 +180,41 @@ def phase_label(t: dict[str, Any]) -> str:
     return t.get("phase") or "-"
 
 
-def trial_cells(t: dict[str, Any], best: bool = False) -> dict[str, Any]:
-    """The cells of one trial by column key."""
+def trial_cells(
+    t: dict[str, Any],
+    best: bool = False,
+    params: list[Param] = LSTM_PARAMS,
+    words: MetricWords = ACCURACY_WORDS,
+) -> dict[str, Any]:
+    """The cells of one trial by column key: the metric as the run names it (not its
+    utility), the hyperparameters of `params` from the trial's configuration."""
     ppo = "-" if t.get("ppo_epoch") is None else f"{t['ppo_epoch']}/{t['trajectory']}/{t['step']}"
     status = t.get("status", "?")
-    return {
+    cells = {
         "n": _num(t["number"], "d"),
         "best": Text(BEST_MARK if best else "", style="bold green"),
         "status": Text(status, style=STATUS_STYLE.get(status, "")),
         "phase": phase_label(t),
-        "acc": _num(t.get("val_accuracy"), ".4f"),
+        "acc": Text(words.fmt(t.get("val_accuracy")), justify="right"),
         "score": _num(t.get("score"), ".2f"),
         "reward": _num(t.get("reward"), ".2f"),
         "pen": _num(t.get("penalty"), "g"),
         "sec": _num(t.get("seconds"), ".1f"),
-        "lr": _num(t.get("lr"), ".2e"),
-        "bs": _num(t.get("batch_size"), "d"),
-        "units": _num(t.get("lstm_units"), "d"),
-        "layers": _num(t.get("lstm_layers"), "d"),
-        "drop": _num(t.get("dropout"), ".2f"),
-        "emb": _num(t.get("embed_dim"), "d"),
-        "opt": t.get("optimizer") or "-",
         "ppo": ppo,
         "v": _num(t.get("space_version"), "d"),
     }
+    config = t.get("config")
+    for p in params:
+        # a row without its configuration (written by hand) has the LSTM's columns
+        v = config.get(p.name) if isinstance(config, dict) else t.get(p.name)
+        cells[p.key] = Text(p.show(v), justify="right" if p.right else None)
+    return cells
 
 
-def fitting_columns(width: int, padding: int = 1) -> list[str]:
+def fitting_columns(width: int, padding: int = 1, columns: list[Column] = COLUMNS) -> list[str]:
     """The leading columns that fit whole in `width` cells."""
     keys, used = [], 0
-    for key, _, w in COLUMNS:
+    for key, _, w in columns:
         used += w + 2 * padding
         if used > width and len(keys) >= MIN_COLUMNS:
             break
@@ -187,6 +286,11 @@ class TrialsTable(DataTable, SteadyScrollView):
         self.phase_filter: str | None = None
         self.status_filter: str | None = None
         self.shown_columns: list[str] = []
+        # The run's columns: its metric and the hyperparameters of its current space
+        # (`set_run`); until it is known, the built-in LSTM's.
+        self.params: list[Param] = LSTM_PARAMS
+        self.words: MetricWords = ACCURACY_WORDS
+        self.all_columns: list[Column] = COLUMNS
         # Every re-sort makes the rendered cells and lines stale; Textual's default caches keep
         # 10,000 cells and 1,000 lines (each a Strip with its own caches), a heap the garbage
         # collector then walks in 50-100 ms pauses while rows stream in. A screenful is a few
@@ -373,23 +477,44 @@ class TrialsTable(DataTable, SteadyScrollView):
         return found
 
     def on_mount(self) -> None:
-        self._set_columns(fitting_columns(80))
+        self._set_columns(fitting_columns(80, columns=self.all_columns))
         self._subtitle()
 
     def on_resize(self) -> None:
         # the vertical scrollbar's gutter is always kept (app.tcss): the width is stable
         width = self.scrollable_content_region.width
         if width > 0:
-            keys = fitting_columns(width, self.cell_padding)
+            keys = fitting_columns(width, self.cell_padding, self.all_columns)
             if keys != self.shown_columns:
                 self._set_columns(keys)
                 self._rebuild()
+
+    def set_run(self, space: Mapping[str, Any] | None, words: MetricWords) -> None:
+        """The run's current space (its JSON form) and metric: the hyperparameters' columns
+        and the metric's. Every row is laid out again only when the columns change (a new
+        run, an edit that changed a dimension's kind or values' width)."""
+        params = param_columns(space)
+        columns = table_columns(params, words)
+        if columns == self.all_columns and params == self.params and words == self.words:
+            return
+        self.params, self.words, self.all_columns = params, words, columns
+        if self.sort_column not in self._sortable():
+            self.sort_column, self.sort_reverse = "n", True
+        if not self.is_mounted:
+            return
+        width = self.scrollable_content_region.width or 80
+        self._set_columns(fitting_columns(width, self.cell_padding, columns))
+        self._rebuild()
+        self._subtitle()
+
+    def _sortable(self) -> list[str]:
+        return [k for k, _, _ in self.all_columns if k != "best"]
 
     def _set_columns(self, keys: list[str]) -> None:
         self.clear(columns=True)
         self._forget_rows()
         self.shown_columns = keys
-        for key, label, width in COLUMNS:
+        for key, label, width in self.all_columns:
             if key in keys:
                 self.add_column(label, key=key, width=width)
 
@@ -454,7 +579,7 @@ class TrialsTable(DataTable, SteadyScrollView):
         old = self.rows_by_id.get(tid)
         if not self.wants(t):
             return self._drop_row(tid)
-        cells = trial_cells(t, tid == self.best_id)
+        cells = trial_cells(t, tid == self.best_id, self.params, self.words)
         self.rows_by_id[tid] = cells
         if old is None:
             self.row_keys[tid] = self.add_row(*self._row(cells), key=str(tid))
@@ -528,7 +653,7 @@ class TrialsTable(DataTable, SteadyScrollView):
         self._placed(keep)
 
     def _subtitle(self) -> None:
-        label = {k: lab for k, lab, _ in COLUMNS}[self.sort_column]
+        label = {k: lab for k, lab, _ in self.all_columns}.get(self.sort_column, self.sort_column)
         parts = [f"sorted by {label} {'↓' if self.sort_reverse else '↑'}"]
         if self.phase_filter:
             parts.append(f"phase {self.phase_filter}")
@@ -550,7 +675,7 @@ class TrialsTable(DataTable, SteadyScrollView):
         self.post_message(self.FilterChanged(phase, status))
 
     def action_next_sort(self) -> None:
-        keys = [k for k in SORTABLE if k in self.shown_columns]
+        keys = [k for k in self._sortable() if k in self.shown_columns]
         i = keys.index(self.sort_column) if self.sort_column in keys else -1
         nxt = keys[(i + 1) % len(keys)]
         self.set_sort(nxt, self.sort_reverse)
@@ -568,7 +693,7 @@ class TrialsTable(DataTable, SteadyScrollView):
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         column = str(event.column_key.value)
-        if column not in SORTABLE:
+        if column not in self._sortable():
             return
         reverse = not self.sort_reverse if column == self.sort_column else False
         self.set_sort(column, reverse)

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import Label, ProgressBar
 
+from hptui.view import config_text, is_lstm_space
 
-def config_summary(cfg: dict[str, Any] | None) -> str:
+
+def config_summary(cfg: dict[str, Any] | None, space: Mapping[str, Any] | None = None) -> str:
+    """A configuration on one line: the built-in LSTM's as it reads best (`lr 1.0e-03 ·
+    batch 32 · 1×64 LSTM · ...`), any other as name=value pairs in its space's order."""
     if not cfg:
         return ""
-    return (
-        f"lr {cfg.get('lr', 0):.1e} · batch {cfg.get('batch_size')} · "
-        f"{cfg.get('lstm_layers')}×{cfg.get('lstm_units')} LSTM · drop "
-        f"{cfg.get('dropout', 0):.2f} · emb {cfg.get('embed_dim')} · {cfg.get('optimizer')}"
-    )
+    if is_lstm_space(cfg):
+        try:
+            return (
+                f"lr {cfg['lr']:.1e} · batch {cfg['batch_size']} · "
+                f"{cfg['lstm_layers']}×{cfg['lstm_units']} LSTM · drop "
+                f"{cfg['dropout']:.2f} · emb {cfg['embed_dim']} · {cfg['optimizer']}"
+            )
+        except (TypeError, ValueError):  # a value of another kind: the plain form
+            pass
+    return config_text(cfg, space)
 
 
 def worker_fraction(w: dict[str, Any]) -> tuple[int, int]:
@@ -35,6 +46,7 @@ class WorkerBar(Vertical):
         super().__init__(**kwargs)
         self.slot = slot
         self.state: tuple[Any, ...] = ()
+        self.space: Mapping[str, Any] | None = None  # the run's current space (JSON form)
 
     def compose(self) -> ComposeResult:
         yield Label(f"worker {self.slot}: idle", classes="worker-title")
@@ -43,7 +55,13 @@ class WorkerBar(Vertical):
         yield ProgressBar(total=1, show_eta=False, show_percentage=True)
         yield Label("", classes="worker-config")
 
-    def show(self, w: dict[str, Any], trial: dict[str, Any] | None) -> None:
+    def show(
+        self,
+        w: dict[str, Any],
+        trial: dict[str, Any] | None,
+        space: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.space = space
         state = (
             w.get("trial_id"),
             w.get("epoch"),
@@ -76,5 +94,6 @@ class WorkerBar(Vertical):
             layout=False,
         )
         bar.update(total=total, progress=done)
-        conf.update(config_summary(trial.get("config") if trial else None), layout=False)
+        summary = config_summary(trial.get("config") if trial else None, self.space)
+        conf.update(Content(summary), layout=False)  # names and values as they are
         self.add_class("-busy")

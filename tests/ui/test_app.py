@@ -243,7 +243,7 @@ def test_export_writes_what_hptui_export_prints(
 
     asyncio.run(go())
     s = Store(filled.db, readonly=True)
-    expected = json.dumps(export_payload(s, filled.run_id), indent=2) + "\n"
+    expected = json.dumps(export_payload(s, filled.run_id), indent=2, ensure_ascii=False) + "\n"
     s.close()
     written = (tmp_path / "hptui-run-1-best.json").read_text()
     assert written == expected
