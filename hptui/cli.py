@@ -209,10 +209,11 @@ def _run_config(args: argparse.Namespace) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from engine.config import EngineError
-    from engine.setup import create_run
 
     cfg = _run_config(args)
-    objective = _load_objective(cfg.objective)
+    objective = _load_objective(cfg.objective)  # refused at once, before the search's imports
+    from engine.setup import create_run
+
     if cfg.objective == BUILTIN_OBJECTIVE:
         _check_data(cfg)
     store = open_store(args.db, readonly=False, create=True)
