@@ -101,6 +101,10 @@ WORKER_OUTPUT_CAP = 16 * 2**20
 LOG_OUTPUT_CAP = 64 * 2**20
 
 
+def _size(n: int) -> str:
+    return f"{n // 2**20} MiB" if n >= 2**20 else f"{n:,} bytes"
+
+
 class OutputPump:
     """Copies each worker's output (its end of a pipe) into the run's log, within the caps.
     A thread per worker process reads until the worker and its children have closed the
@@ -143,8 +147,8 @@ class OutputPump:
                     dropped = True
                 written += len(data)
                 note = (
-                    f"\n[hptui: {name} printed over {WORKER_OUTPUT_CAP // 2**20} MiB; the rest "
-                    "of its output is not logged]\n"
+                    f"\n[hptui: {name} printed over {_size(WORKER_OUTPUT_CAP)}; the rest of its "
+                    "output is not logged]\n"
                     if dropped
                     else ""
                 )
@@ -168,7 +172,7 @@ class OutputPump:
                     data, self._full = data[: max(room, 0)], True
                     note = (
                         f"\n[hptui: the workers' output filled this log to "
-                        f"{LOG_OUTPUT_CAP // 2**20} MiB; the rest of it is not logged]\n"
+                        f"{_size(LOG_OUTPUT_CAP)}; the rest of it is not logged]\n"
                     ).encode()
                 os.write(fd, data + note)
             except OSError:
