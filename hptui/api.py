@@ -220,8 +220,12 @@ def _homes(objective: Objective) -> Iterator[ModuleType]:
 
 
 def _spec_in(module: ModuleType, name: str) -> str:
-    if module.__name__ != "__main__" and module.__package__:
-        return f"{module.__name__}:{name}"  # inside a package: imported by its dotted name
+    # Inside a package (a script run with `python -m pkg.script` too): by its dotted name,
+    # so that its relative imports work in the workers.
+    dotted = getattr(module.__spec__, "name", None) if module.__name__ == "__main__" else None
+    dotted = dotted or (module.__name__ if module.__name__ != "__main__" else None)
+    if dotted and module.__package__:
+        return f"{dotted}:{name}"
     try:
         file = inspect.getsourcefile(module)
     except TypeError:

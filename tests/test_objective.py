@@ -244,6 +244,30 @@ def test_an_objective_in_a_package_is_found_by_its_dotted_name(
     assert objective_spec(module.objective) == "objpkg_by_ref.models:objective"
 
 
+def test_a_script_run_as_a_module_is_found_by_its_dotted_name(tmp_path: Path) -> None:
+    pkg = tmp_path / "objpkg_as_main"
+    write_objective(pkg, "helpers")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "script.py").write_text(
+        "from .helpers import train\n"
+        "from hptui import Objective\n"
+        "objective = Objective(space={'x': [1, 2]}, default={'x': 1}, train=train)\n"
+        "if __name__ == '__main__':\n"
+        "    from hptui.api import objective_spec\n"
+        "    print(objective_spec(objective))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "objpkg_as_main.script"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "objpkg_as_main.script:objective"
+
+
 def test_an_objective_bound_where_its_functions_are_not_is_found_in_the_caller(
     tmp_path: Path,
 ) -> None:
