@@ -35,6 +35,9 @@ from storage.contract import BUILTIN_OBJECTIVE, DEFAULT_TRAINER
 # would say False, and the engine would never ask it for verdicts.
 #   {"kind": "result", "slot", "trial_id", "result": TrialResult dict}
 #   {"kind": "failed", "slot", "trial_id", "error"}
+# A worker's last trial under the recycling rule (Objective.trials_per_worker) carries
+# "retiring": True; the pool then replaces the process and reports
+#   {"kind": "worker_retired", "slot", "old_pid", "trials"}
 Message = dict[str, Any]
 
 # Trainers run at a lower CPU priority than the engine and the terminal UI. On a box whose
@@ -75,13 +78,108 @@ def resolve_trainer(spec: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def _redirect_output(log_path: str) -> None:
+def _redirect_output(log_path: str, output: Any = None) -> None:
     """Point this process's stdout/stderr (file descriptors, so TensorFlow's C++ logging too)
-    at the run's log file: nothing a worker prints paints over the terminal UI."""
+    at the pool's output pipe (`output`, a connection whose far end an OutputPump reads into
+    the run's log, capped), else at the log file itself: nothing a worker prints paints over
+    the terminal UI."""
+    if output is not None:
+        os.dup2(output.fileno(), 1)
+        os.dup2(output.fileno(), 2)
+        return
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
+
+
+# What the workers print goes to the run's log up to these sizes (bytes), then is dropped
+# with a note: an objective that prints without end (a progress bar per batch, a debug dump)
+# fills neither the disk nor the log. A worker process may write WORKER_OUTPUT_CAP; all of
+# them together (a recycled worker is a new process) until the log file holds LOG_OUTPUT_CAP.
+WORKER_OUTPUT_CAP = 16 * 2**20
+LOG_OUTPUT_CAP = 64 * 2**20
+
+
+def _size(n: int) -> str:
+    return f"{n // 2**20} MiB" if n >= 2**20 else f"{n:,} bytes"
+
+
+class OutputPump:
+    """Copies each worker's output (its end of a pipe) into the run's log, within the caps.
+    A thread per worker process reads until the worker and its children have closed the
+    pipe: what a worker printed just before it died is still read, as the pipe outlives it."""
+
+    def __init__(self, log_path: str) -> None:
+        self.log_path = log_path
+        self._lock = threading.Lock()
+        self._full = False  # the note that the log is full was written
+        self._threads: list[threading.Thread] = []
+
+    def add(self, conn: Any, name: str) -> None:
+        t = threading.Thread(target=self._copy, args=(conn, name), name=f"output-{name}")
+        t.daemon = True
+        t.start()
+        self._threads = [*(x for x in self._threads if x.is_alive()), t]
+
+    def join(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def _copy(self, conn: Any, name: str) -> None:
+        fd, written, dropped = conn.fileno(), 0, False
+        try:
+            while True:
+                try:
+                    data = os.read(fd, 1 << 16)
+                except InterruptedError:
+                    continue
+                except OSError:
+                    break
+                if not data:
+                    break
+                if dropped:
+                    continue  # read and dropped: the worker never blocks on a full pipe
+                room = WORKER_OUTPUT_CAP - written
+                if len(data) > room:
+                    data = data[: max(room, 0)]
+                    dropped = True
+                written += len(data)
+                note = (
+                    f"\n[hptui: {name} printed over {_size(WORKER_OUTPUT_CAP)}; the rest of its "
+                    "output is not logged]\n"
+                    if dropped
+                    else ""
+                )
+                if not self._append(data, note.encode()):
+                    dropped = True
+        finally:
+            conn.close()
+
+    def _append(self, data: bytes, note: bytes) -> bool:
+        """Append to the log within LOG_OUTPUT_CAP; False once the log is full."""
+        with self._lock:
+            if self._full:
+                return False
+            try:
+                fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            except OSError:
+                return True  # no log (a full disk, a removed folder): dropped, not fatal
+            try:
+                room = LOG_OUTPUT_CAP - os.fstat(fd).st_size
+                if len(data) >= room:
+                    data, self._full = data[: max(room, 0)], True
+                    note = (
+                        f"\n[hptui: the workers' output filled this log to "
+                        f"{_size(LOG_OUTPUT_CAP)}; the rest of it is not logged]\n"
+                    ).encode()
+                os.write(fd, data + note)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+            return not self._full
 
 
 def lower_priority(nice: int) -> None:
@@ -106,10 +204,14 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def worker_main(slot: int, settings: WorkerSettings, tasks: Any, results: Any) -> None:
+def worker_main(
+    slot: int, settings: WorkerSettings, tasks: Any, results: Any, output: Any = None
+) -> None:
     """Entry point of a worker process: load the data once, then train tasks until None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the engine, which stops us
-    _redirect_output(settings.log_path)
+    _redirect_output(settings.log_path, output)
+    if output is not None:
+        output.close()  # fds 1 and 2 hold the pipe now
     _exit_with_parent()
     lower_priority(settings.nice)
     from engine.trainer import TrialError
@@ -299,6 +401,8 @@ class LocalPoolExecutor:
         self._tasks: dict[int, Any] = {}  # slot -> send end of its task pipe
         self._results: dict[int, Any] = {}  # slot -> receive end of its result pipe
         self._busy: dict[int, int] = {}  # slot -> trial id
+        self._done: dict[int, int] = {}  # slot -> trials its current process ended
+        self._output = OutputPump(settings.log_path)
 
     def start(self) -> None:
         for slot in range(self.slots):
@@ -307,16 +411,20 @@ class LocalPoolExecutor:
     def _spawn(self, slot: int) -> None:
         task_recv, task_send = self._ctx.Pipe(duplex=False)
         result_recv, result_send = self._ctx.Pipe(duplex=False)
+        out_recv, out_send = self._ctx.Pipe(duplex=False)  # its stdout and stderr, raw bytes
         proc = self._ctx.Process(
             target=worker_main,
-            args=(slot, self.settings, task_recv, result_send),
+            args=(slot, self.settings, task_recv, result_send, out_send),
             name=f"hptui-worker-{slot}",
             daemon=True,
         )
         proc.start()
         task_recv.close()
         result_send.close()
+        out_send.close()
+        self._output.add(out_recv, f"worker {slot} (pid {proc.pid})")
         self._procs[slot], self._tasks[slot], self._results[slot] = proc, task_send, result_recv
+        self._done[slot] = 0
 
     def free_slots(self) -> list[int]:
         return [s for s in range(self.slots) if s not in self._busy]
@@ -349,40 +457,55 @@ class LocalPoolExecutor:
         waitables = list(self._results.values()) + [p.sentinel for p in self._procs.values()]
         wait(waitables, timeout)
         msgs: list[Message] = []
-        for conn in list(self._results.values()):
-            try:
-                while conn.poll():
-                    msgs.append(conn.recv())
-            except (EOFError, OSError):
-                pass  # the worker died; _reap_dead deals with it
-        for m in msgs:
-            if m["kind"] in ("result", "failed") and self._busy.get(m["slot"]) == m["trial_id"]:
-                del self._busy[m["slot"]]
-        for m in msgs:
-            if m.get("retiring"):
-                self._retire(m["slot"])
+        for slot in list(self._results):
+            msgs.extend(self._receive(slot))
         msgs.extend(self._reap_dead())
         return msgs
 
-    def _retire(self, slot: int) -> None:
+    def _receive(self, slot: int) -> list[Message]:
+        """What the worker in `slot` sent: an ended trial frees the slot, and a worker
+        retiring by the recycling rule is replaced (after its last message is read)."""
+        conn, msgs = self._results[slot], []
+        try:
+            while conn.poll():
+                msgs.append(conn.recv())
+        except (EOFError, OSError):
+            pass  # the worker died; _reap_dead deals with it
+        for m in msgs:
+            if m["kind"] in ("result", "failed"):
+                self._done[slot] = self._done.get(slot, 0) + 1
+                if self._busy.get(slot) == m["trial_id"]:
+                    del self._busy[slot]
+        if any(m.get("retiring") for m in msgs):
+            msgs.append(self._retire(slot))
+        return msgs
+
+    def _retire(self, slot: int) -> Message:
         """A worker that retired by the recycling rule: a fresh process in its slot, before
         the slot takes another trial."""
-        proc = self._procs.get(slot)
-        if proc is not None:
-            proc.join(timeout=10)
-            if proc.exitcode is None:
-                proc.kill()
-                proc.join(timeout=2)
+        proc = self._procs[slot]
+        proc.join(timeout=10)
+        if proc.exitcode is None:
+            proc.kill()
+            proc.join(timeout=2)
+        trials = self._done.get(slot, 0)
         self._busy.pop(slot, None)
         self._close(slot)
         self._spawn(slot)
+        return {"kind": "worker_retired", "slot": slot, "old_pid": proc.pid, "trials": trials}
 
     def _reap_dead(self) -> list[Message]:
         """A worker that died (killed, segfault, out of memory) fails the trial it held and
-        is replaced, so the run goes on."""
+        is replaced, so the run goes on. What it sent before it ended is read first: a
+        worker that sent its trial's result and then exited (its last trial by the recycling
+        rule) ended that trial, it did not lose it."""
         msgs: list[Message] = []
         for slot, proc in list(self._procs.items()):
             if proc.exitcode is None:
+                continue
+            late = self._receive(slot)
+            msgs.extend(late)
+            if self._procs[slot] is not proc:  # it retired: _receive replaced it
                 continue
             trial_id = self._busy.pop(slot, None)
             if trial_id is not None:
@@ -440,5 +563,6 @@ class LocalPoolExecutor:
                 proc.join(timeout=2)
         for slot in list(self._procs):
             self._close(slot)
+        self._output.join(timeout=2)  # what the workers printed last, into the log
         self._procs.clear()
         self._busy.clear()

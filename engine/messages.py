@@ -27,6 +27,14 @@ def record_worker_news(store: Store, run_id: int, m: dict[str, Any]) -> bool:
             f"trial {m['trial_id']}: {m['error']}; running it again (retry {m['attempt']})",
             "warning",
         )
+    elif kind == "worker_retired":  # the recycling rule (Objective.trials_per_worker)
+        n = m["trials"]
+        store.log(
+            run_id,
+            f"worker {m['slot']} (pid {m['old_pid']}) retired after {n} trial"
+            f"{'s' if n != 1 else ''} (the objective's trials_per_worker); started a new one",
+        )
+        store.set_worker(run_id, m["slot"], trial_id=None, pid=None)
     elif kind == "worker_restarted":
         store.log(
             run_id,

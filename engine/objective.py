@@ -88,11 +88,15 @@ class Objective:
         """The declared space with the defaults in each dimension (checked by `check`)."""
         spec = {}
         for name, dim in self.space.items():
-            d = (
-                {"type": "categorical", "choices": list(dim)}
-                if isinstance(dim, list | tuple)
-                else dict(dim)
-            )
+            if isinstance(dim, list | tuple):
+                d = {"type": "categorical", "choices": list(dim)}
+            elif isinstance(dim, Mapping):
+                d = dict(dim)
+            else:
+                raise SpaceError(
+                    f"{name}: a dimension is a dict ({{'type': 'real', 'low': ..., 'high': ...}}) "
+                    f"or a list of choices, not {kind_of(dim)}"
+                )
             if self.default is not None and name in self.default:
                 d["default"] = self.default[name]
             spec[name] = d
@@ -106,7 +110,7 @@ def check(obj: Any, where: str = "the objective") -> Objective:
     """`obj` as a usable Objective, or ObjectiveError naming the first problem."""
     if not isinstance(obj, Objective):
         raise ObjectiveError(
-            f"{where} is a {type(obj).__name__}, not an hptui Objective "
+            f"{where} is {kind_of(obj)}, not an hptui Objective "
             "(define `objective = Objective(space=..., train=...)`)"
         )
     has_plain = obj.train is not None
@@ -121,11 +125,12 @@ def check(obj: Any, where: str = "the objective") -> Objective:
         if fn is None:
             raise ObjectiveError(f"{where}: the Keras flavour needs {attr} as well")
         if not callable(fn):
-            raise ObjectiveError(f"{where}: {attr} is a {type(fn).__name__}, not a function")
-    if has_plain and _positional(obj.train) < 2:
-        raise ObjectiveError(f"{where}: train must take (params, report)")
-    if has_keras and _positional(obj.build_model) < 1:
-        raise ObjectiveError(f"{where}: build_model must take (params)")
+            raise ObjectiveError(f"{where}: {attr} is {kind_of(fn)}, not a function")
+    for attr, args in (("train", 2),) if has_plain else (("build_model", 1), ("load_data", 0)):
+        takes = _cannot_take(getattr(obj, attr), args)
+        if takes:
+            shape = {"train": "(params, report)", "build_model": "(params)", "load_data": "()"}
+            raise ObjectiveError(f"{where}: {attr} must take {shape[attr]}, not {takes}")
     if obj.direction not in (MAXIMIZE, MINIMIZE):
         raise ObjectiveError(f"{where}: direction must be 'maximize' or 'minimize'")
     if not isinstance(obj.metric, str) or not obj.metric.strip():
@@ -169,19 +174,25 @@ def check(obj: Any, where: str = "the objective") -> Objective:
     return obj
 
 
-def _positional(fn: Any) -> int:
-    """How many positional arguments `fn` takes (a large number for *args)."""
+def _cannot_take(fn: Any, args: int) -> str:
+    """The signature of `fn` where it cannot be called with `args` positional arguments;
+    "" where it can (or its signature cannot be read, as for some builtins)."""
     try:
-        params = inspect.signature(fn).parameters.values()
+        sig = inspect.signature(fn)
     except (TypeError, ValueError):
-        return 99
-    kinds = [p.kind for p in params]
-    if inspect.Parameter.VAR_POSITIONAL in kinds:
-        return 99
-    return sum(
-        k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        for k in kinds
-    )
+        return ""
+    try:
+        sig.bind(*([None] * args))
+    except TypeError:
+        text = str(sig.replace(return_annotation=inspect.Signature.empty))
+        return text if len(text) <= 80 else text[:77] + "...)"
+    return ""
+
+
+def kind_of(value: Any) -> str:
+    """'a list', 'an int': the type of `value` with its article."""
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 # --- naming an objective: a built-in name, path/to/file.py[:attr] or module:attr -----------------
@@ -216,8 +227,28 @@ def objective_file(spec: str) -> tuple[Path, str] | None:
     return None
 
 
+# How many objective imports are under way in this process: hptui.search() refuses to start a
+# run from a file hptui is importing (a call not under `if __name__ == "__main__":`), which
+# would otherwise start a run from each worker that imports it.
+_importing = 0
+
+
+def importing() -> bool:
+    """Whether this process is importing an objective's module now."""
+    return _importing > 0
+
+
 def load_objective(spec: str) -> Objective:
     """Import and check the objective `spec` names; ObjectiveError says what is wrong."""
+    global _importing
+    _importing += 1
+    try:
+        return _load(spec)
+    finally:
+        _importing -= 1
+
+
+def _load(spec: str) -> Objective:
     if not isinstance(spec, str) or not spec.strip():
         raise ObjectiveError("--objective is empty: give a file.py, module:attr or a built-in name")
     spec = spec.strip()

@@ -5,10 +5,11 @@ what user code returns into a result or a one-line reason."""
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from typing import Any
 
-from engine.objective import Metric, Objective, Pruned
+from engine.objective import Metric, Objective, Pruned, kind_of
 from engine.trainer import ProgressFn, TrialError, TrialResult, TrialTask, fit_keras
 
 
@@ -28,10 +29,11 @@ class Report:
         self._clock = time.perf_counter()
 
     def __call__(self, epoch: int, value: float, **metrics: float) -> None:
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 1:
             raise TrialError(
                 f"report(epoch, value): epoch must be a whole number >= 1, got {epoch!r}"
             )
+        epoch = int(epoch)
         v = _finite(value, f"report({epoch}, value)")
         now = time.perf_counter()
         u = self._metric.utility(v)
@@ -61,10 +63,20 @@ class Report:
 
 
 def _finite(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        shown = repr(value)[:60]
-        raise TrialError(f"{what} gave {shown} (a {type(value).__name__}), not a finite number")
-    v = float(value)
+    """`value` as a finite float: a number, or a one-number array or tensor (a NumPy scalar,
+    a 0-d array, a framework's scalar tensor); else TrialError naming what it was."""
+    v: float | None = None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        v = float(value)
+    elif not isinstance(value, bool | str | bytes) and hasattr(value, "__float__"):
+        try:
+            if getattr(value, "size", 1) == 1:
+                v = float(value)
+        except (TypeError, ValueError):
+            v = None
+    if v is None:
+        shown = " ".join(repr(value).split())[:60]
+        raise TrialError(f"{what} gave {shown} ({kind_of(value)}), not a finite number")
     if not math.isfinite(v):
         raise TrialError(f"{what} gave {v}, not a finite number")
     return v
@@ -93,6 +105,13 @@ def run_plain(task: TrialTask, objective: Objective, progress: ProgressFn) -> Tr
             out = out["value"]
         if out is None and report.history:  # returned nothing: the last value reported
             out = report.history[-1]["metric"]
+        if out is None:
+            raise TrialError(
+                "train(params, report) returned None and reported no value: return the "
+                "metric's value, or call report(epoch, value) after each epoch"
+            )
+        # No test value in final validation: the fresh trainings' validation values are
+        # compared instead, and the summary says so (engine.final.measured_key).
         value = _finite(out, "train(params, report)")
     history = report.history or [
         {"epoch": 1, "val_accuracy": metric.utility(value), "metric": value}

@@ -76,6 +76,15 @@ err_console = Console(stderr=True)
 class CliError(Exception):
     """A user-facing error: printed as one line, exit code 1, no traceback."""
 
+    exit_code = 1
+
+
+class UsageError(CliError):
+    """A bad argument that only its use reveals (an --objective that does not import or
+    is malformed): exit code 2, as for the arguments the parser refuses."""
+
+    exit_code = 2
+
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -209,10 +218,11 @@ def _run_config(args: argparse.Namespace) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from engine.config import EngineError
-    from engine.setup import create_run
 
     cfg = _run_config(args)
-    objective = _load_objective(cfg.objective)
+    objective = _load_objective(cfg.objective)  # refused at once, before the search's imports
+    from engine.setup import create_run
+
     if cfg.objective == BUILTIN_OBJECTIVE:
         _check_data(cfg)
     store = open_store(args.db, readonly=False, create=True)
@@ -238,7 +248,7 @@ def _load_objective(spec: str) -> Any:
     try:
         return load_objective(spec)
     except ObjectiveError as exc:
-        raise CliError(str(exc)) from None
+        raise UsageError(str(exc)) from None
 
 
 DATA_HELP = "use auto, keras, sample, an aclImdb folder or .tar.gz, or an imdb.npz"
@@ -936,11 +946,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (CliError, StoreError) as exc:
-        # clipped: a message may quote a long input, and long lines print in quadratic time
+        # clipped: a message may quote a long input, and long lines print in quadratic time;
+        # one line, whatever the width (the terminal wraps it, a log or a pipe keeps it whole)
         err_console.print(
-            f"[bold red]hptui: error:[/] {escape(clip(exc, 2 * SHOWN))}", highlight=False
+            f"[bold red]hptui: error:[/] {escape(clip(exc, 2 * SHOWN))}",
+            highlight=False,
+            soft_wrap=True,
         )
-        return 1
+        return getattr(exc, "exit_code", 1)
     except KeyboardInterrupt:
         err_console.print("hptui: interrupted")
         return 130

@@ -214,6 +214,13 @@ class WorkerRestartedMsg(TypedDict):
     exitcode: int | None
 
 
+class WorkerRetiredMsg(TypedDict):
+    kind: Literal["worker_retired"]  # replaced by the recycling rule, after `trials` trials
+    slot: int
+    old_pid: int | None
+    trials: int
+
+
 ExecutorMessage = (
     ReadyMsg
     | StartedMsg
@@ -223,4 +230,5 @@ ExecutorMessage = (
     | FailedMsg
     | RetryMsg
     | WorkerRestartedMsg
+    | WorkerRetiredMsg
 )

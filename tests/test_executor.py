@@ -197,6 +197,86 @@ def test_shutdown_stops_workers(tmp_path: Path, tiny_data) -> None:
     assert proc.exitcode is not None
 
 
+# --- a user's objective in the workers ------------------------------------------------------
+
+CHATTY = """
+import os, sys
+from hptui import Objective
+
+
+def train(params, report):
+    print("trial", report.trial, "in pid", os.getpid(), flush=True)
+    sys.stdout.write("z" * int(params["n"]))
+    sys.stdout.flush()
+    return params["x"]
+
+
+objective = Objective(
+    space={"x": {"type": "real", "low": 0, "high": 1, "default": 0.5}, "n": [0, 100000]},
+    default={"n": 0},
+    train=train,
+    trials_per_worker=1,
+)
+"""
+
+
+def objective_pool(tmp_path: Path) -> tuple[LocalPoolExecutor, Pool, Path]:
+    file = tmp_path / "chatty.py"
+    file.write_text(CHATTY)
+    log = tmp_path / "objective.log"
+    settings = WorkerSettings(None, 1, None, str(log), objective=str(file))
+    ex = LocalPoolExecutor(1, settings)
+    ex.start()
+    p = Pool(ex)
+    p.wait_for(kind("ready"))
+    return ex, p, log
+
+
+def test_a_result_sent_just_before_the_worker_exits_is_not_lost(tmp_path: Path) -> None:
+    # trials_per_worker=1: the worker sends its result and exits. Polled only after it has
+    # exited (as when the engine was busy), the result is read, not taken for a death.
+    ex, p, _ = objective_pool(tmp_path)
+    try:
+        proc = ex._procs[0]
+        ex.submit(0, task(60, x=0.25, n=0))
+        proc.join(timeout=60)
+        assert proc.exitcode == 0
+        p.msgs += ex.poll(0.1)
+        assert p.find(kind("result", 60))[0]["result"]["val_accuracy"] == 0.25
+        assert p.find(kind("failed")) == [] and p.find(kind("worker_restarted")) == []
+        (retired,) = p.find(kind("worker_retired"))
+        assert retired["old_pid"] == proc.pid and retired["trials"] == 1
+        assert ex.free_slots() == [0] and ex.pid(0) != proc.pid
+        ready = p.wait_for(lambda m: m["kind"] == "ready" and m["pid"] == ex.pid(0))
+        assert ready["slot"] == 0
+    finally:
+        ex.shutdown()
+
+
+def test_worker_output_reaches_the_log_within_its_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.executor as executor
+
+    monkeypatch.setattr(executor, "WORKER_OUTPUT_CAP", 1000)
+    monkeypatch.setattr(executor, "LOG_OUTPUT_CAP", 1600)
+    ex, p, log = objective_pool(tmp_path)
+    try:
+        ex.submit(0, task(70, x=0.5, n=100000))  # prints 100,000 bytes
+        p.wait_for(kind("result", 70))
+        p.wait_for(kind("ready"))  # the next process (trials_per_worker=1)
+        ex.submit(0, task(71, x=0.5, n=100000))
+        p.wait_for(kind("result", 71))
+    finally:
+        ex.shutdown()
+    text = log.read_text()
+    assert "trial 70 in pid" in text and "trial 71 in pid" in text
+    # the first process: its first 1,000 bytes; the second: what the log had room for
+    assert text.count("printed over 1,000 bytes; the rest of its output is not logged") == 1
+    assert text.count("filled this log to 1,600 bytes; the rest of it is not logged") == 1
+    assert log.stat().st_size < 1600 + 200
+
+
 # --- the real TensorFlow trainer ----------------------------------------------------------------
 
 
