@@ -417,6 +417,24 @@ MIGRATIONS.append(
     """
 )
 
+MIGRATIONS.append(
+    # 9 -> 10: the strategy's state saved in two parts (engine.persistence). What only grows
+    # with the run (Bayes's observations, bayes-ppo's history of results) is appended here in
+    # chunks, only the entries new since the last save; `strategy_state` keeps the rest (random
+    # state, PPO weights, counters) and how many entries of each log are valid, both written
+    # in one transaction. An older store's whole-state row is read as it is; the next save
+    # writes the two parts.
+    """
+    CREATE TABLE strategy_history (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        log TEXT NOT NULL,                        -- the log's key in the state
+        seq INTEGER NOT NULL,                     -- the index of the chunk's first entry
+        chunk BLOB NOT NULL,                      -- JSON: a list of the log's entries
+        PRIMARY KEY (run_id, log, seq)
+    );
+    """
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
