@@ -7,6 +7,11 @@ workers; each tick it commits what the finished tells made (`settle`). The loop 
 strategy for nothing while a tell is in flight (`busy`). The order stays what durability
 needs: a result is committed before its tell starts, and a kill between the two is undone on
 resume by telling the committed result again (`results_not_told`).
+
+A save costs the same however long the run: the parts of the state that only grow (the
+strategy's `logs()`, its results) are written as chunks of the entries new since the last
+save, and only the rest (random state, PPO weights, counters) is written whole, with how many
+entries of each log are valid, in the same transaction (engine.state, Store.save_strategy_state).
 """
 
 from __future__ import annotations
@@ -18,10 +23,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.config import EngineError
-from engine.state import StateError, decode_state, encode_state
+from engine.state import StateError, decode_head, encode_entries, encode_state, join_logs
 from engine.strategies.base import Outcome, Proposal, Strategy
 from storage import contract
 from storage.store import Store
+
+
+@dataclass
+class Saved:
+    """One save of a strategy's state, for the store: the state without its logs, and the
+    chunks of the logs' new entries (log, index of the first, chunk; None: the rows from
+    there dropped)."""
+
+    head: bytes
+    history: list[tuple[str, int, bytes | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -31,7 +46,7 @@ class Told:
 
     updates: list[dict[str, Any]] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
-    state: bytes | None = None  # None: not a search strategy (nothing to save)
+    state: Saved | None = None  # None: not a search strategy (nothing to save)
     planned: int | None = None
     progress: dict[str, Any] = field(default_factory=dict)
     pruned: bool = False
@@ -49,6 +64,10 @@ class StrategyKeeper:
         self._in_flight = 0  # tells handed over and not yet settled (loop thread only)
         self._thread: threading.Thread | None = None
         self._last: tuple[int, dict[str, Any]] | None = None  # (planned, progress), cached
+        # Per log, the list saved and how many of its entries the saves so far hold (set by
+        # whichever thread saves, one at a time: the keeper's, or the loop's once it waited).
+        self._saved: dict[str, tuple[list[Any], int]] = {}
+        self._read: dict[str, int] = {}  # the logs `read_saved` read apart, and their counts
 
     def read_saved(self) -> dict[str, Any] | None:
         """The state saved for the run, decoded as data; a row that is not hptui's JSON
@@ -57,9 +76,14 @@ class StrategyKeeper:
         if blob is None:
             return None
         try:
-            return decode_state(blob, self.name)
+            state, logs = decode_head(blob, self.name)
+            state = join_logs(
+                state, logs, lambda log: self.store.load_strategy_history(self.run_id, log)
+            )
         except StateError as exc:
             raise EngineError(f"run {self.run_id} cannot be resumed: {exc}") from None
+        self._read = dict(logs)
+        return state
 
     def restore(self, strategy: Strategy, saved: dict[str, Any] | None) -> None:
         """Trials that were running when the engine stopped are marked interrupted; a saved
@@ -76,6 +100,13 @@ class StrategyKeeper:
                 f"run {self.run_id} cannot be resumed: its saved strategy state does not fit "
                 f"the {self.name} strategy ({type(exc).__name__}: {exc})"
             ) from None
+        # The logs held apart, as loaded: the next save appends to them. Any other (a state
+        # saved whole by an older hptui) is written whole by the next save.
+        self._saved = {
+            name: (entries, len(entries))
+            for name, entries in strategy.logs().items()
+            if self._read.get(name) == len(entries)
+        }
         missed = results_not_told(self.store, self.run_id, strategy)
         for proposal, outcome in missed:
             self.tell(strategy, proposal, outcome)
@@ -160,7 +191,7 @@ class StrategyKeeper:
         return Told(
             updates=strategy.pop_updates(),
             events=strategy.pop_events(),
-            state=encode_state(self.name, strategy.state_dict()),
+            state=self._save(strategy),
             planned=strategy.planned_trials,
             progress=strategy.progress(),
             pruned=outcome is not None and outcome.pruned,
@@ -187,12 +218,34 @@ class StrategyKeeper:
         for ev in told.events:
             self.store.log(self.run_id, ev)
         if told.state is not None:
-            self.store.save_strategy_state(self.run_id, told.state)
+            self.store.save_strategy_state(self.run_id, told.state.head, told.state.history)
 
     def save(self, strategy: Strategy) -> None:
         """Save `strategy`'s state now (after the tells in flight)."""
         self.wait()
-        self.store.save_strategy_state(self.run_id, encode_state(self.name, strategy.state_dict()))
+        saved = self._save(strategy)
+        self.store.save_strategy_state(self.run_id, saved.head, saved.history)
+
+    def _save(self, strategy: Strategy) -> Saved:
+        """`strategy`'s state as the store keeps it: each log's entries since the last save (the
+        whole log when the strategy holds another list, or a shorter one, than that save saw),
+        and the rest of the state. The saves are committed in the order they are made."""
+        history, saved = [], {}
+        logs = strategy.logs()
+        for name, entries in logs.items():
+            n = len(entries)
+            seen, done = self._saved.get(name, (None, 0))
+            start = done if seen is entries and done <= n else 0
+            if start < n:
+                history.append((name, start, encode_entries(entries[start:n])))
+            elif start == 0 and seen is not entries:
+                history.append((name, 0, None))  # rows left from before: no longer valid
+            saved[name] = (entries, n)
+        head = encode_state(
+            self.name, strategy.state_dict(logs=False), {name: n for name, (_, n) in saved.items()}
+        )
+        self._saved = saved
+        return Saved(head, history)
 
 
 def results_not_told(

@@ -5,6 +5,12 @@ state saved for resume is a JSON envelope (format, version, strategy, state) who
 base64 of their little-endian bytes with a dtype from a short list and a shape. Anything else in
 `strategy_state` (a pickle, a truncated or edited row) is refused with a message, and nothing
 in it runs.
+
+What only grows with a run (a strategy's `logs()`: Bayes's observations, bayes-ppo's history)
+is saved apart, as chunks of entries appended after each save (`encode_entries`); the envelope
+then holds the rest of the state, with an empty list in each log's place, and how many of each
+log's entries are valid (`logs`). `join_logs` puts them back, and refuses a log whose chunks do
+not add up to that count. An envelope of version 1 (older hptui) holds the whole state.
 """
 
 from __future__ import annotations
@@ -13,12 +19,14 @@ import base64
 import dataclasses
 import json
 import math
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
 FORMAT = "hptui-strategy-state"
-VERSION = 1
+VERSION = 2  # 2: the logs may be saved apart; 1, the whole state in the envelope, still read
+VERSIONS = (1, 2)
 # Written by the schema 3 migration over the pickles older versions saved.
 DROPPED_PICKLE = "hptui-dropped-pickle"
 MAX_DEPTH = 64  # a strategy's state nests a few levels; JSON allows any depth
@@ -105,23 +113,28 @@ def from_plain(cls: type, d: Any) -> Any:
 # --- the envelope --------------------------------------------------------------------------------
 
 
-def encode_state(strategy: str, state: dict[str, Any]) -> bytes:
+def encode_state(strategy: str, state: dict[str, Any], logs: dict[str, int] | None = None) -> bytes:
+    """The envelope of `state`; `logs`: the logs saved apart (name -> entries valid)."""
     envelope = {"format": FORMAT, "version": VERSION, "strategy": strategy, "state": state}
+    if logs:
+        envelope["logs"] = logs
     return json.dumps(envelope, separators=(",", ":"), allow_nan=True).encode()
 
 
 def decode_state(blob: bytes, strategy: str) -> dict[str, Any]:
-    """The state saved by `encode_state` for `strategy`; StateError for anything else."""
-    try:
-        envelope = json.loads(bytes(blob).decode("utf-8"))
-    except RecursionError:
-        raise StateError("the saved strategy state is JSON nested too deeply to be ours") from None
-    except (UnicodeDecodeError, ValueError):
-        kind = "a Python pickle" if bytes(blob[:1]) == b"\x80" else "not JSON"
-        raise StateError(
-            f"the saved strategy state is {kind}, not hptui's JSON state; it is not loaded "
-            "(a pickle runs code from whoever wrote the store)"
-        ) from None
+    """The whole state saved by `encode_state` for `strategy`; StateError for anything else,
+    and for an envelope whose logs are saved apart (see `decode_head`)."""
+    state, logs = decode_head(blob, strategy)
+    if logs:
+        raise StateError("the saved strategy state holds its logs apart; read them with it")
+    return state
+
+
+def decode_head(blob: bytes, strategy: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """(state, logs) saved by `encode_state` for `strategy`: the state, with an empty list in
+    the place of each log saved apart, and those logs' valid entry counts; StateError for
+    anything else."""
+    envelope = _json(blob, "state")
     if not isinstance(envelope, dict):
         raise StateError("the saved strategy state is not hptui's JSON state")
     if envelope.get("format") == DROPPED_PICKLE:
@@ -129,7 +142,7 @@ def decode_state(blob: bytes, strategy: str) -> dict[str, Any]:
             "its strategy state was saved by an older hptui as a Python pickle, which this "
             "version never loads (a pickle can run code); the migration to schema 3 dropped it"
         )
-    if envelope.get("format") != FORMAT or envelope.get("version") != VERSION:
+    if envelope.get("format") != FORMAT or envelope.get("version") not in VERSIONS:
         raise StateError(
             f"the saved strategy state has format {envelope.get('format')!r} version "
             f"{envelope.get('version')!r}, not {FORMAT!r} version {VERSION}"
@@ -140,8 +153,87 @@ def decode_state(blob: bytes, strategy: str) -> dict[str, Any]:
         )
     if not isinstance(envelope.get("state"), dict):
         raise StateError("the saved strategy state has no state object")
-    _check_plain(envelope["state"])
-    return envelope["state"]
+    state, logs = envelope["state"], envelope.get("logs", {})
+    _check_plain(state)
+    _check_plain(logs)
+    if envelope["version"] == 1 and "logs" in envelope or not isinstance(logs, dict):
+        raise StateError("the saved strategy state has a bad list of logs")
+    for name, count in logs.items():
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise StateError(f"the saved strategy state has a bad count for its log {name!r}")
+        parent, key = _place(state, name)
+        if parent.get(key) != []:
+            raise StateError(f"the saved strategy state has no place for its log {name!r}")
+    return state, logs
+
+
+def encode_entries(entries: list[Any]) -> bytes:
+    """A chunk of a log's entries, as saved apart: a JSON list."""
+    return json.dumps(entries, separators=(",", ":"), allow_nan=True).encode()
+
+
+def decode_entries(chunk: bytes) -> list[Any]:
+    entries = _json(chunk, "history")
+    if not isinstance(entries, list):
+        raise StateError("a chunk of the saved strategy history is not a list")
+    _check_plain(entries)
+    return entries
+
+
+def join_logs(
+    state: dict[str, Any],
+    logs: dict[str, int],
+    chunks: Callable[[str], Iterable[tuple[int, bytes]]],
+) -> dict[str, Any]:
+    """`state` (from `decode_head`) with each log's first `logs[name]` entries put back in its
+    place, read from `chunks(name)`: (index of the first entry, chunk), in order. Chunks past
+    the count are left (a later save writes over them); a gap, an overlap or too few entries
+    is StateError."""
+    for name, count in logs.items():
+        entries: list[Any] = []
+        for seq, chunk in chunks(name):
+            if len(entries) >= count:
+                break
+            if seq != len(entries):
+                raise StateError(
+                    f"the saved strategy history of {name!r} is damaged (a chunk at entry {seq} "
+                    f"where entry {len(entries)} was due)"
+                )
+            entries.extend(decode_entries(chunk))
+        if len(entries) != count:
+            raise StateError(
+                f"the saved strategy history of {name!r} holds {len(entries)} entries, not the "
+                f"{count} its state says"
+            )
+        parent, key = _place(state, name)
+        parent[key] = entries
+    return state
+
+
+def _place(state: dict[str, Any], name: str) -> tuple[dict[str, Any], str]:
+    """The dict and key a log named `name` ("history", "warmup.observations") is kept at."""
+    *path, key = name.split(".")
+    parent: Any = state
+    for part in path:
+        parent = parent.get(part) if isinstance(parent, dict) else None
+    if not isinstance(parent, dict):
+        raise StateError(f"the saved strategy state has no place for its log {name[:60]!r}")
+    return parent, key
+
+
+def _json(blob: bytes, what: str) -> Any:
+    try:
+        return json.loads(bytes(blob).decode("utf-8"))
+    except RecursionError:
+        raise StateError(
+            f"the saved strategy {what} is JSON nested too deeply to be ours"
+        ) from None
+    except (UnicodeDecodeError, ValueError):
+        kind = "a Python pickle" if bytes(blob[:1]) == b"\x80" else "not JSON"
+        raise StateError(
+            f"the saved strategy {what} is {kind}, not hptui's JSON state; it is not loaded "
+            "(a pickle runs code from whoever wrote the store)"
+        ) from None
 
 
 def _check_plain(state: Any) -> None:

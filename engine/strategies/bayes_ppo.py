@@ -278,15 +278,19 @@ class BayesPPO(Strategy):
         return f"{msg}; PPO actions now map onto the new ranges"
 
     # --- state -------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
+    def logs(self) -> dict[str, list[Any]]:
+        warmup = {f"warmup.{k}": v for k, v in self.warmup.logs().items()}
+        return {"history": self.history, **warmup}
+
+    def state_dict(self, logs: bool = True) -> dict[str, Any]:
         return {
-            **super().state_dict(),
-            "warmup": self.warmup.state_dict(),
+            **super().state_dict(logs),
+            "warmup": self.warmup.state_dict(logs),
             "agent": self.agent.state_dict(),
             "ppo_epoch": self.ppo_epoch,
             "stage": self.stage,
             "trajs": [to_plain(t) for t in self.trajs],
-            "history": self.history,
+            "history": self.history if logs else [],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
