@@ -10,8 +10,9 @@ resume by telling the committed result again (`results_not_told`).
 
 A save costs the same however long the run: the parts of the state that only grow (the
 strategy's `logs()`, its results) are written as chunks of the entries new since the last
-save, and only the rest (random state, PPO weights, counters) is written whole, with how many
-entries of each log are valid, in the same transaction (engine.state, Store.save_strategy_state).
+save, a large part that changes now and then (its `parts()`: bayes-ppo's PPO agent) only when
+it changed, and the rest (random state, counters) whole, with how many entries of each log are
+valid, all in one transaction (engine.state, Store.save_strategy_state).
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.config import EngineError
-from engine.state import StateError, decode_head, encode_entries, encode_state, join_logs
+from engine.state import (
+    Head,
+    StateError,
+    decode_head,
+    encode_entries,
+    encode_part,
+    encode_state,
+    join,
+)
 from engine.strategies.base import Outcome, Proposal, Strategy
 from storage import contract
 from storage.store import Store
@@ -31,12 +40,19 @@ from storage.store import Store
 
 @dataclass
 class Saved:
-    """One save of a strategy's state, for the store: the state without its logs, and the
-    chunks of the logs' new entries (log, index of the first, chunk; None: the rows from
-    there dropped)."""
+    """One save of a strategy's state, for the store: the state without its logs and parts,
+    the chunks of the logs' new entries (log, index of the first, chunk; None: the rows from
+    there dropped), and the parts that changed (name, part)."""
 
     head: bytes
     history: list[tuple[str, int, bytes | None]] = field(default_factory=list)
+    parts: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """Bytes handed to the store."""
+        chunks = sum(len(c) for _, _, c in self.history if c is not None)
+        return len(self.head) + chunks + sum(len(p) for _, p in self.parts)
 
 
 @dataclass
@@ -64,26 +80,30 @@ class StrategyKeeper:
         self._in_flight = 0  # tells handed over and not yet settled (loop thread only)
         self._thread: threading.Thread | None = None
         self._last: tuple[int, dict[str, Any]] | None = None  # (planned, progress), cached
-        # Per log, the list saved and how many of its entries the saves so far hold (set by
-        # whichever thread saves, one at a time: the keeper's, or the loop's once it waited).
+        # Per log, the list saved and how many of its entries the saves so far hold; per part,
+        # its number when last saved (set by whichever thread saves, one at a time: the
+        # keeper's, or the loop's once it waited).
         self._saved: dict[str, tuple[list[Any], int]] = {}
-        self._read: dict[str, int] = {}  # the logs `read_saved` read apart, and their counts
+        self._saved_parts: dict[str, int] = {}
+        self._read: Head | None = None  # what `read_saved` read: the logs and parts apart
 
     def read_saved(self) -> dict[str, Any] | None:
-        """The state saved for the run, decoded as data; a row that is not hptui's JSON
-        state is refused (EngineError) before anything else happens."""
+        """The state saved for the run, decoded as data and whole again; a row that is not
+        hptui's JSON state, or a history or part that does not fit it, is refused
+        (EngineError) before anything else happens."""
         blob = self.store.load_strategy_state(self.run_id)
         if blob is None:
             return None
         try:
-            state, logs = decode_head(blob, self.name)
-            state = join_logs(
-                state, logs, lambda log: self.store.load_strategy_history(self.run_id, log)
+            head = decode_head(blob, self.name)
+            self._read = Head({}, dict(head.logs), list(head.parts))
+            return join(
+                head,
+                lambda log: self.store.load_strategy_history(self.run_id, log),
+                lambda name: self.store.load_strategy_part(self.run_id, name),
             )
         except StateError as exc:
             raise EngineError(f"run {self.run_id} cannot be resumed: {exc}") from None
-        self._read = dict(logs)
-        return state
 
     def restore(self, strategy: Strategy, saved: dict[str, Any] | None) -> None:
         """Trials that were running when the engine stopped are marked interrupted; a saved
@@ -100,12 +120,17 @@ class StrategyKeeper:
                 f"run {self.run_id} cannot be resumed: its saved strategy state does not fit "
                 f"the {self.name} strategy ({type(exc).__name__}: {exc})"
             ) from None
-        # The logs held apart, as loaded: the next save appends to them. Any other (a state
-        # saved whole by an older hptui) is written whole by the next save.
+        # The logs and parts held apart, as loaded: the next save appends to the logs, and
+        # writes a part again once it changed. Any other (a state saved whole by an older
+        # hptui) is written by the next save.
+        read = self._read or Head({}, {}, [])
         self._saved = {
             name: (entries, len(entries))
             for name, entries in strategy.logs().items()
-            if self._read.get(name) == len(entries)
+            if read.logs.get(name) == len(entries)
+        }
+        self._saved_parts = {
+            name: version for name, (version, _) in strategy.parts().items() if name in read.parts
         }
         missed = results_not_told(self.store, self.run_id, strategy)
         for proposal, outcome in missed:
@@ -218,21 +243,24 @@ class StrategyKeeper:
         for ev in told.events:
             self.store.log(self.run_id, ev)
         if told.state is not None:
-            self.store.save_strategy_state(self.run_id, told.state.head, told.state.history)
+            self.store.save_strategy_state(
+                self.run_id, told.state.head, told.state.history, told.state.parts
+            )
 
     def save(self, strategy: Strategy) -> None:
         """Save `strategy`'s state now (after the tells in flight)."""
         self.wait()
         saved = self._save(strategy)
-        self.store.save_strategy_state(self.run_id, saved.head, saved.history)
+        self.store.save_strategy_state(self.run_id, saved.head, saved.history, saved.parts)
 
     def _save(self, strategy: Strategy) -> Saved:
         """`strategy`'s state as the store keeps it: each log's entries since the last save (the
         whole log when the strategy holds another list, or a shorter one, than that save saw),
-        and the rest of the state. The saves are committed in the order they are made."""
-        history, saved = [], {}
-        logs = strategy.logs()
-        for name, entries in logs.items():
+        each part whose number changed since, and the rest of the state. The saves are
+        committed in the order they are made."""
+        history: list[tuple[str, int, bytes | None]] = []
+        saved: dict[str, tuple[list[Any], int]] = {}
+        for name, entries in strategy.logs().items():
             n = len(entries)
             seen, done = self._saved.get(name, (None, 0))
             start = done if seen is entries and done <= n else 0
@@ -241,11 +269,19 @@ class StrategyKeeper:
             elif start == 0 and seen is not entries:
                 history.append((name, 0, None))  # rows left from before: no longer valid
             saved[name] = (entries, n)
+        parts, versions = [], {}
+        for name, (version, part) in strategy.parts().items():
+            if self._saved_parts.get(name) != version:
+                parts.append((name, encode_part(part())))
+            versions[name] = version
         head = encode_state(
-            self.name, strategy.state_dict(logs=False), {name: n for name, (_, n) in saved.items()}
+            self.name,
+            strategy.state_dict(whole=False),
+            {name: n for name, (_, n) in saved.items()},
+            list(versions),
         )
-        self._saved = saved
-        return Saved(head, history)
+        self._saved, self._saved_parts = saved, versions
+        return Saved(head, history, parts)
 
 
 def results_not_told(

@@ -6,11 +6,14 @@ base64 of their little-endian bytes with a dtype from a short list and a shape. 
 `strategy_state` (a pickle, a truncated or edited row) is refused with a message, and nothing
 in it runs.
 
-What only grows with a run (a strategy's `logs()`: Bayes's observations, bayes-ppo's history)
-is saved apart, as chunks of entries appended after each save (`encode_entries`); the envelope
-then holds the rest of the state, with an empty list in each log's place, and how many of each
-log's entries are valid (`logs`). `join_logs` puts them back, and refuses a log whose chunks do
-not add up to that count. An envelope of version 1 (older hptui) holds the whole state.
+So that a save costs the same however long the run, the engine saves the state by parts. What
+only grows (a strategy's `logs()`: Bayes's observations, bayes-ppo's history) is saved apart,
+as chunks of the entries new since the last save (`encode_entries`); a large part that changes
+now and then (its `parts()`: bayes-ppo's PPO agent) is saved apart when it changed
+(`encode_part`); the envelope holds the rest, with an empty list in each log's place and None
+in each part's, how many of each log's entries are valid and the parts' names (`Head`). `join`
+puts them back, and refuses a log whose chunks do not add up to its count. An envelope of
+version 1 (older hptui) holds the whole state.
 """
 
 from __future__ import annotations
@@ -113,27 +116,44 @@ def from_plain(cls: type, d: Any) -> Any:
 # --- the envelope --------------------------------------------------------------------------------
 
 
-def encode_state(strategy: str, state: dict[str, Any], logs: dict[str, int] | None = None) -> bytes:
-    """The envelope of `state`; `logs`: the logs saved apart (name -> entries valid)."""
+def encode_state(
+    strategy: str,
+    state: dict[str, Any],
+    logs: dict[str, int] | None = None,
+    parts: list[str] | None = None,
+) -> bytes:
+    """The envelope of `state`. Saved by parts: `logs`, the logs saved apart (name -> entries
+    valid), and `parts`, the names of the parts saved apart (see `decode_head`)."""
     envelope = {"format": FORMAT, "version": VERSION, "strategy": strategy, "state": state}
     if logs:
         envelope["logs"] = logs
+    if parts:
+        envelope["parts"] = parts
     return json.dumps(envelope, separators=(",", ":"), allow_nan=True).encode()
 
 
 def decode_state(blob: bytes, strategy: str) -> dict[str, Any]:
     """The whole state saved by `encode_state` for `strategy`; StateError for anything else,
-    and for an envelope whose logs are saved apart (see `decode_head`)."""
-    state, logs = decode_head(blob, strategy)
-    if logs:
-        raise StateError("the saved strategy state holds its logs apart; read them with it")
-    return state
+    and for an envelope that holds parts of it apart (see `decode_head`)."""
+    head = decode_head(blob, strategy)
+    if head.logs or head.parts:
+        raise StateError("the saved strategy state holds parts of it apart; read them with it")
+    return head.state
 
 
-def decode_head(blob: bytes, strategy: str) -> tuple[dict[str, Any], dict[str, int]]:
-    """(state, logs) saved by `encode_state` for `strategy`: the state, with an empty list in
-    the place of each log saved apart, and those logs' valid entry counts; StateError for
-    anything else."""
+@dataclasses.dataclass
+class Head:
+    """A saved state's envelope: the state, with an empty list in the place of each log saved
+    apart and None in that of each part, and those logs' counts of valid entries and those
+    parts' names."""
+
+    state: dict[str, Any]
+    logs: dict[str, int]
+    parts: list[str]
+
+
+def decode_head(blob: bytes, strategy: str) -> Head:
+    """The envelope `encode_state` saved for `strategy`; StateError for anything else."""
     envelope = _json(blob, "state")
     if not isinstance(envelope, dict):
         raise StateError("the saved strategy state is not hptui's JSON state")
@@ -153,18 +173,25 @@ def decode_head(blob: bytes, strategy: str) -> tuple[dict[str, Any], dict[str, i
         )
     if not isinstance(envelope.get("state"), dict):
         raise StateError("the saved strategy state has no state object")
-    state, logs = envelope["state"], envelope.get("logs", {})
-    _check_plain(state)
-    _check_plain(logs)
-    if envelope["version"] == 1 and "logs" in envelope or not isinstance(logs, dict):
+    head = Head(envelope["state"], envelope.get("logs", {}), envelope.get("parts", []))
+    _check_plain(head.state)
+    _check_plain(head.logs)
+    apart = "logs" in envelope or "parts" in envelope
+    if envelope["version"] == 1 and apart or not isinstance(head.logs, dict):
         raise StateError("the saved strategy state has a bad list of logs")
-    for name, count in logs.items():
+    if not isinstance(head.parts, list) or not all(isinstance(n, str) for n in head.parts):
+        raise StateError("the saved strategy state has a bad list of parts")
+    for name, count in head.logs.items():
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise StateError(f"the saved strategy state has a bad count for its log {name!r}")
-        parent, key = _place(state, name)
+        parent, key = _place(head.state, name, "log")
         if parent.get(key) != []:
             raise StateError(f"the saved strategy state has no place for its log {name!r}")
-    return state, logs
+    for name in head.parts:
+        parent, key = _place(head.state, name, "part")
+        if key not in parent or parent[key] is not None:
+            raise StateError(f"the saved strategy state has no place for its part {name!r}")
+    return head
 
 
 def encode_entries(entries: list[Any]) -> bytes:
@@ -180,16 +207,22 @@ def decode_entries(chunk: bytes) -> list[Any]:
     return entries
 
 
-def join_logs(
-    state: dict[str, Any],
-    logs: dict[str, int],
-    chunks: Callable[[str], Iterable[tuple[int, bytes]]],
+def encode_part(part: dict[str, Any]) -> bytes:
+    """A part of the state saved apart: a JSON object."""
+    return json.dumps(part, separators=(",", ":"), allow_nan=True).encode()
+
+
+def join(
+    head: Head,
+    chunks: Callable[[str], Iterable[tuple[Any, bytes]]],
+    part: Callable[[str], bytes | None],
 ) -> dict[str, Any]:
-    """`state` (from `decode_head`) with each log's first `logs[name]` entries put back in its
-    place, read from `chunks(name)`: (index of the first entry, chunk), in order. Chunks past
-    the count are left (a later save writes over them); a gap, an overlap or too few entries
-    is StateError."""
-    for name, count in logs.items():
+    """The whole state: `head.state` with each log's first `head.logs[name]` entries put back
+    in its place, read from `chunks(name)` ((index of the first entry, chunk), in order), and
+    each part read from `part(name)`. Chunks past the count are left (a later save writes over
+    them); a gap, an overlap, too few entries or a missing part is StateError."""
+    state = head.state
+    for name, count in head.logs.items():
         entries: list[Any] = []
         for seq, chunk in chunks(name):
             if len(entries) >= count:
@@ -205,19 +238,30 @@ def join_logs(
                 f"the saved strategy history of {name!r} holds {len(entries)} entries, not the "
                 f"{count} its state says"
             )
-        parent, key = _place(state, name)
+        parent, key = _place(state, name, "log")
         parent[key] = entries
+    for name in head.parts:
+        blob = part(name)
+        if blob is None:
+            raise StateError(f"the saved strategy state lacks its part {name!r}")
+        value = _json(blob, "state")
+        if not isinstance(value, dict):
+            raise StateError(f"the saved part {name!r} of the strategy state is not an object")
+        _check_plain(value)
+        parent, key = _place(state, name, "part")
+        parent[key] = value
     return state
 
 
-def _place(state: dict[str, Any], name: str) -> tuple[dict[str, Any], str]:
-    """The dict and key a log named `name` ("history", "warmup.observations") is kept at."""
+def _place(state: dict[str, Any], name: str, what: str) -> tuple[dict[str, Any], str]:
+    """The dict and key a log or a part named `name` ("history", "warmup.observations") is
+    kept at."""
     *path, key = name.split(".")
     parent: Any = state
     for part in path:
         parent = parent.get(part) if isinstance(parent, dict) else None
     if not isinstance(parent, dict):
-        raise StateError(f"the saved strategy state has no place for its log {name[:60]!r}")
+        raise StateError(f"the saved strategy state has no place for its {what} {name[:60]!r}")
     return parent, key
 
 

@@ -114,6 +114,13 @@ CREATE TABLE strategy_history (
     PRIMARY KEY (run_id, log, seq)
 );
 
+CREATE TABLE strategy_parts (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    name TEXT NOT NULL,                       -- the part's key in the state
+    state BLOB NOT NULL,                      -- JSON: the part
+    PRIMARY KEY (run_id, name)
+);
+
 CREATE TABLE strategy_state (
     run_id INTEGER PRIMARY KEY REFERENCES runs(id),
     updated_at REAL NOT NULL,

@@ -942,13 +942,21 @@ class Store:
         run_id: int,
         blob: bytes,
         history: Iterable[tuple[str, int, bytes | None]] = (),
+        parts: Iterable[tuple[str, bytes]] = (),
     ) -> None:
         """The strategy's state as bytes (the engine writes JSON, see engine.state); the store
         never interprets them. `history`: (log, seq, chunk) of its append-only logs, each
         written over the log's rows from `seq` on (None: those rows dropped, nothing added);
-        the chunks and `blob`, which says how much of each log is valid, in one transaction,
-        so a kill leaves the last save whole or the one before it."""
+        `parts`: (name, state) of parts written apart, each replacing the one of its name.
+        All in one transaction with `blob` (which says how much of each log is valid), so a
+        kill leaves the last save whole or the one before it."""
         with self.conn:
+            for name, part in parts:
+                self.conn.execute(
+                    "INSERT INTO strategy_parts (run_id, name, state) VALUES (?, ?, ?) "
+                    "ON CONFLICT (run_id, name) DO UPDATE SET state = excluded.state",
+                    [run_id, name, part],
+                )
             for log, seq, chunk in history:
                 self.conn.execute(
                     "DELETE FROM strategy_history WHERE run_id = ? AND log = ? AND seq >= ?",
@@ -982,12 +990,20 @@ class Store:
         # As stored, whatever a hand-edited row holds: the engine's reader refuses what is off.
         return [(seq, _as_bytes(chunk)) for seq, chunk in rows]
 
+    def load_strategy_part(self, run_id: int, name: str) -> bytes | None:
+        row = self.conn.execute(
+            "SELECT state FROM strategy_parts WHERE run_id = ? AND name = ?", [run_id, name]
+        ).fetchone()
+        return _as_bytes(row[0]) if row else None
+
     def orphan_strategy_states(self) -> list[int]:
-        """Run ids that have saved strategy state (or history) but no run row."""
+        """Run ids that have saved strategy state (or a part of one) but no run row."""
         rows = self.conn.execute(
-            "SELECT run_id FROM strategy_state WHERE run_id NOT IN (SELECT id FROM runs) "
-            "UNION SELECT run_id FROM strategy_history WHERE run_id NOT IN (SELECT id FROM runs) "
-            "ORDER BY run_id"
+            " UNION ".join(
+                f"SELECT run_id FROM {table} WHERE run_id NOT IN (SELECT id FROM runs)"
+                for table in ("strategy_state", "strategy_history", "strategy_parts")
+            )
+            + " ORDER BY run_id"
         ).fetchall()
         return [int(r[0]) for r in rows]
 

@@ -1,7 +1,8 @@
-"""The strategy's state saved incrementally: what only grows (its logs) is appended as chunks,
-the rest written whole with how many log entries are valid. A resume reads back exactly the
-state saved whole would have given, from a store of either form; a damaged or planted history
-is refused, never loaded in part."""
+"""The strategy's state saved by parts: what only grows (its logs) is appended as chunks, a
+large part that changes now and then (the PPO agent) written when it changed, the rest written
+whole with how many log entries are valid. A resume reads back exactly the state saved whole
+would have given, from a store of either form; a damaged or planted history is refused, never
+loaded in part."""
 
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ from tests.test_store import new_run
 from tests.test_strategies import make_bayes_ppo, ok, ppo_outcome
 
 
-def bayes() -> Strategy:
-    return BayesSearch(default_space(), n_calls=12, n_initial_points=3, epochs=1, seed=7, batch=2)
+def bayes(n_initial_points: int = 4) -> Strategy:
+    return BayesSearch(
+        default_space(), n_calls=10, n_initial_points=n_initial_points, epochs=1, seed=7, batch=2
+    )
 
 
 def grid() -> Strategy:
@@ -80,18 +83,20 @@ def store(tmp_path: Path):
 
 
 @pytest.mark.parametrize("name", list(MAKERS))
-def test_logs_are_the_state_dicts_own_entries(name: str) -> None:
+def test_logs_and_parts_are_the_state_dicts_own(name: str) -> None:
     s = MAKERS[name]()
     p = s.ask()
     s.tell(p, ok(p))
-    whole, head = plain(s.state_dict()), plain(s.state_dict(logs=False))
-    for log, entries in s.logs().items():
-        *path, key = log.split(".")
+    whole, head = plain(s.state_dict()), plain(s.state_dict(whole=False))
+    apart = [(log, plain(entries), []) for log, entries in s.logs().items()]
+    apart += [(n, plain(part()), None) for n, (_, part) in s.parts().items()]
+    for name_, value, placeholder in apart:
+        *path, key = name_.split(".")
         w, h = whole, head
-        for part in path:
-            w, h = w[part], h[part]
-        assert w[key] == plain(entries)
-        assert h[key] == []
+        for step in path:
+            w, h = w[step], h[step]
+        assert w[key] == value
+        assert h[key] == placeholder
         h[key] = w[key]
     assert head == whole  # nothing else left out
 
@@ -101,11 +106,12 @@ def test_resume_reads_back_the_whole_state(store: Store, name: str) -> None:
     rid = new_run(store, strategy=name)
     a = MAKERS[name]()
     keeper = StrategyKeeper(store, rid, name)
-    run_saving(a, keeper, 7)
+    run_saving(a, keeper, 5)
     saved = StrategyKeeper(store, rid, name).read_saved()
     assert plain(saved) == plain(a.state_dict())
-    head, logs = decode_head(store.load_strategy_state(rid), name)
-    assert logs == {log: len(entries) for log, entries in a.logs().items()}
+    head = decode_head(store.load_strategy_state(rid), name)
+    assert head.logs == {log: len(entries) for log, entries in a.logs().items()}
+    assert head.parts == list(a.parts())
     # Restored elsewhere, it goes on as the uninterrupted one, and saves where it left off.
     again = StrategyKeeper(store, rid, name)
     b = MAKERS[name]()
@@ -120,7 +126,7 @@ def test_resume_reads_back_the_whole_state(store: Store, name: str) -> None:
 
 def test_a_save_writes_only_the_new_entries(store: Store) -> None:
     rid = new_run(store, strategy="bayes")
-    s, keeper = bayes(), StrategyKeeper(store, rid, "bayes")
+    s, keeper = bayes(n_initial_points=10), StrategyKeeper(store, rid, "bayes")
     run_saving(s, keeper, 4)
     heads = len(store.load_strategy_state(rid))
     chunks = store.load_strategy_history(rid, "observations")
@@ -129,7 +135,9 @@ def test_a_save_writes_only_the_new_entries(store: Store) -> None:
     chunks = store.load_strategy_history(rid, "observations")
     assert [seq for seq, _ in chunks] == [0, 2, 4, 6, 8]
     assert all(len(json.loads(c)) == 2 for _, c in chunks)
-    assert abs(len(store.load_strategy_state(rid)) - heads) < 200  # the head does not grow
+    head = store.load_strategy_state(rid)
+    assert decode_head(head, "bayes").state["observations"] == []
+    assert len(head) < heads + 1000  # random state, queue, counters: not the results
 
 
 def _whole_v1(name: str, state: dict[str, Any]) -> bytes:
@@ -150,8 +158,9 @@ def test_a_store_saved_whole_resumes_and_is_then_saved_in_parts(store: Store, na
     a.requeue_pending()
     assert plain(b.state_dict()) == plain(a.state_dict())
     keeper.save(b)  # the next save writes every log from its start
-    _, logs = decode_head(store.load_strategy_state(rid), name)
-    assert logs and all(n > 0 for n in logs.values())
+    head = decode_head(store.load_strategy_state(rid), name)
+    assert head.logs and all(n > 0 for n in head.logs.values())
+    assert [n for (n,) in store.conn.execute("SELECT name FROM strategy_parts")] == head.parts
     assert plain(StrategyKeeper(store, rid, name).read_saved()) == plain(a.state_dict())
 
 
@@ -189,13 +198,32 @@ def _gap(store: Store, rid: int) -> None:
 
 
 def _count_too_high(store: Store, rid: int) -> None:
-    state, logs = decode_head(store.load_strategy_state(rid), "bayes")
-    store.save_strategy_state(rid, encode_state("bayes", state, {"observations": 9}))
+    head = decode_head(store.load_strategy_state(rid), "bayes")
+    store.save_strategy_state(rid, encode_state("bayes", head.state, {"observations": 9}))
 
 
 def _no_place(store: Store, rid: int) -> None:
-    state, logs = decode_head(store.load_strategy_state(rid), "bayes")
-    store.save_strategy_state(rid, encode_state("bayes", state, {**logs, "elsewhere.x": 0}))
+    head = decode_head(store.load_strategy_state(rid), "bayes")
+    logs = {**head.logs, "elsewhere.x": 0}
+    store.save_strategy_state(rid, encode_state("bayes", head.state, logs))
+
+
+def _part_not_in_place(store: Store, rid: int) -> None:
+    head = decode_head(store.load_strategy_state(rid), "bayes")
+    store.save_strategy_state(rid, encode_state("bayes", head.state, head.logs, ["asked"]))
+
+
+def _part_missing(store: Store, rid: int) -> None:
+    head = decode_head(store.load_strategy_state(rid), "bayes")
+    head.state["agent"] = None
+    store.save_strategy_state(rid, encode_state("bayes", head.state, head.logs, ["agent"]))
+
+
+def _part_a_pickle(store: Store, rid: int) -> None:
+    _part_missing(store, rid)
+    store.save_strategy_state(
+        rid, store.load_strategy_state(rid), parts=[("agent", b"\x80\x04pickled")]
+    )
 
 
 def _not_a_list(store: Store, rid: int) -> None:
@@ -218,6 +246,9 @@ def _huge_entry(store: Store, rid: int) -> None:
         (_gap, "damaged"),
         (_count_too_high, "not the 9"),
         (_no_place, "no place for its log"),
+        (_part_not_in_place, "no place for its part"),
+        (_part_missing, "lacks its part 'agent'"),
+        (_part_a_pickle, "pickle"),
         (_not_a_list, "not a list"),
         (_huge_entry, "beyond 64 bits"),
     ],
@@ -231,3 +262,24 @@ def test_a_damaged_history_is_refused(
     with pytest.raises(EngineError, match=f"run {rid} cannot be resumed") as exc:
         StrategyKeeper(store, rid, "bayes").read_saved()
     assert words in str(exc.value)
+
+
+def test_the_ppo_agent_is_written_only_when_it_changed(store: Store) -> None:
+    rid = new_run(store, strategy="bayes-ppo")
+    s, keeper = bayes_ppo(), StrategyKeeper(store, rid, "bayes-ppo")
+    writes: list[int] = []
+    save = store.save_strategy_state
+
+    def counting(run_id, blob, history=(), parts=()):  # noqa: ANN001, ANN202
+        parts = list(parts)
+        writes.append(len(parts))
+        save(run_id, blob, history, parts)
+
+    store.save_strategy_state = counting  # type: ignore[method-assign]
+    run_saving(s, keeper, 4)  # the warm-up: the agent untouched after its first save
+    assert writes[0] == 1 and sum(writes) == 1, writes
+    updates_before = s.ppo_epoch
+    run_saving(s, keeper, 20)  # to the end: the policy mean's start, then each update
+    assert s.ppo_epoch > updates_before
+    assert sum(writes) == 1 + 1 + s.ppo_epoch, writes
+    assert plain(StrategyKeeper(store, rid, "bayes-ppo").read_saved()) == plain(s.state_dict())

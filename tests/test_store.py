@@ -58,6 +58,7 @@ def test_migrations_mark_the_file(tmp_path: Path) -> None:
         "events",
         "strategy_state",
         "strategy_history",
+        "strategy_parts",
     } <= tables
     conn.close()
     # opening again does not re-run migrations (would fail on CREATE TABLE) and keeps data
@@ -368,6 +369,16 @@ def test_strategy_history_chunks_are_appended_and_written_over(store: Store) -> 
     assert store.load_strategy_history(rid, "other") == [(0, b"[9]")]
 
 
+def test_strategy_parts_are_replaced_by_name(store: Store) -> None:
+    rid = new_run(store)
+    assert store.load_strategy_part(rid, "agent") is None
+    store.save_strategy_state(rid, b"h1", parts=[("agent", b"{}"), ("other", b"{1}")])
+    store.save_strategy_state(rid, b"h2", parts=[("agent", b"{2}")])
+    store.save_strategy_state(rid, b"h3")
+    assert store.load_strategy_part(rid, "agent") == b"{2}"
+    assert store.load_strategy_part(rid, "other") == b"{1}"
+
+
 def test_strategy_state_and_history_are_written_together(store: Store) -> None:
     """A save that fails half-way (here, between two chunks) leaves the one before whole."""
     rid = new_run(store)
@@ -392,7 +403,11 @@ def test_orphan_strategy_history_is_found(store: Store) -> None:
             "INSERT INTO strategy_history (run_id, log, seq, chunk) VALUES (?, 'log', 0, '[]')",
             [rid + 1],
         )
-    assert store.orphan_strategy_states() == [rid + 1]
+        store.conn.execute(
+            "INSERT INTO strategy_parts (run_id, name, state) VALUES (?, 'agent', '{}')",
+            [rid + 2],
+        )
+    assert store.orphan_strategy_states() == [rid + 1, rid + 2]
     assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 

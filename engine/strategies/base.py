@@ -4,6 +4,7 @@ save and restore state. Every strategy runs on the same event-driven loop (engin
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,10 +127,17 @@ class Strategy(ABC):
         the same at 50,000 results as at 50."""
         return {}
 
-    def state_dict(self, logs: bool = True) -> dict[str, Any]:
-        """Everything but the space (restored from the store), as plain JSON-able data; with
-        `logs` False, an empty list in the place of each of `logs()`. Subclasses add their
-        own."""
+    def parts(self) -> dict[str, tuple[int, Callable[[], dict[str, Any]]]]:
+        """Large parts of the state that change now and then: the key of each in
+        `state_dict()` -> (a number that changes whenever the part does, and a function that
+        gives the part as `state_dict()` would). The engine saves a part again only when its
+        number changed."""
+        return {}
+
+    def state_dict(self, whole: bool = True) -> dict[str, Any]:
+        """Everything but the space (restored from the store), as plain JSON-able data; not
+        `whole`: an empty list in the place of each of `logs()`, None in that of each of
+        `parts()`. Subclasses add their own."""
         return {
             "pending": [to_plain(p) for p in self.pending.values()],
             "retry": [to_plain(p) for p in self._retry],

@@ -84,10 +84,10 @@ class GridSearch(Strategy):
     def logs(self) -> dict[str, list[Any]]:
         return {"visited": self.visited}
 
-    def state_dict(self, logs: bool = True) -> dict[str, Any]:
+    def state_dict(self, whole: bool = True) -> dict[str, Any]:
         return {
-            **super().state_dict(logs),
-            "visited": self.visited if logs else [],
+            **super().state_dict(whole),
+            "visited": self.visited if whole else [],
             "told": self.told,
             "spent": self.spent,
         }

@@ -65,9 +65,9 @@ class RandomSearch(Strategy):
             "epoch_budget": self.budget,
         }
 
-    def state_dict(self, logs: bool = True) -> dict[str, Any]:
+    def state_dict(self, whole: bool = True) -> dict[str, Any]:
         return {
-            **super().state_dict(logs),
+            **super().state_dict(whole),
             "asked": self.asked,
             "told": self.told,
             "spent": self.spent,
