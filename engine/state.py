@@ -283,21 +283,26 @@ def _json(blob: bytes, what: str) -> Any:
 def _check_plain(state: Any) -> None:
     """Refuse state no strategy saves: nesting deeper than MAX_DEPTH (loading it would
     recurse past Python's limit) or an integer beyond 64 bits (a count or a shape numpy
-    cannot hold). Iterative, so a deep value cannot exhaust the stack here either."""
+    cannot hold). Iterative, so a deep value cannot exhaust the stack here either. For JSON
+    data (exact types): a container is visited once, its scalars checked in place."""
+    if not isinstance(state, (dict, list)):
+        _check_int(state)
+        return
     todo: list[tuple[Any, int]] = [(state, 1)]
     while todo:
         value, depth = todo.pop()
-        if depth > MAX_DEPTH:
+        children = value.values() if isinstance(value, dict) else value
+        if children and depth >= MAX_DEPTH:
             raise StateError(f"the saved strategy state is nested deeper than {MAX_DEPTH} levels")
-        if _beyond_int64(value):
-            raise StateError(
-                f"the saved strategy state holds the integer {str(value)[:30]}..., beyond 64 bits"
-            )
-        if isinstance(value, dict):
-            todo.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            todo.extend((v, depth + 1) for v in value)
+        for v in children:
+            if isinstance(v, (dict, list)):
+                todo.append((v, depth + 1))
+            elif type(v) is int and not -(2**63) <= v < 2**63:
+                _check_int(v)
 
 
-def _beyond_int64(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63
+def _check_int(value: Any) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        raise StateError(
+            f"the saved strategy state holds the integer {str(value)[:30]}..., beyond 64 bits"
+        )
