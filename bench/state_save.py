@@ -16,6 +16,7 @@ bayes-ppo's history of every result, beside its warm-up's observations (the prof
 calls) and its PPO agent at the profile's size. Each timed save follows one new result.
 
     python bench/state_save.py [--sizes 1000 10000 50000] [--strategies bayes bayes-ppo]
+                               [--reps 9] [--quick]
 """
 
 from __future__ import annotations
@@ -89,15 +90,20 @@ def in_parts(store: Store, keeper: StrategyKeeper, s: Strategy) -> int:
     return saved.size
 
 
-def timed_saves(save: Any, s: Strategy, reps: int, rng: np.random.Generator) -> tuple[float, int]:
-    """(median ms, median bytes) of `reps` saves, each after one more result."""
-    ms, sizes = [], []
+def timed_saves(
+    saves: dict[str, Any], s: Strategy, reps: int, rng: np.random.Generator
+) -> dict[str, tuple[float, int]]:
+    """Per form, (median ms, median bytes) of `reps` saves, each after one more result: the
+    forms interleaved, each saving the same state."""
+    ms: dict[str, list[float]] = {k: [] for k in saves}
+    sizes: dict[str, list[int]] = {k: [] for k in saves}
     for _ in range(reps):
         add(s, 1, rng)
-        t0 = time.perf_counter()
-        sizes.append(save(s))
-        ms.append(1e3 * (time.perf_counter() - t0))
-    return statistics.median(ms), int(statistics.median(sizes))
+        for form, save in saves.items():
+            t0 = time.perf_counter()
+            sizes[form].append(save(s))
+            ms[form].append(1e3 * (time.perf_counter() - t0))
+    return {k: (statistics.median(ms[k]), int(statistics.median(sizes[k]))) for k in saves}
 
 
 def resume_whole(store: Store, run_id: int, s: Strategy) -> float:
@@ -131,7 +137,10 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 50000])
     ap.add_argument("--strategies", nargs="+", default=["bayes", "bayes-ppo"])
     ap.add_argument("--reps", type=int, default=9, help="timed saves per size and form")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: 1,000 results, 3 saves")
     args = ap.parse_args()
+    if args.quick:
+        args.sizes, args.reps = [1000], 3
     print(f"load {os.getloadavg()[0]:.2f}; profile {PROFILE}; medians of {args.reps} saves")
     print(
         "strategy | results | whole ms | parts ms | ms ratio | whole bytes | parts bytes | "
@@ -148,10 +157,12 @@ def main() -> None:
                 keeper = StrategyKeeper(new_store_, new_run, name)
                 whole(old_store, old_run, s)  # the first save of each form, not timed
                 in_parts(new_store_, keeper, s)
-                old_ms, old_b = timed_saves(partial(whole, old_store, old_run), s, args.reps, rng)
-                new_ms, new_b = timed_saves(
-                    partial(in_parts, new_store_, keeper), s, args.reps, rng
-                )
+                forms = {
+                    "whole": partial(whole, old_store, old_run),
+                    "parts": partial(in_parts, new_store_, keeper),
+                }
+                timed = timed_saves(forms, s, args.reps, rng)
+                (old_ms, old_b), (new_ms, new_b) = timed["whole"], timed["parts"]
                 r_old = resume_whole(old_store, old_run, s)
                 r_new = resume_in_parts(new_store_, new_run, s)
                 if name == "bayes-ppo":
