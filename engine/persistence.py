@@ -7,6 +7,12 @@ workers; each tick it commits what the finished tells made (`settle`). The loop 
 strategy for nothing while a tell is in flight (`busy`). The order stays what durability
 needs: a result is committed before its tell starts, and a kill between the two is undone on
 resume by telling the committed result again (`results_not_told`).
+
+A save costs the same however long the run: the parts of the state that only grow (the
+strategy's `logs()`, its results) are written as chunks of the entries new since the last
+save, a large part that changes now and then (its `parts()`: bayes-ppo's PPO agent) only when
+it changed, and the rest (random state, counters) whole, with how many entries of each log are
+valid, all in one transaction (engine.state, Store.save_strategy_state).
 """
 
 from __future__ import annotations
@@ -18,10 +24,35 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.config import EngineError
-from engine.state import StateError, decode_state, encode_state
+from engine.state import (
+    Head,
+    StateError,
+    decode_head,
+    encode_entries,
+    encode_part,
+    encode_state,
+    join,
+)
 from engine.strategies.base import Outcome, Proposal, Strategy
 from storage import contract
 from storage.store import Store
+
+
+@dataclass
+class Saved:
+    """One save of a strategy's state, for the store: the state without its logs and parts,
+    the chunks of the logs' new entries (log, index of the first, chunk; None: the rows from
+    there dropped), and the parts that changed (name, part)."""
+
+    head: bytes
+    history: list[tuple[str, int, bytes | None]] = field(default_factory=list)
+    parts: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """Bytes handed to the store."""
+        chunks = sum(len(c) for _, _, c in self.history if c is not None)
+        return len(self.head) + chunks + sum(len(p) for _, p in self.parts)
 
 
 @dataclass
@@ -31,7 +62,7 @@ class Told:
 
     updates: list[dict[str, Any]] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
-    state: bytes | None = None  # None: not a search strategy (nothing to save)
+    state: Saved | None = None  # None: not a search strategy (nothing to save)
     planned: int | None = None
     progress: dict[str, Any] = field(default_factory=dict)
     pruned: bool = False
@@ -49,15 +80,28 @@ class StrategyKeeper:
         self._in_flight = 0  # tells handed over and not yet settled (loop thread only)
         self._thread: threading.Thread | None = None
         self._last: tuple[int, dict[str, Any]] | None = None  # (planned, progress), cached
+        # Per log, the list saved and how many of its entries the saves so far hold; per part,
+        # its number when last saved (set by whichever thread saves, one at a time: the
+        # keeper's, or the loop's once it waited).
+        self._saved: dict[str, tuple[list[Any], int]] = {}
+        self._saved_parts: dict[str, int] = {}
+        self._read: Head | None = None  # what `read_saved` read: the logs and parts apart
 
     def read_saved(self) -> dict[str, Any] | None:
-        """The state saved for the run, decoded as data; a row that is not hptui's JSON
-        state is refused (EngineError) before anything else happens."""
+        """The state saved for the run, decoded as data and whole again; a row that is not
+        hptui's JSON state, or a history or part that does not fit it, is refused
+        (EngineError) before anything else happens."""
         blob = self.store.load_strategy_state(self.run_id)
         if blob is None:
             return None
         try:
-            return decode_state(blob, self.name)
+            head = decode_head(blob, self.name)
+            self._read = Head({}, dict(head.logs), list(head.parts))
+            return join(
+                head,
+                lambda log: self.store.load_strategy_history(self.run_id, log),
+                lambda name: self.store.load_strategy_part(self.run_id, name),
+            )
         except StateError as exc:
             raise EngineError(f"run {self.run_id} cannot be resumed: {exc}") from None
 
@@ -76,6 +120,18 @@ class StrategyKeeper:
                 f"run {self.run_id} cannot be resumed: its saved strategy state does not fit "
                 f"the {self.name} strategy ({type(exc).__name__}: {exc})"
             ) from None
+        # The logs and parts held apart, as loaded: the next save appends to the logs, and
+        # writes a part again once it changed. Any other (a state saved whole by an older
+        # hptui) is written by the next save.
+        read = self._read or Head({}, {}, [])
+        self._saved = {
+            name: (entries, len(entries))
+            for name, entries in strategy.logs().items()
+            if read.logs.get(name) == len(entries)
+        }
+        self._saved_parts = {
+            name: version for name, (version, _) in strategy.parts().items() if name in read.parts
+        }
         missed = results_not_told(self.store, self.run_id, strategy)
         for proposal, outcome in missed:
             self.tell(strategy, proposal, outcome)
@@ -160,7 +216,7 @@ class StrategyKeeper:
         return Told(
             updates=strategy.pop_updates(),
             events=strategy.pop_events(),
-            state=encode_state(self.name, strategy.state_dict()),
+            state=self._save(strategy),
             planned=strategy.planned_trials,
             progress=strategy.progress(),
             pruned=outcome is not None and outcome.pruned,
@@ -187,12 +243,45 @@ class StrategyKeeper:
         for ev in told.events:
             self.store.log(self.run_id, ev)
         if told.state is not None:
-            self.store.save_strategy_state(self.run_id, told.state)
+            self.store.save_strategy_state(
+                self.run_id, told.state.head, told.state.history, told.state.parts
+            )
 
     def save(self, strategy: Strategy) -> None:
         """Save `strategy`'s state now (after the tells in flight)."""
         self.wait()
-        self.store.save_strategy_state(self.run_id, encode_state(self.name, strategy.state_dict()))
+        saved = self._save(strategy)
+        self.store.save_strategy_state(self.run_id, saved.head, saved.history, saved.parts)
+
+    def _save(self, strategy: Strategy) -> Saved:
+        """`strategy`'s state as the store keeps it: each log's entries since the last save (the
+        whole log when the strategy holds another list, or a shorter one, than that save saw),
+        each part whose number changed since, and the rest of the state. The saves are
+        committed in the order they are made."""
+        history: list[tuple[str, int, bytes | None]] = []
+        saved: dict[str, tuple[list[Any], int]] = {}
+        for name, entries in strategy.logs().items():
+            n = len(entries)
+            seen, done = self._saved.get(name, (None, 0))
+            start = done if seen is entries and done <= n else 0
+            if start < n:
+                history.append((name, start, encode_entries(entries[start:n])))
+            elif start == 0 and seen is not entries:
+                history.append((name, 0, None))  # rows left from before: no longer valid
+            saved[name] = (entries, n)
+        parts, versions = [], {}
+        for name, (version, part) in strategy.parts().items():
+            if self._saved_parts.get(name) != version:
+                parts.append((name, encode_part(part())))
+            versions[name] = version
+        head = encode_state(
+            self.name,
+            strategy.state_dict(whole=False),
+            {name: n for name, (_, n) in saved.items()},
+            list(versions),
+        )
+        self._saved, self._saved_parts = saved, versions
+        return Saved(head, history, parts)
 
 
 def results_not_told(

@@ -10,6 +10,7 @@ probability ratio compares the same distribution (SPEC §7).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -99,6 +100,12 @@ def explained_variance(values: np.ndarray, returns: np.ndarray) -> float | None:
     return 1.0 - float(np.var(np.asarray(returns) - np.asarray(values))) / var_returns
 
 
+# Numbers of the agents' states: every change of an agent's weights or Adam variables (only
+# `init_mean`, `update` and `load_state_dict` make one) takes the next, unique across agents,
+# so a saved state is written again exactly when it changed (engine.persistence).
+_VERSIONS = itertools.count()
+
+
 def _tf() -> Any:
     import tensorflow as tf
 
@@ -156,6 +163,7 @@ class PPOAgent:
             self.actor.trainable_variables + self.critic.trainable_variables + [self.log_std]
         )
         self.optimizer.build(self.params)
+        self.version = next(_VERSIONS)  # a new number at each change of the state (see below)
 
     # --- the policy -------------------------------------------------------------------
     def _mean(self, obs: Any) -> Any:
@@ -204,6 +212,7 @@ class PPOAgent:
         kernel, _ = head.get_weights()
         bias = np.arctanh(np.clip(target, -0.95, 0.95)).astype(np.float32)
         head.set_weights([kernel, bias])
+        self.version = next(_VERSIONS)
 
     # --- the update --------------------------------------------------------------------
     def update(
@@ -258,6 +267,7 @@ class PPOAgent:
         # Averaged over the passes (as CleanRL logs them), not the last pass alone.
         stats = {k: float(np.mean([p[k] for p in passes])) for k in passes[0]}
         stats["mean_std"] = float(tf.reduce_mean(tf.exp(self.log_std)))
+        self.version = next(_VERSIONS)
         return stats
 
     # --- save / restore ------------------------------------------------------------------
@@ -277,3 +287,4 @@ class PPOAgent:
         self.log_std.assign(decode_array(state["log_std"]))
         for var, val in zip(self.optimizer.variables, state["optimizer"], strict=True):
             var.assign(decode_array(val))
+        self.version = next(_VERSIONS)

@@ -5,6 +5,15 @@ state saved for resume is a JSON envelope (format, version, strategy, state) who
 base64 of their little-endian bytes with a dtype from a short list and a shape. Anything else in
 `strategy_state` (a pickle, a truncated or edited row) is refused with a message, and nothing
 in it runs.
+
+So that a save costs the same however long the run, the engine saves the state by parts. What
+only grows (a strategy's `logs()`: Bayes's observations, bayes-ppo's history) is saved apart,
+as chunks of the entries new since the last save (`encode_entries`); a large part that changes
+now and then (its `parts()`: bayes-ppo's PPO agent) is saved apart when it changed
+(`encode_part`); the envelope holds the rest, with an empty list in each log's place and None
+in each part's, how many of each log's entries are valid and the parts' names (`Head`). `join`
+puts them back, and refuses a log whose chunks do not add up to its count. An envelope of
+version 1 (older hptui) holds the whole state.
 """
 
 from __future__ import annotations
@@ -13,12 +22,14 @@ import base64
 import dataclasses
 import json
 import math
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
 FORMAT = "hptui-strategy-state"
-VERSION = 1
+VERSION = 2  # 2: the logs may be saved apart; 1, the whole state in the envelope, still read
+VERSIONS = (1, 2)
 # Written by the schema 3 migration over the pickles older versions saved.
 DROPPED_PICKLE = "hptui-dropped-pickle"
 MAX_DEPTH = 64  # a strategy's state nests a few levels; JSON allows any depth
@@ -105,23 +116,45 @@ def from_plain(cls: type, d: Any) -> Any:
 # --- the envelope --------------------------------------------------------------------------------
 
 
-def encode_state(strategy: str, state: dict[str, Any]) -> bytes:
+def encode_state(
+    strategy: str,
+    state: dict[str, Any],
+    logs: dict[str, int] | None = None,
+    parts: list[str] | None = None,
+) -> bytes:
+    """The envelope of `state`. Saved by parts: `logs`, the logs saved apart (name -> entries
+    valid), and `parts`, the names of the parts saved apart (see `decode_head`)."""
     envelope = {"format": FORMAT, "version": VERSION, "strategy": strategy, "state": state}
+    if logs:
+        envelope["logs"] = logs
+    if parts:
+        envelope["parts"] = parts
     return json.dumps(envelope, separators=(",", ":"), allow_nan=True).encode()
 
 
 def decode_state(blob: bytes, strategy: str) -> dict[str, Any]:
-    """The state saved by `encode_state` for `strategy`; StateError for anything else."""
-    try:
-        envelope = json.loads(bytes(blob).decode("utf-8"))
-    except RecursionError:
-        raise StateError("the saved strategy state is JSON nested too deeply to be ours") from None
-    except (UnicodeDecodeError, ValueError):
-        kind = "a Python pickle" if bytes(blob[:1]) == b"\x80" else "not JSON"
-        raise StateError(
-            f"the saved strategy state is {kind}, not hptui's JSON state; it is not loaded "
-            "(a pickle runs code from whoever wrote the store)"
-        ) from None
+    """The whole state saved by `encode_state` for `strategy`; StateError for anything else,
+    and for an envelope that holds parts of it apart (see `decode_head`)."""
+    head = decode_head(blob, strategy)
+    if head.logs or head.parts:
+        raise StateError("the saved strategy state holds parts of it apart; read them with it")
+    return head.state
+
+
+@dataclasses.dataclass
+class Head:
+    """A saved state's envelope: the state, with an empty list in the place of each log saved
+    apart and None in that of each part, and those logs' counts of valid entries and those
+    parts' names."""
+
+    state: dict[str, Any]
+    logs: dict[str, int]
+    parts: list[str]
+
+
+def decode_head(blob: bytes, strategy: str) -> Head:
+    """The envelope `encode_state` saved for `strategy`; StateError for anything else."""
+    envelope = _json(blob, "state")
     if not isinstance(envelope, dict):
         raise StateError("the saved strategy state is not hptui's JSON state")
     if envelope.get("format") == DROPPED_PICKLE:
@@ -129,7 +162,7 @@ def decode_state(blob: bytes, strategy: str) -> dict[str, Any]:
             "its strategy state was saved by an older hptui as a Python pickle, which this "
             "version never loads (a pickle can run code); the migration to schema 3 dropped it"
         )
-    if envelope.get("format") != FORMAT or envelope.get("version") != VERSION:
+    if envelope.get("format") != FORMAT or envelope.get("version") not in VERSIONS:
         raise StateError(
             f"the saved strategy state has format {envelope.get('format')!r} version "
             f"{envelope.get('version')!r}, not {FORMAT!r} version {VERSION}"
@@ -140,28 +173,136 @@ def decode_state(blob: bytes, strategy: str) -> dict[str, Any]:
         )
     if not isinstance(envelope.get("state"), dict):
         raise StateError("the saved strategy state has no state object")
-    _check_plain(envelope["state"])
-    return envelope["state"]
+    head = Head(envelope["state"], envelope.get("logs", {}), envelope.get("parts", []))
+    _check_plain(head.state)
+    _check_plain(head.logs)
+    apart = "logs" in envelope or "parts" in envelope
+    if envelope["version"] == 1 and apart or not isinstance(head.logs, dict):
+        raise StateError("the saved strategy state has a bad list of logs")
+    if not isinstance(head.parts, list) or not all(isinstance(n, str) for n in head.parts):
+        raise StateError("the saved strategy state has a bad list of parts")
+    for name, count in head.logs.items():
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise StateError(f"the saved strategy state has a bad count for its log {name!r}")
+        parent, key = _place(head.state, name, "log")
+        if parent.get(key) != []:
+            raise StateError(f"the saved strategy state has no place for its log {name!r}")
+    for name in head.parts:
+        parent, key = _place(head.state, name, "part")
+        if key not in parent or parent[key] is not None:
+            raise StateError(f"the saved strategy state has no place for its part {name!r}")
+    return head
+
+
+def encode_entries(entries: list[Any]) -> bytes:
+    """A chunk of a log's entries, as saved apart: a JSON list."""
+    return json.dumps(entries, separators=(",", ":"), allow_nan=True).encode()
+
+
+def decode_entries(chunk: bytes) -> list[Any]:
+    entries = _json(chunk, "history")
+    if not isinstance(entries, list):
+        raise StateError("a chunk of the saved strategy history is not a list")
+    _check_plain(entries)
+    return entries
+
+
+def encode_part(part: dict[str, Any]) -> bytes:
+    """A part of the state saved apart: a JSON object."""
+    return json.dumps(part, separators=(",", ":"), allow_nan=True).encode()
+
+
+def join(
+    head: Head,
+    chunks: Callable[[str], Iterable[tuple[Any, bytes]]],
+    part: Callable[[str], bytes | None],
+) -> dict[str, Any]:
+    """The whole state: `head.state` with each log's first `head.logs[name]` entries put back
+    in its place, read from `chunks(name)` ((index of the first entry, chunk), in order), and
+    each part read from `part(name)`. Chunks past the count are left (a later save writes over
+    them); a gap, an overlap, too few entries or a missing part is StateError."""
+    state = head.state
+    for name, count in head.logs.items():
+        entries: list[Any] = []
+        for seq, chunk in chunks(name):
+            if len(entries) >= count:
+                break
+            if seq != len(entries):
+                raise StateError(
+                    f"the saved strategy history of {name!r} is damaged (a chunk at entry {seq} "
+                    f"where entry {len(entries)} was due)"
+                )
+            entries.extend(decode_entries(chunk))
+        if len(entries) != count:
+            raise StateError(
+                f"the saved strategy history of {name!r} holds {len(entries)} entries, not the "
+                f"{count} its state says"
+            )
+        parent, key = _place(state, name, "log")
+        parent[key] = entries
+    for name in head.parts:
+        blob = part(name)
+        if blob is None:
+            raise StateError(f"the saved strategy state lacks its part {name!r}")
+        value = _json(blob, "state")
+        if not isinstance(value, dict):
+            raise StateError(f"the saved part {name!r} of the strategy state is not an object")
+        _check_plain(value)
+        parent, key = _place(state, name, "part")
+        parent[key] = value
+    return state
+
+
+def _place(state: dict[str, Any], name: str, what: str) -> tuple[dict[str, Any], str]:
+    """The dict and key a log or a part named `name` ("history", "warmup.observations") is
+    kept at."""
+    *path, key = name.split(".")
+    parent: Any = state
+    for part in path:
+        parent = parent.get(part) if isinstance(parent, dict) else None
+    if not isinstance(parent, dict):
+        raise StateError(f"the saved strategy state has no place for its {what} {name[:60]!r}")
+    return parent, key
+
+
+def _json(blob: bytes, what: str) -> Any:
+    try:
+        return json.loads(bytes(blob).decode("utf-8"))
+    except RecursionError:
+        raise StateError(
+            f"the saved strategy {what} is JSON nested too deeply to be ours"
+        ) from None
+    except (UnicodeDecodeError, ValueError):
+        kind = "a Python pickle" if bytes(blob[:1]) == b"\x80" else "not JSON"
+        raise StateError(
+            f"the saved strategy {what} is {kind}, not hptui's JSON state; it is not loaded "
+            "(a pickle runs code from whoever wrote the store)"
+        ) from None
 
 
 def _check_plain(state: Any) -> None:
     """Refuse state no strategy saves: nesting deeper than MAX_DEPTH (loading it would
     recurse past Python's limit) or an integer beyond 64 bits (a count or a shape numpy
-    cannot hold). Iterative, so a deep value cannot exhaust the stack here either."""
+    cannot hold). Iterative, so a deep value cannot exhaust the stack here either. For JSON
+    data (exact types): a container is visited once, its scalars checked in place."""
+    if not isinstance(state, (dict, list)):
+        _check_int(state)
+        return
     todo: list[tuple[Any, int]] = [(state, 1)]
     while todo:
         value, depth = todo.pop()
-        if depth > MAX_DEPTH:
+        children = value.values() if isinstance(value, dict) else value
+        if children and depth >= MAX_DEPTH:
             raise StateError(f"the saved strategy state is nested deeper than {MAX_DEPTH} levels")
-        if _beyond_int64(value):
-            raise StateError(
-                f"the saved strategy state holds the integer {str(value)[:30]}..., beyond 64 bits"
-            )
-        if isinstance(value, dict):
-            todo.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            todo.extend((v, depth + 1) for v in value)
+        for v in children:
+            if isinstance(v, (dict, list)):
+                todo.append((v, depth + 1))
+            elif type(v) is int and not -(2**63) <= v < 2**63:
+                _check_int(v)
 
 
-def _beyond_int64(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63
+def _check_int(value: Any) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        raise StateError(
+            f"the saved strategy state holds the integer {str(value)[:30]}..., beyond 64 bits"
+        )

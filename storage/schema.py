@@ -417,6 +417,32 @@ MIGRATIONS.append(
     """
 )
 
+MIGRATIONS.append(
+    # 9 -> 10: the strategy's state saved by parts (engine.persistence), so that a save costs
+    # the same however long the run. What only grows (Bayes's observations, bayes-ppo's history
+    # of results) is appended to `strategy_history` in chunks, only the entries new since the
+    # last save; a large part that changes now and then (bayes-ppo's PPO agent, once per PPO
+    # epoch) is written to `strategy_parts` only when it changed; `strategy_state` keeps the
+    # rest (random state, counters) and how many entries of each log are valid, all written in
+    # one transaction. An older store's whole-state row is read as it is; the next save writes
+    # the parts.
+    """
+    CREATE TABLE strategy_history (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        log TEXT NOT NULL,                        -- the log's key in the state
+        seq INTEGER NOT NULL,                     -- the index of the chunk's first entry
+        chunk BLOB NOT NULL,                      -- JSON: a list of the log's entries
+        PRIMARY KEY (run_id, log, seq)
+    );
+    CREATE TABLE strategy_parts (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        name TEXT NOT NULL,                       -- the part's key in the state
+        state BLOB NOT NULL,                      -- JSON: the part
+        PRIMARY KEY (run_id, name)
+    );
+    """
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

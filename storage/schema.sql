@@ -1,4 +1,4 @@
--- The hptui store's schema at version 9, whole: the migrations of
+-- The hptui store's schema at version 10, whole: the migrations of
 -- storage/schema.py applied to an empty database. Generated: do not edit. After a
 -- change to the migrations, regenerate it from the repository root with
 --     python -m storage.schema > storage/schema.sql
@@ -104,6 +104,21 @@ CREATE TABLE space_versions (
     change TEXT NOT NULL,
     source TEXT NOT NULL,
     UNIQUE (run_id, version)
+);
+
+CREATE TABLE strategy_history (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    log TEXT NOT NULL,                        -- the log's key in the state
+    seq INTEGER NOT NULL,                     -- the index of the chunk's first entry
+    chunk BLOB NOT NULL,                      -- JSON: a list of the log's entries
+    PRIMARY KEY (run_id, log, seq)
+);
+
+CREATE TABLE strategy_parts (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    name TEXT NOT NULL,                       -- the part's key in the state
+    state BLOB NOT NULL,                      -- JSON: the part
+    PRIMARY KEY (run_id, name)
 );
 
 CREATE TABLE strategy_state (

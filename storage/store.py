@@ -139,6 +139,13 @@ def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _as_bytes(value: Any) -> bytes:
+    """A BLOB column's value as bytes, whatever a hand-edited row put there (text, a number)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode()
+
+
 def engine_alive(run: Mapping[str, Any], now: float | None = None) -> bool:
     """Is an engine running this run now? On this host its pid says so, whatever the age of
     its heartbeat (a stopped process, or a long step, beats late but still holds the run; an
@@ -930,10 +937,37 @@ class Store:
 
     # --- strategy state (for resume) ------------------------------------------------------
     @_writes
-    def save_strategy_state(self, run_id: int, blob: bytes) -> None:
+    def save_strategy_state(
+        self,
+        run_id: int,
+        blob: bytes,
+        history: Iterable[tuple[str, int, bytes | None]] = (),
+        parts: Iterable[tuple[str, bytes]] = (),
+    ) -> None:
         """The strategy's state as bytes (the engine writes JSON, see engine.state); the store
-        never interprets them."""
+        never interprets them. `history`: (log, seq, chunk) of its append-only logs, each
+        written over the log's rows from `seq` on (None: those rows dropped, nothing added);
+        `parts`: (name, state) of parts written apart, each replacing the one of its name.
+        All in one transaction with `blob` (which says how much of each log is valid), so a
+        kill leaves the last save whole or the one before it."""
         with self.conn:
+            for name, part in parts:
+                self.conn.execute(
+                    "INSERT INTO strategy_parts (run_id, name, state) VALUES (?, ?, ?) "
+                    "ON CONFLICT (run_id, name) DO UPDATE SET state = excluded.state",
+                    [run_id, name, part],
+                )
+            for log, seq, chunk in history:
+                self.conn.execute(
+                    "DELETE FROM strategy_history WHERE run_id = ? AND log = ? AND seq >= ?",
+                    [run_id, log, seq],
+                )
+                if chunk is not None:
+                    self.conn.execute(
+                        "INSERT INTO strategy_history (run_id, log, seq, chunk)"
+                        " VALUES (?, ?, ?, ?)",
+                        [run_id, log, seq, chunk],
+                    )
             self.conn.execute(
                 "INSERT INTO strategy_state (run_id, updated_at, state) VALUES (?, ?, ?) "
                 "ON CONFLICT (run_id) DO UPDATE SET updated_at = excluded.updated_at,"
@@ -945,13 +979,31 @@ class Store:
         row = self.conn.execute(
             "SELECT state FROM strategy_state WHERE run_id = ?", [run_id]
         ).fetchone()
-        return bytes(row[0]) if row else None
+        return _as_bytes(row[0]) if row else None
+
+    def load_strategy_history(self, run_id: int, log: str) -> list[tuple[Any, bytes]]:
+        """(seq, chunk) of one of the run's saved logs, in order."""
+        rows = self.conn.execute(
+            "SELECT seq, chunk FROM strategy_history WHERE run_id = ? AND log = ? ORDER BY seq",
+            [run_id, log],
+        ).fetchall()
+        # As stored, whatever a hand-edited row holds: the engine's reader refuses what is off.
+        return [(seq, _as_bytes(chunk)) for seq, chunk in rows]
+
+    def load_strategy_part(self, run_id: int, name: str) -> bytes | None:
+        row = self.conn.execute(
+            "SELECT state FROM strategy_parts WHERE run_id = ? AND name = ?", [run_id, name]
+        ).fetchone()
+        return _as_bytes(row[0]) if row else None
 
     def orphan_strategy_states(self) -> list[int]:
-        """Run ids that have saved strategy state but no run row."""
+        """Run ids that have saved strategy state (or a part of one) but no run row."""
         rows = self.conn.execute(
-            "SELECT run_id FROM strategy_state WHERE run_id NOT IN (SELECT id FROM runs) "
-            "ORDER BY run_id"
+            " UNION ".join(
+                f"SELECT run_id FROM {table} WHERE run_id NOT IN (SELECT id FROM runs)"
+                for table in ("strategy_state", "strategy_history", "strategy_parts")
+            )
+            + " ORDER BY run_id"
         ).fetchall()
         return [int(r[0]) for r in rows]
 

@@ -57,6 +57,8 @@ def test_migrations_mark_the_file(tmp_path: Path) -> None:
         "commands",
         "events",
         "strategy_state",
+        "strategy_history",
+        "strategy_parts",
     } <= tables
     conn.close()
     # opening again does not re-run migrations (would fail on CREATE TABLE) and keeps data
@@ -349,6 +351,63 @@ def test_strategy_state_blob(store: Store) -> None:
     assert store.load_strategy_state(rid) == blob
     store.save_strategy_state(rid, b"\x00second")
     assert store.load_strategy_state(rid) == b"\x00second"
+
+
+def test_strategy_history_chunks_are_appended_and_written_over(store: Store) -> None:
+    rid = new_run(store)
+    assert store.load_strategy_history(rid, "log") == []
+    store.save_strategy_state(rid, b"h1", [("log", 0, b"[1,2]"), ("other", 0, b"[9]")])
+    store.save_strategy_state(rid, b"h2", [("log", 2, b"[3]")])
+    assert store.load_strategy_history(rid, "log") == [(0, b"[1,2]"), (2, b"[3]")]
+    assert store.load_strategy_history(rid, "other") == [(0, b"[9]")]
+    # From a seq on, the rows there are written over: those after it are dropped.
+    store.save_strategy_state(rid, b"h3", [("log", 2, b"[4,5]")])
+    assert store.load_strategy_history(rid, "log") == [(0, b"[1,2]"), (2, b"[4,5]")]
+    store.save_strategy_state(rid, b"h4", [("log", 0, None)])
+    assert store.load_strategy_history(rid, "log") == []
+    assert store.load_strategy_state(rid) == b"h4"
+    assert store.load_strategy_history(rid, "other") == [(0, b"[9]")]
+
+
+def test_strategy_parts_are_replaced_by_name(store: Store) -> None:
+    rid = new_run(store)
+    assert store.load_strategy_part(rid, "agent") is None
+    store.save_strategy_state(rid, b"h1", parts=[("agent", b"{}"), ("other", b"{1}")])
+    store.save_strategy_state(rid, b"h2", parts=[("agent", b"{2}")])
+    store.save_strategy_state(rid, b"h3")
+    assert store.load_strategy_part(rid, "agent") == b"{2}"
+    assert store.load_strategy_part(rid, "other") == b"{1}"
+
+
+def test_strategy_state_and_history_are_written_together(store: Store) -> None:
+    """A save that fails half-way (here, between two chunks) leaves the one before whole."""
+    rid = new_run(store)
+    store.save_strategy_state(rid, b"before", [("log", 0, b"[1]")])
+
+    def chunks():
+        yield ("log", 1, b"[2]")
+        raise OSError("stopped half-way")
+
+    with pytest.raises(OSError):
+        store.save_strategy_state(rid, b"after", chunks())
+    assert store.load_strategy_state(rid) == b"before"
+    assert store.load_strategy_history(rid, "log") == [(0, b"[1]")]
+
+
+def test_orphan_strategy_history_is_found(store: Store) -> None:
+    rid = new_run(store)
+    store.conn.execute("PRAGMA foreign_keys = OFF")
+    store.save_strategy_state(rid, b"x", [("log", 0, b"[1]")])
+    with store.conn:
+        store.conn.execute(
+            "INSERT INTO strategy_history (run_id, log, seq, chunk) VALUES (?, 'log', 0, '[]')",
+            [rid + 1],
+        )
+        store.conn.execute(
+            "INSERT INTO strategy_parts (run_id, name, state) VALUES (?, 'agent', '{}')",
+            [rid + 2],
+        )
+    assert store.orphan_strategy_states() == [rid + 1, rid + 2]
     assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 

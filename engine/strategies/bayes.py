@@ -297,11 +297,14 @@ class BayesSearch(Strategy):
     def top(self, k: int) -> list[tuple[Config, float]]:
         return sorted(self.observations, key=lambda ca: -ca[1])[:k]
 
-    def state_dict(self) -> dict[str, Any]:
+    def logs(self) -> dict[str, list[Any]]:
+        return {"observations": self.observations}  # (config, accuracy): saved as [c, acc]
+
+    def state_dict(self, whole: bool = True) -> dict[str, Any]:
         next_x = getattr(self.opt, "_next_x", None)
         return {
-            **super().state_dict(),
-            "observations": [[c, acc] for c, acc in self.observations],
+            **super().state_dict(whole),
+            "observations": [[c, acc] for c, acc in self.observations] if whole else [],
             "buffer": {k: [to_plain(p), to_plain(o)] for k, (p, o) in self._buffer.items()},
             "queue": self._queue,
             "asked": self.asked,

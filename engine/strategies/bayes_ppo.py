@@ -9,6 +9,7 @@ all of an epoch's trajectories are in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -278,15 +279,24 @@ class BayesPPO(Strategy):
         return f"{msg}; PPO actions now map onto the new ranges"
 
     # --- state -------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
+    def logs(self) -> dict[str, list[Any]]:
+        warmup = {f"warmup.{k}": v for k, v in self.warmup.logs().items()}
+        return {"history": self.history, **warmup}
+
+    def parts(self) -> dict[str, tuple[int, Callable[[], dict[str, Any]]]]:
+        # Its weights and Adam moments, over a megabyte: changed by a PPO update, once a PPO
+        # epoch, and by the policy mean's start after the warm-up.
+        return {"agent": (self.agent.version, self.agent.state_dict)}
+
+    def state_dict(self, whole: bool = True) -> dict[str, Any]:
         return {
-            **super().state_dict(),
-            "warmup": self.warmup.state_dict(),
-            "agent": self.agent.state_dict(),
+            **super().state_dict(whole),
+            "warmup": self.warmup.state_dict(whole),
+            "agent": self.agent.state_dict() if whole else None,
             "ppo_epoch": self.ppo_epoch,
             "stage": self.stage,
             "trajs": [to_plain(t) for t in self.trajs],
-            "history": self.history,
+            "history": self.history if whole else [],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -81,10 +81,13 @@ class GridSearch(Strategy):
         self.points = self._points_left()
         return f"grid recomputed: {len(self.points)} points left"
 
-    def state_dict(self) -> dict[str, Any]:
+    def logs(self) -> dict[str, list[Any]]:
+        return {"visited": self.visited}
+
+    def state_dict(self, whole: bool = True) -> dict[str, Any]:
         return {
-            **super().state_dict(),
-            "visited": self.visited,
+            **super().state_dict(whole),
+            "visited": self.visited if whole else [],
             "told": self.told,
             "spent": self.spent,
         }

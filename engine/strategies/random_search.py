@@ -65,8 +65,13 @@ class RandomSearch(Strategy):
             "epoch_budget": self.budget,
         }
 
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "asked": self.asked, "told": self.told, "spent": self.spent}
+    def state_dict(self, whole: bool = True) -> dict[str, Any]:
+        return {
+            **super().state_dict(whole),
+            "asked": self.asked,
+            "told": self.told,
+            "spent": self.spent,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)

@@ -92,6 +92,8 @@ def test_old_store_pickle_is_dropped_by_the_migration_and_resume_says_why(
     write(db, "DROP INDEX trials_run_est")
     write(db, "ALTER TABLE trials DROP COLUMN est_accuracy")
     write(db, "ALTER TABLE ppo_updates DROP COLUMN explained_variance")
+    write(db, "DROP TABLE strategy_history")
+    write(db, "DROP TABLE strategy_parts")
     write(db, "PRAGMA user_version = 2")
 
     done = hptui("resume", str(run_id), "--headless", "--db", str(db))

@@ -79,3 +79,27 @@ def test_tampered_state_is_a_one_line_refusal(
         assert len(err) < 400, err  # one line, not a dump of the state
     assert query(db, "SELECT count(*) FROM trials") == [(0,)]
     assert query(db, "SELECT status, engine_pid FROM runs") == [("running", None)]
+
+
+def test_a_tampered_history_chunk_is_a_one_line_refusal(tmp_path: Path, fault_env: None) -> None:
+    """The state saved in parts: a head that counts one observation, whose chunk is a pickle."""
+    db = tmp_path / "sent.db"
+    run_id = make_run(db, strategy="bayes")
+    state = _bayes_state()
+    state["observations"] = []
+    write(db, "INSERT INTO strategy_state (run_id, updated_at, state) VALUES (?, 0, ?)",
+          (run_id, encode_state("bayes", state, {"observations": 1})))  # fmt: skip
+    write(db, "INSERT INTO strategy_history (run_id, log, seq, chunk) VALUES (?, ?, 0, ?)",
+          (run_id, "observations", b"\x80\x04\x95pickled"))  # fmt: skip
+    for args in (
+        ["resume", str(run_id), "--headless"],
+        ["engine", str(run_id), "--trainer", FAKE_TRAINER],
+    ):
+        done = hptui(*args, "--db", str(db), timeout=120)
+        err = done.stderr.strip()
+        assert done.returncode == 1, done.stdout + err
+        assert "internal error" not in err and "Traceback" not in err, err
+        assert f"run {run_id} cannot be resumed" in err and "pickle" in err, err
+        assert len(err) < 400, err
+    assert query(db, "SELECT count(*) FROM trials") == [(0,)]
+    assert query(db, "SELECT status, engine_pid FROM runs") == [("running", None)]
