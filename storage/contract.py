@@ -81,9 +81,9 @@ DONE_TRIAL_STATUSES = (FINISHED, FAILED, PRUNED)
 
 # --- names a run is configured with ------------------------------------------------------------
 
-# The built-in LSTM's hyperparameters, in the store's column order (a column each in `trials`;
-# every run's configuration, of any space, is in the trial's `config`). Where a run's space is
-# exactly these, the UI keeps the LSTM's own short columns and one-line summary.
+# The built-in LSTM's hyperparameters (engine.objectives.imdb_lstm); every run's configuration,
+# of any space, is in the trial's `config`. Where a run's space is exactly these, the UI keeps
+# the LSTM's own short columns and one-line summary.
 PARAM_NAMES = ("lr", "batch_size", "lstm_units", "dropout", "embed_dim", "lstm_layers", "optimizer")
 
 STRATEGIES = ("bayes-ppo", "bayes", "random", "grid")

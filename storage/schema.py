@@ -443,6 +443,21 @@ MIGRATIONS.append(
     """
 )
 
+MIGRATIONS.append(
+    # 10 -> 11: a trial's hyperparameters live only in its `config` (JSON), whatever the
+    # objective's space (engine.objective): the seven columns of the IMDB LSTM's names go.
+    # Every reader took the config already; old stores keep their configs as they were.
+    """
+    ALTER TABLE trials DROP COLUMN lr;
+    ALTER TABLE trials DROP COLUMN batch_size;
+    ALTER TABLE trials DROP COLUMN lstm_units;
+    ALTER TABLE trials DROP COLUMN dropout;
+    ALTER TABLE trials DROP COLUMN embed_dim;
+    ALTER TABLE trials DROP COLUMN lstm_layers;
+    ALTER TABLE trials DROP COLUMN optimizer;
+    """
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

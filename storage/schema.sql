@@ -1,4 +1,4 @@
--- The hptui store's schema at version 10, whole: the migrations of
+-- The hptui store's schema at version 11, whole: the migrations of
 -- storage/schema.py applied to an empty database. Generated: do not edit. After a
 -- change to the migrations, regenerate it from the repository root with
 --     python -m storage.schema > storage/schema.sql
@@ -153,8 +153,6 @@ CREATE TABLE "trials" (
     step INTEGER,
     space_version INTEGER NOT NULL,
     config TEXT NOT NULL,
-    lr REAL, batch_size INTEGER, lstm_units INTEGER, dropout REAL,
-    embed_dim INTEGER, lstm_layers INTEGER, optimizer TEXT,
     max_epochs INTEGER,
     epochs_run INTEGER,                       -- a pruned trial: the epochs it ran
     best_epoch INTEGER,

@@ -37,7 +37,6 @@ from storage.limits import MAX_MESSAGE, clip
 from storage.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 JSON_COLUMNS = {"config", "progress", "final", "space", "rules", "rules_fired", "extra", "payload"}
-PARAM_COLUMNS = contract.PARAM_NAMES  # a column each in `trials`
 BUSY_TIMEOUT_MS = 30_000
 STALE_S = 15.0  # an engine whose heartbeat is older than this is gone; its lock is taken over
 T = TypeVar("T")
@@ -695,7 +694,6 @@ class Store:
                 "number": number,
                 "created_at": time.time(),
                 "config": dict(config),
-                **{k: config.get(k) for k in PARAM_COLUMNS},
                 **fields,
             }
             trial_id = self._insert_row("trials", row)

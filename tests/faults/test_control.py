@@ -152,7 +152,9 @@ def test_space_and_rule_edits_make_versions_and_bad_edits_change_nothing(
     wait_until(lambda: query(db, "SELECT status FROM runs")[0][0] == "finished", 120, "the end")
     later = query(
         db,
-        "SELECT space_version, lr, optimizer, lstm_units, penalty, rules_fired "
+        "SELECT space_version, json_extract(config, '$.lr') AS lr, "
+        "json_extract(config, '$.optimizer') AS optimizer, "
+        "json_extract(config, '$.lstm_units') AS lstm_units, penalty, rules_fired "
         "FROM trials WHERE phase != 'final' AND created_at > ?",
         (edited_at,),
     )

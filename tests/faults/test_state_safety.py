@@ -94,6 +94,9 @@ def test_old_store_pickle_is_dropped_by_the_migration_and_resume_says_why(
     write(db, "ALTER TABLE ppo_updates DROP COLUMN explained_variance")
     write(db, "DROP TABLE strategy_history")
     write(db, "DROP TABLE strategy_parts")
+    for column in ("lr", "batch_size", "lstm_units", "dropout", "embed_dim", "lstm_layers"):
+        write(db, f"ALTER TABLE trials ADD COLUMN {column}")
+    write(db, "ALTER TABLE trials ADD COLUMN optimizer TEXT")
     write(db, "PRAGMA user_version = 2")
 
     done = hptui("resume", str(run_id), "--headless", "--db", str(db))

@@ -56,7 +56,7 @@ def test_a_view_in_place_of_a_table_and_extra_objects_are_named(tmp_path: Path) 
     write(db, "CREATE VIEW events AS SELECT 1 AS id, 1 AS run_id, 0 AS created_at, "
               "'info' AS level, 'forged' AS message")  # fmt: skip
     write(db, "CREATE TABLE notes (x)")
-    write(db, "CREATE INDEX trials_lr ON trials (lr)")
+    write(db, "CREATE INDEX trials_lr ON trials (seconds)")
     for args in READERS:
         _refused(hptui(*args, "--db", str(db)), "view events", "table notes", "index trials_lr")
 

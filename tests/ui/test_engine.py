@@ -180,7 +180,8 @@ async def _steer(db: Path, run_id: int, pid: int, tmp_path: Path) -> None:
         )
         v2 = _rows(
             db,
-            "SELECT number, lr FROM trials WHERE run_id = ? AND space_version = 2 "
+            "SELECT number, json_extract(config, '$.lr') AS lr FROM trials "
+            "WHERE run_id = ? AND space_version = 2 "
             "AND phase != 'final'",
             [run_id],
         )
