@@ -3,7 +3,7 @@ profile, seconds on a CPU) is started in its own engine process, and once a thir
 trials are in, the terminal UI opens on it and saves its screen as SVG while the trainers are
 still running.
 
-    python scripts/screenshot.py [--out docs/hptui.svg] [--size 120x36] [--objective digits]
+    python scripts/screenshot.py [--out docs/hptui.svg] [--size 160x44] [--objective digits]
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ async def snap(db: Path, run_id: int, size: tuple[int, int], out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "docs" / "hptui.svg"))
-    p.add_argument("--size", default="120x36", help="columns x rows")
+    p.add_argument("--size", default="160x44", help="columns x rows")
     p.add_argument("--objective", default="digits")
     p.add_argument("--after", type=int, default=14, help="finished trials before the picture")
     args = p.parse_args(argv)
