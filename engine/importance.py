@@ -5,13 +5,15 @@ Pure functions of finished search trials (plain dicts with `config`, `score`,
 is better. Any space: dimension names are whatever the space calls them, and every dimension
 that is not categorical is read as a number from `low` to `high` (log-scaled where `log`).
 
-`importance` fits a random forest to the trials (each dimension as its position in the
-current space, [-1, 1]: `Dimension.to_unit`) and splits the forest's variance over the space
-into each dimension's first-order share, as fANOVA does: for each dimension, the forest's
-prediction averaged over the other dimensions (uniform over the space) as a function of that
-dimension alone, and the variance of that function over the dimension's range. The shares are
-normalised to sum to 1. Chosen over the forest's impurity importance and a GP's length scales
-by `bench/importance_bench.py` (BENCHMARKS.md, section 11).
+`importance` fits a Gaussian process (an ARD Matern-5/2 kernel with a noise term) to the
+trials, each dimension as its position in the current space, [-1, 1] (`Dimension.to_unit`),
+and splits its mean's variance over the space into each dimension's first-order share, as
+fANOVA does: for each dimension, the mean averaged over the other dimensions (uniform over
+the space) as a function of that dimension alone, and the variance of that function over the
+dimension's range. The shares are normalised to sum to 1. Chosen by
+`bench/importance_bench.py` (BENCHMARKS.md, section 11) over a random forest split the same
+way, the forest's impurity and permutation importances, the GP's own length scales and
+Optuna's fANOVA: the best order and the closest shares on the surrogate of real trainings.
 
 Light to import (numpy and scikit-learn are imported by the functions that need them), so the
 command line can count trials before it loads anything heavy.
@@ -30,9 +32,7 @@ if TYPE_CHECKING:
     from engine.space import SearchSpace
 
 MIN_TRIALS = 8  # fewer finished trials: not enough to say what matters
-FIT_MAX = 300  # the forest is fitted on at most this many trials (an even sample of them)
-TREES = 64
-LEAF = 2  # min_samples_leaf: a leaf averages two trials at least (the metric is noisy)
+FIT_MAX = 150  # the GP is fitted on at most this many trials (an even sample of them)
 GRID = 16  # points along a numeric dimension where its marginal effect is evaluated
 BASE = 64  # points of the other dimensions it is averaged over (uniform over the space)
 SEED = 0  # every draw here is seeded: the same trials give the same answer
@@ -117,10 +117,11 @@ def levels(space: SearchSpace, grid: int = GRID) -> list[np.ndarray]:
     return out
 
 
-def fit_sample(n: int, most: int = FIT_MAX, seed: int = SEED) -> np.ndarray:
-    """Indices of at most `most` of `n` trials: all of them, or an even random sample."""
+def fit_sample(n: int, most: int | None = None, seed: int = SEED) -> np.ndarray:
+    """Indices of at most `most` (FIT_MAX) of `n` trials: all, or an even random sample."""
     import numpy as np
 
+    most = FIT_MAX if most is None else most
     if n <= most:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=most, replace=False))
@@ -153,13 +154,25 @@ def marginal_variances(
     return out
 
 
-def forest(x: np.ndarray, y: np.ndarray, seed: int = SEED) -> Any:
-    from sklearn.ensemble import RandomForestRegressor
+def gp(x: np.ndarray, y: np.ndarray, seed: int = SEED) -> Any:
+    """A GP of y over x: constant × ARD Matern-5/2 + white noise, y normalised, fitted on one
+    BLAS thread (its notes on bounds reached are expected: a dimension without effect takes
+    the longest length scale)."""
+    import warnings
 
-    model = RandomForestRegressor(
-        n_estimators=TREES, min_samples_leaf=LEAF, random_state=seed, n_jobs=1
-    )
-    return model.fit(x, y)
+    import numpy as np
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+    from threadpoolctl import threadpool_limits
+
+    d = x.shape[1]
+    kernel = ConstantKernel(1.0, (1e-3, 1e3)) * Matern(
+        np.ones(d), (1e-2, 1e3), nu=2.5
+    ) + WhiteKernel(0.1, (1e-6, 1e1))
+    model = GaussianProcessRegressor(kernel, normalize_y=True, random_state=seed)
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore")
+        return model.fit(x, y)
 
 
 def normalised(weights: np.ndarray) -> np.ndarray | None:
@@ -186,9 +199,9 @@ def importance(
     pick = fit_sample(len(rows), seed=seed)
     chosen = [rows[i] for i in pick]
     x, y = encode(chosen, space), y_all[pick]
-    model = forest(x, y, seed)
+    model = gp(x, y, seed)
     shares = normalised(marginal_variances(model.predict, levels(space), seed=seed))
-    if shares is None:  # the forest is flat: nothing explains the metric
+    if shares is None:  # the model is flat: nothing explains the metric
         return None
     names = [d.name for d in space.dims]
     return Importance(
