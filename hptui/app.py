@@ -425,7 +425,14 @@ class HptuiApp(App[None]):
                 self._matters_timer = self.set_timer(wait, self._matters_later)
             return
         self._matters_busy, self._matters_at = True, time.monotonic()
-        self.run_worker(partial(self._compute_matters, key, cur), thread=True, group="matters")
+        # Started once the screen has painted: the first computation imports scikit-learn,
+        # which holds the interpreter for a while (BENCHMARKS.md, section 11).
+        self.call_after_refresh(
+            self.run_worker,
+            partial(self._compute_matters, key, cur),
+            thread=True,
+            group="matters",
+        )
 
     def _matters_later(self) -> None:
         self._matters_timer = None
@@ -436,14 +443,18 @@ class HptuiApp(App[None]):
         from engine.space import SearchSpace, SpaceError
         from hptui.matters import READ_MAX, compute
 
-        result = None
+        result: Any = None  # the data, or what went wrong in words
         try:
             if self.reader is not None:
                 trials = self.reader.search_results(READ_MAX)
                 space = SearchSpace.from_dict(version["space"])
                 result = compute(trials, space, int(version["version"]))
-        except (sqlite3.Error, SpaceError):
-            pass  # tried again at the next change
+        except sqlite3.Error:
+            pass  # a busy or closing store: tried again at the next change
+        except SpaceError as exc:
+            result = f"the run's search space cannot be read: {exc}"
+        except Exception as exc:  # an analysis must not take the app down
+            result = f"what matters could not be computed: {type(exc).__name__}: {exc}"
         try:
             self.call_from_thread(self._matters_done, key, result)
         except RuntimeError:
@@ -452,8 +463,11 @@ class HptuiApp(App[None]):
     def _matters_done(self, key: tuple[int, int], result: Any) -> None:
         self._matters_busy = False
         if result is not None and self._alive():
-            self.matters_key = key
-            self.matters.show(result)
+            self.matters_key = key  # a failure too: tried again when the trials change
+            if isinstance(result, str):
+                self.matters.show_problem(result)
+            else:
+                self.matters.show(result)
         self._matters_tick()  # trials may have finished meanwhile
 
     def _let_go(self) -> None:

@@ -93,6 +93,10 @@ class MattersPane(Horizontal):
             self.bars.highlighted = self.order.index(keep) if keep in self.order else 0
         self._show_slice()
 
+    def show_problem(self, text: str) -> None:
+        """Why there is nothing to show (the last data, if any, stays below it)."""
+        self.status.update(text)
+
     def _prompt(self, name: str, share: float | None) -> Text:
         label = Text(name, no_wrap=True, overflow="ellipsis")
         label.truncate(NAME_W, overflow="ellipsis", pad=True)
