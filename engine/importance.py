@@ -10,10 +10,14 @@ trials, each dimension as its position in the current space, [-1, 1] (`Dimension
 and splits its mean's variance over the space into each dimension's first-order share, as
 fANOVA does: for each dimension, the mean averaged over the other dimensions (uniform over
 the space) as a function of that dimension alone, and the variance of that function over the
-dimension's range. The shares are normalised to sum to 1. Chosen by
+dimension's range. The shares are normalised to sum to 1. Trials drawn under older space
+versions count too, at their value's position in the current space: clipped to its ends; a
+category it no longer has at the nearest numeric one, else (like a dimension added since) at
+the middle. Chosen by
 `bench/importance_bench.py` (BENCHMARKS.md, section 11) over a random forest split the same
 way, the forest's impurity and permutation importances, the GP's own length scales and
-Optuna's fANOVA: the best order and the closest shares on the surrogate of real trainings.
+Optuna's fANOVA: the closest shares from 60 trials on, and on the surrogate of real trainings
+the best or second-best order.
 
 Light to import (numpy and scikit-learn are imported by the functions that need them), so the
 command line can count trials before it loads anything heavy.
