@@ -156,3 +156,21 @@ def test_recomputed_when_trials_finish_not_otherwise(filled: Filled) -> None:
             assert pane.data is not None and pane.data.trials == 32
 
     asyncio.run(go())
+
+
+def test_the_key_is_in_the_footer_and_the_help(filled: Filled) -> None:
+    from textual.widgets._footer import FooterKey
+
+    from hptui.screens.help import help_text
+
+    assert "| `m` | what matters" in help_text()
+
+    async def go() -> None:
+        app = HptuiApp(str(filled.db), filled.run_id)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await refresh(app, pilot)
+            keys = {k.key: k for k in app.screen.query(FooterKey)}
+            assert "m" in keys and keys["m"].region.right <= 160
+            assert "matters" in str(keys["m"].render())
+
+    asyncio.run(go())
