@@ -28,12 +28,15 @@ from textual.binding import Binding
 from textual.containers import Container, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
+from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Tab, Tabs
 
 from hptui.store_reader import WINDOW, PlotSource, Snapshot, StoreReader
 from hptui.trial_window import TrialWindow
 from hptui.view import ACCURACY_WORDS, MetricWords, cut, metric_words
 from hptui.widgets.event_log import EventLog
+from hptui.widgets.matters_pane import MattersPane
 from hptui.widgets.penalty_pane import PenaltyPane
 from hptui.widgets.proposer_pane import ProposerPane
 from hptui.widgets.reward_plot import RewardPlot
@@ -66,9 +69,14 @@ PANES = [
     ("trainers", "Trainers"),
     ("log", "Log"),
     ("proposer", "Proposer"),
+    ("matters", "What matters"),
 ]
-# Large terminals: the bottom row, the only full-width cell, shows the log or the proposer.
-BOTTOM = ("log", "proposer")
+# Large terminals: the bottom row, the only full-width cell, shows the log, the proposer or
+# what matters.
+BOTTOM = ("log", "proposer", "matters")
+# What matters is computed again (off the UI's thread) at most this often, and only when the
+# finished search trials or the space version changed since.
+MATTERS_EVERY_S = 3.0
 MAIN_ACTIONS = {
     "pause",
     "edit",
@@ -103,6 +111,7 @@ class HptuiApp(App[None]):
         Binding("x", "export", "export"),
         Binding("s", "stop", "stop"),
         Binding("c", "cancel_run", "cancel"),
+        Binding("m", "pane('matters')", "matters"),
         *[
             Binding(str(i + 1), f"pane('{key}')", label, show=False)
             for i, (key, label) in enumerate(PANES)
@@ -139,6 +148,10 @@ class HptuiApp(App[None]):
         self.first_paint_s: float | None = None
         self.notices: list[tuple[str, str]] = []  # start to first screen with store data
         self.farewell = ""  # printed on the shell after the app closes
+        self.matters_key: tuple[int, int] | None = None  # (finished, version) shown there
+        self._matters_at = float("-inf")
+        self._matters_busy = False
+        self._matters_timer: Timer | None = None
 
     def notify(self, message: str, **kwargs: Any) -> None:  # type: ignore[override]
         """Notifications are also kept in `notices` (severity, text): a record of what the
@@ -164,6 +177,7 @@ class HptuiApp(App[None]):
                     yield TrialDetail(id="detail")
                 yield EventLog(id="pane-log", classes="pane")
                 yield ProposerPane(id="pane-proposer", classes="pane")
+                yield MattersPane(id="pane-matters", classes="pane")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -177,6 +191,7 @@ class HptuiApp(App[None]):
         self.event_log = self.query_one(EventLog)
         self.detail = self.query_one(TrialDetail)
         self.proposer = self.query_one(ProposerPane)
+        self.matters = self.query_one(MattersPane)
         self.grid = self.query_one("#panes")
         self.bottom = "log"
         self.tabs = self.query_one("#pane-tabs", Tabs)
@@ -209,7 +224,9 @@ class HptuiApp(App[None]):
             self.panes[key].set_class(key == self.current_pane, "-current")
         if self.current_pane in BOTTOM:
             self.bottom = self.current_pane
-        self.grid.set_class(self.bottom == "proposer" and not self.narrow, "-proposer")
+        for key in BOTTOM[1:]:
+            self.grid.set_class(self.bottom == key and not self.narrow, f"-{key}")
+        self._matters_tick()
 
     def action_pane(self, key: str) -> None:
         self.tabs.active = f"tab-{key}"
@@ -223,10 +240,16 @@ class HptuiApp(App[None]):
     def _show_pane(self, key: str, focus: bool = True) -> None:
         self.current_pane = key
         self._mark_pane()
-        if focus:
-            pane = self.panes[key]
-            if pane.focusable:
-                pane.focus()
+        target = self._focus_target(key)
+        if focus and target is not None:
+            target.focus()
+
+    def _focus_target(self, key: str) -> Widget | None:
+        """What takes the focus when a pane is shown: the pane, or in what matters its bars."""
+        pane = self.panes[key]
+        if key == "matters":
+            return self.matters.bars
+        return pane if pane.focusable else None
 
     def action_focus_next(self) -> None:
         # One pane at a time: Tab shows the next pane rather than focusing a hidden one,
@@ -246,7 +269,7 @@ class HptuiApp(App[None]):
         keys = [k for k, _ in PANES]
         key = keys[(keys.index(self.current_pane) + step) % len(keys)]
         self.action_pane(key)
-        if not self.panes[key].focusable:
+        if self._focus_target(key) is None:
             self.tabs.focus()  # the tabs are shown: the arrows move between panes
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -383,6 +406,75 @@ class HptuiApp(App[None]):
             await self._next_frame()
             if self._alive():
                 self.plot.flush()
+        self._matters_tick()
+
+    # --- what matters ----------------------------------------------------------------------------
+    def _matters_shown(self) -> bool:
+        return self.current_pane == "matters" if self.narrow else self.bottom == "matters"
+
+    def _matters_tick(self) -> None:
+        """Compute what matters again, in a thread, if the pane is shown and the finished
+        search trials or the space version changed; at most every MATTERS_EVERY_S."""
+        if not hasattr(self, "matters") or self.reader is None or self.run_row is None:
+            return
+        if self._matters_busy or not self._matters_shown():
+            return
+        cur = self.versions.get(self.run_row["space_version"])
+        if cur is None:
+            return
+        key = (self.plot_source.finished if self.plot_source else 0, int(cur["version"]))
+        if key == self.matters_key:
+            return
+        wait = self._matters_at + MATTERS_EVERY_S - time.monotonic()
+        if wait > 0:
+            if self._matters_timer is None:
+                self._matters_timer = self.set_timer(wait, self._matters_later)
+            return
+        self._matters_busy, self._matters_at = True, time.monotonic()
+        # Started once the screen has painted: the first computation imports scikit-learn,
+        # which holds the interpreter for a while (BENCHMARKS.md, section 11).
+        self.call_after_refresh(
+            self.run_worker,
+            partial(self._compute_matters, key, cur),
+            thread=True,
+            group="matters",
+        )
+
+    def _matters_later(self) -> None:
+        self._matters_timer = None
+        self._matters_tick()
+
+    def _compute_matters(self, key: tuple[int, int], version: dict[str, Any]) -> None:
+        """In a worker thread: read the finished search trials, fit, hand the result back."""
+        from engine.space import SearchSpace, SpaceError
+        from hptui.matters import READ_MAX, compute
+
+        result: Any = None  # the data, or what went wrong in words
+        try:
+            if self.reader is not None:
+                trials = self.reader.search_results(READ_MAX)
+                space = SearchSpace.from_dict(version["space"])
+                result = compute(trials, space, int(version["version"]))
+        except sqlite3.Error:
+            pass  # a busy or closing store: tried again at the next change
+        except SpaceError as exc:
+            result = f"the run's search space cannot be read: {exc}"
+        except Exception as exc:  # an analysis must not take the app down
+            result = f"what matters could not be computed: {type(exc).__name__}: {exc}"
+        try:
+            self.call_from_thread(self._matters_done, key, result)
+        except RuntimeError:
+            pass  # the app closed meanwhile
+
+    def _matters_done(self, key: tuple[int, int], result: Any) -> None:
+        self._matters_busy = False
+        if result is not None and self._alive():
+            self.matters_key = key  # a failure too: tried again when the trials change
+            if isinstance(result, str):
+                self.matters.show_problem(result)
+            else:
+                self.matters.show(result)
+        self._matters_tick()  # trials may have finished meanwhile
 
     def _follow_run(self) -> None:
         """The panes follow the run's metric and current space: the table's columns, the
@@ -573,7 +665,10 @@ class HptuiApp(App[None]):
         # imported here: the editor needs the engine's space parser (and numpy)
         from hptui.screens.space_editor import SpaceEditor
 
-        self.push_screen(SpaceEditor(cur["version"], cur["space"], cur["rules"]), self._edited)
+        # From what matters, the editor opens at the hyperparameter selected there.
+        focus = self.matters.selected if self.matters.bars.has_focus else None
+        editor = SpaceEditor(cur["version"], cur["space"], cur["rules"], focus=focus)
+        self.push_screen(editor, self._edited)
 
     def _edited(self, commands: list[tuple[str, dict[str, Any]]] | None) -> None:
         for kind, payload in commands or []:

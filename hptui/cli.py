@@ -27,6 +27,7 @@ from hptui.report import (
     ReportError,
     confirmed_choice,
     export_payload,
+    print_matters,
     print_summary,
     pruner_settings,
     pruner_text,
@@ -769,6 +770,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             console.print(t)
         width = min(100, console.width)
         sys.stdout.write(reward_plot(store, run, width=width) + "\n")
+        print_matters(console, store, run, slices=args.slices, width=width)
     finally:
         store.close()
     return 0
@@ -892,9 +894,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     with_db(sub.add_parser("runs", help="list runs")).set_defaults(func=cmd_runs)
-    with_run(
-        sub.add_parser("show", help="summary, best configuration, reward history")
-    ).set_defaults(func=cmd_show)
+    p = with_run(
+        sub.add_parser("show", help="summary, best configuration, reward history, what mattered")
+    )
+    p.add_argument(
+        "--slices",
+        action="store_true",
+        help="also plot the metric against each hyperparameter (one plot each)",
+    )
+    p.set_defaults(func=cmd_show)
     p = with_run(sub.add_parser("export", help="best hyperparameters as JSON"))
     p.add_argument(
         "-o", "--output", help="file to write; - or none: standard output (to pipe it on)"

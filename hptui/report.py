@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from engine.choice import Choice, choose, run_default
+from engine.importance import MIN_TRIALS
 from hptui.view import (
     MetricWords,
     best_meaning,
@@ -205,6 +206,53 @@ def reward_plot(store: Store, run: dict[str, Any], width: int = 80, height: int 
             plt.title(f"best {words.name} so far")
         plt.xlabel("trial")
     return re.sub(r"\x1b\[[0-9;]*m", "", plt.build())  # no colour codes left over
+
+
+def print_matters(
+    console: Console, store: Store, run: dict[str, Any], *, slices: bool = False, width: int = 80
+) -> None:
+    """Which hyperparameters mattered (engine.importance): a share of the metric's variation
+    each, most important first, with its current range; with `slices`, the metric against
+    each hyperparameter as a text plot. With fewer than MIN_TRIALS finished search trials it
+    says so, having loaded nothing heavy."""
+    rid = run["id"]
+    finished = store.search_counts(rid)["finished"]
+    if finished < MIN_TRIALS:
+        console.print(
+            f"what matters: not enough trials ({finished} finished search trials, "
+            f"{MIN_TRIALS} needed)",
+            markup=False,
+        )
+        return
+    from engine.space import SearchSpace, SpaceError
+    from hptui.matters import READ_MAX, bar, compute, pct, range_text, slice_text, slice_view
+    from hptui.matters import status_text as matters_status
+
+    cur = store.current_space(rid)
+    try:
+        space = SearchSpace.from_dict(cur["space"] if cur else {})
+    except SpaceError as exc:
+        console.print(f"what matters: the run's search space cannot be read ({exc})", markup=False)
+        return
+    m = compute(store.search_results(rid, READ_MAX), space, cur["version"] if cur else None)
+    t = Table(title=escape(f"what matters: {matters_status(m)}"))
+    t.add_column("hyperparameter")
+    t.add_column("share")
+    t.add_column("%", justify="right")
+    t.add_column(f"range (space v{cur['version'] if cur else '?'})")
+    for name in m.names:
+        share = m.share(name)
+        t.add_row(
+            escape(clip(name)),
+            "" if share is None else bar(share, 20),
+            "-" if share is None else pct(share).strip(),
+            escape(clip(range_text(space[name]))),
+        )
+    console.print(t)
+    if slices:
+        for name in m.names:
+            view = slice_view(m.slices.get(name, []), space[name], m.metric)
+            console.print(slice_text(view, width=width), markup=False, highlight=False)
 
 
 def best_so_far(accuracies: list[float]) -> tuple[list[int], list[float]]:

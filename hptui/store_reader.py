@@ -183,6 +183,14 @@ class StoreReader:
                 raise sqlite3.ProgrammingError("the store reader is closed")
             return self.store.epochs(trial_id)
 
+    def search_results(self, newest: int) -> list[dict[str, Any]]:
+        """The newest finished search trials, a few columns each (what matters, read in a
+        worker thread when the pane is shown)."""
+        with self.lock:
+            if self.closed:
+                raise sqlite3.ProgrammingError("the store reader is closed")
+            return self.store.search_results(self.run_id, newest)
+
     def close(self) -> None:
         """Waits for a read in flight (milliseconds), then closes."""
         with self.lock:

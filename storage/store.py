@@ -510,6 +510,18 @@ class Store:
         keys = ("number", "phase", "status", "val_accuracy")
         return [dict(zip(keys, r, strict=True)) for r in sorted(rows)]
 
+    def search_results(self, run_id: int, newest: int) -> list[dict[str, Any]]:
+        """The `newest` finished search trials, by number, with only what "which
+        hyperparameters mattered" needs: number, space version, configuration, score and
+        validation accuracy."""
+        rows = self._rows(
+            "SELECT number, space_version, config, score, val_accuracy FROM trials "
+            f"WHERE run_id = ? AND status = '{FINISHED}' AND {SEARCH} "
+            "ORDER BY number DESC LIMIT ?",
+            [run_id, newest],
+        )
+        return rows[::-1]
+
     def search_accuracy_bins(self, run_id: int, width: int) -> list[dict[str, Any]]:
         """The finished search trials' accuracies in bins of `width` trial numbers: per bin its
         first and last number, how many, the highest and the mean accuracy. One aggregate

@@ -47,12 +47,14 @@ within a second (see the log).
 | `s` | stop: running trials finish, then the run ends (asks first) |
 | `c` | cancel: kill running trials and end the run (asks first) |
 | `q` | quit; while the run is active, choose detach or stop |
-| `1`-`7` | show trials, trial, {pane}, penalties, trainers, log, proposer (small terminals) |
-| `6` / `7` | large terminals: the log / the proposer in the bottom row |
+| `m` | what matters: which hyperparameters decided the score, and where (also `8`) |
+| `1`-`8` | small terminals: trials, trial, {pane}, penalties, trainers, log, proposer, matters |
+| `6` / `7` / `8` | large terminals: the log / the proposer / what matters in the bottom row |
 | `←` `→` | in the proposer: previous / next PPO step (`Home`: first, `End`: the table's) |
 | `o` / `O` | in the trials table: next sort column / reverse order |
 | `f` / `F` | in the trials table: show one phase / one status (again: the next) |
 | `↑` `↓` `Enter` | pick a trial to see its epochs, reward breakdown and error |
+| `↑` `↓` then `e` | in what matters: pick a hyperparameter, edit its range |
 | `Tab` | next pane (small terminals: shows it) |
 | `?` | this help (Esc closes) |
 
@@ -78,6 +80,13 @@ estimate ± sd is shown against the incumbent ({estimate}). The reward
 is split into its parts, and `update` gives the last policy update's KL, clip fraction,
 entropy, mean std and losses. It shows the PPO step selected in the trials table, else the
 latest.
+
+**What matters** gives each hyperparameter's share of how the score varies over the
+finished search trials (a random forest fitted to them, its variance split per
+hyperparameter as fANOVA does; from 8 trials on, recomputed as trials finish). Beside it,
+the score of every trial against the selected hyperparameter's value: `x` a trial of the
+current space, `o` one drawn under an older space version, the vertical lines the current
+range (a log axis for log ranges; categories side by side).
 """
 
 

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, TextArea
+from textual.widgets import Button, Input, Label, TextArea
 
 from engine.reward import parse_rules
 from engine.rulecheck import check_rules
@@ -24,15 +24,24 @@ Commands = list[tuple[str, dict[str, Any]]]
 
 
 class SpaceEditor(ModalScreen[Commands | None]):
-    """Dismisses with the commands to send ([] or None when nothing is applied)."""
+    """Dismisses with the commands to send ([] or None when nothing is applied). `focus`
+    names the dimension whose first field has the focus when it opens."""
 
     BINDINGS = [
         Binding("escape", "cancel", "cancel"),
         Binding("ctrl+s", "apply", "apply"),
     ]
 
-    def __init__(self, version: int, space: dict[str, Any], rules: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        version: int,
+        space: dict[str, Any],
+        rules: list[dict[str, Any]],
+        *,
+        focus: str | None = None,
+    ) -> None:
         super().__init__()
+        self.focus_name = focus
         self.version = version
         self.space = SearchSpace.from_dict(space)
         self.space_data = space
@@ -66,6 +75,19 @@ class SpaceEditor(ModalScreen[Commands | None]):
         for f in self.query(DimensionField):
             f.check()
         self.validate()
+        if self.focus_name is not None:
+            self.call_after_refresh(self.focus_dimension, self.focus_name)
+
+    def focus_dimension(self, name: str) -> bool:
+        """Focus the first field shown of dimension `name` (its low bound or its choices)."""
+        for f in self.query(DimensionField):
+            if f.dim_name == name:
+                inputs = [i for i in f.query(Input) if i.display]
+                if inputs:
+                    inputs[0].focus()
+                    f.scroll_visible(animate=False)
+                    return True
+        return False
 
     @on(DimensionField.Changed)
     def _dim_changed(self) -> None:
