@@ -55,6 +55,7 @@ def test_show_prints_what_mattered_most_important_first(decided: tuple[Path, int
     out = hptui("show", str(run_id), "--db", str(db))
     assert out.returncode == 0, out.stderr
     assert "what matters: share of the score's variation, 40 trials" in out.stdout
+    assert "rough under 60" in " ".join(out.stdout.split())  # the order: a hint under 60
     rows = matters_rows(out.stdout)
     assert [r[0] for r in rows][0] == "lr"
     assert sorted(r[0] for r in rows) == sorted(default_space().names)
