@@ -131,11 +131,11 @@ def test_engine_failed_trials_recorded_run_finishes(tmp_path: Path, cache_env) -
     rid, status, store = start(tmp_path / "f.db", "random", seed=5, trainer=FAKE_TRAINER_FAIL_SGD)
     assert status == "finished"
     trials = store.trials(rid)
-    sgd = [t for t in trials if t["optimizer"] == "sgd"]
+    sgd = [t for t in trials if t["config"]["optimizer"] == "sgd"]
     assert sgd, "seed 5 should draw some sgd configurations"
     assert len(sgd) < TINY.search_trials
     for t in trials:
-        if t["optimizer"] == "sgd":
+        if t["config"]["optimizer"] == "sgd":
             assert t["status"] == "failed" and "NaN" in t["error"]
             assert t["reward"] is None and store.epochs(t["id"]) == []
         else:
@@ -215,7 +215,9 @@ def test_engine_applies_space_edit_and_refuses_bad_one(tmp_path: Path, cache_env
         if t["space_version"] == 2 and t["phase"] not in ("final", "confirm")
     ]
     assert later, "some trials should be drawn after the edit"
-    assert all(t["optimizer"] == "adam" and t["batch_size"] == 16 for t in later)
+    assert all(
+        t["config"]["optimizer"] == "adam" and t["config"]["batch_size"] == 16 for t in later
+    )
     store.close()
 
 

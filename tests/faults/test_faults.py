@@ -135,7 +135,9 @@ def test_failing_trials_fail_alone_and_the_run_finishes(
     db = tmp_path / f"{mode}.db"
     run_id = new_run(db, strategy="random", seed=11)
     assert Engine(db, run_id, trainer=FAKE_TRAINER).run() == "finished"
-    rows = query(db, f"SELECT optimizer, status, error FROM trials WHERE {SEARCH}")
+    rows = query(
+        db, f"SELECT json_extract(config, '$.optimizer'), status, error FROM trials WHERE {SEARCH}"
+    )
     assert len(rows) == 4
     assert {r[0] for r in rows} == {"adam", "sgd"}, "seed 11 should draw both optimizers"
     for optimizer, status, err in rows:

@@ -32,7 +32,9 @@ def test_hung_trial_is_killed_failed_and_its_worker_replaced(
     assert done.returncode == 0, done.stdout + done.stderr
     assert query(db, "SELECT status FROM runs") == [("finished",)]
     rows = query(
-        db, "SELECT optimizer, status, error FROM trials WHERE phase = 'search' ORDER BY number"
+        db,
+        "SELECT json_extract(config, '$.optimizer'), status, error FROM trials "
+        "WHERE phase = 'search' ORDER BY number",
     )
     assert len(rows) == 4 and {r[0] for r in rows} == {"adam", "sgd"}
     for optimizer, status, error in rows:
