@@ -31,6 +31,7 @@ found-vs-chosen gap is what the choice lost of what the search found.
     python -m bench.real_bench [--seeds 20] [--methods bayes-ppo bayes random tpe default]
                                [--results runs.jsonl]
     python -m bench.real_bench --headroom 1000        # the objective's headroom, no search
+    python -m bench.real_bench --quick                # a smoke run: tiny budget, 1 seed
 
 With `--results` each finished run (its choice and evaluation) is appended to a JSON-lines
 file, and a later invocation with the same file runs only what is missing.
@@ -369,6 +370,9 @@ def points(m: float, h: float) -> str:
 
 def summary(runs: Sequence[Run], methods: Sequence[str]) -> str:
     """The bench's table, the pairwise differences, and which of them are separated."""
+    from engine.objective import load_objective
+
+    default_config = config_key(load_objective(OBJECTIVE).default_config())
     by = {m: {r.seed: r for r in runs if r.method == m} for m in methods}
     default = by.get("default", {})
     rows = []
@@ -390,10 +394,11 @@ def summary(runs: Sequence[Run], methods: Sequence[str]) -> str:
                 m,
                 len(rs),
                 f"{statistics.fmean(r.epochs for r in rs):.0f}",
-                f"{acc:.4f} ± {acc_h:.4f}" if not math.isnan(acc_h) else f"{acc:.4f}",
+                f"{acc:.4f} ± {acc_h:.4f}" if acc_h > 0 else f"{acc:.4f}",
                 gain,
+                sum(config_key(r.chosen) == default_config for r in rs),
                 f"{statistics.fmean(r.found_test for r in rs):.4f}",
-                gap,
+                gap if m != "default" else "",
                 f"{statistics.fmean(own):.4f}" if own else "",
                 f"{statistics.fmean(r.wall_s for r in rs):.1f}",
             ]
@@ -406,6 +411,7 @@ def summary(runs: Sequence[Run], methods: Sequence[str]) -> str:
                 "epochs/run",
                 "true test acc of the choice (95 % CI)",
                 "gain over default (points, paired)",
+                "chose the default",
                 "found (true test)",
                 "found - chosen (points)",
                 "run's own final test",
@@ -552,6 +558,7 @@ def main() -> None:
     ap.add_argument(
         "--headroom", type=int, metavar="N", help="measure the headroom over N uniform points"
     )
+    ap.add_argument("--quick", action="store_true", help="tiny profile, 1 seed: a smoke run")
     ap.add_argument(
         "--default",
         type=json.loads,
@@ -559,6 +566,8 @@ def main() -> None:
         help="headroom: JSON settings over the objective's default, measured in its place",
     )
     args = ap.parse_args()
+    if args.quick:
+        args.profile, args.seeds, args.eval_seeds, args.screen_seeds = "tiny", 1, 2, 1
     from engine.objective import load_objective
     from engine.profiles import PROFILES
 
