@@ -559,7 +559,9 @@ def main() -> None:
     ap.add_argument(
         "--headroom", type=int, metavar="N", help="measure the headroom over N uniform points"
     )
-    ap.add_argument("--quick", action="store_true", help="tiny profile, 1 seed: a smoke run")
+    ap.add_argument(
+        "--quick", action="store_true", help="a smoke run: tiny profile (unequal budgets), 1 seed"
+    )
     ap.add_argument(
         "--default",
         type=json.loads,
