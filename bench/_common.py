@@ -83,13 +83,16 @@ def mean_sd(xs: Sequence[float]) -> str:
 
 
 def optuna_suggest(trial: Any, space: Any) -> dict[str, Any]:
-    """A configuration of `space` asked from an Optuna trial (log-uniform where the space is)."""
-    from engine.space import Real
+    """A configuration of `space` asked from an Optuna trial (log-uniform where the space is;
+    whole numbers for an integer dimension)."""
+    from engine.space import Integer, Real
 
     cfg: dict[str, Any] = {}
     for d in space.dims:
         if isinstance(d, Real):
             cfg[d.name] = trial.suggest_float(d.name, d.low, d.high, log=d.log)
+        elif isinstance(d, Integer):
+            cfg[d.name] = trial.suggest_int(d.name, d.low, d.high, log=d.log)
         else:
             cfg[d.name] = trial.suggest_categorical(d.name, list(d.choices))
     return cfg

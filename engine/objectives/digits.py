@@ -3,9 +3,15 @@ handwritten digits that ship with scikit-learn (1,797 8x8 images), in the plain 
 
 Each epoch is one pass of `partial_fit` over 900 training images (milliseconds), validated
 on 450 and tested on 447 others, so real trainings (not a surrogate) can rank the search
-strategies over many seeds. Its default (scikit-learn's own MLP defaults, one hidden layer
-of 32) leaves room above it at a budget of a few epochs: the learning rate and the width
-decide most of the accuracy (BENCHMARKS.md, "A real-training bench").
+strategies over many seeds (bench/real_bench.py).
+
+The default is a reasonable hand choice for a budget of a few epochs (Adam at 0.01, one
+hidden layer of 64, batches of 64), not scikit-learn's own defaults (Adam at 0.001, 100
+units, batches of 200), which barely start learning in 2 epochs. At the quick profile's 2
+epochs (BENCHMARKS.md, section 12) it reaches 0.889 validation accuracy (noise sd 0.014
+between seeds) and beats 92 % of the space, and the best of 1,000 uniform configurations is
+4.7 points above it: room a search must find, not a strawman any search beats (the earlier
+default, Adam at 0.001 with 32 units, reached 0.316 and beat 46 % of the space).
 """
 
 from __future__ import annotations
@@ -72,8 +78,8 @@ objective = Objective(
         "activation": ["relu", "tanh", "logistic"],
     },
     default={
-        "lr": 1e-3,
-        "hidden": 32,
+        "lr": 1e-2,
+        "hidden": 64,
         "layers": 1,
         "alpha": 1e-4,
         "batch_size": 64,
