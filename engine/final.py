@@ -137,10 +137,15 @@ def confirmed(val_best: float | None, val_default: float | None) -> bool | None:
     return val_best > val_default
 
 
-def format_final(f: dict[str, Any], metric: Metric | None = None) -> str:
+def format_final(
+    f: dict[str, Any], metric: Metric | None = None, *, with_verdict: bool = True
+) -> str:
     """The final validation's summary in one line. Its numbers are utilities; with the run's
     `metric` (one that is not a plain accuracy) they are shown as the metric itself, and the
-    gain as a difference in the metric's units."""
+    gain as a difference in the metric's units. `with_verdict=False`: without the verdict,
+    for a caller that prints it on a line of its own."""
+    if not with_verdict:
+        f = {**f, "verdict": None}
     if f.get("status") == FINAL_FAILED:  # no pair finished: there are no numbers
         return f"final validation failed: {f.get('reason')}"
     n = f.get("repeats") or 1
@@ -150,7 +155,7 @@ def format_final(f: dict[str, Any], metric: Metric | None = None) -> str:
     if f.get("default_is_best"):
         each = f", mean of {n} trainings" if n > 1 else ""
         return (
-            f"final validation ({f['epochs']} epochs{each}): {f['verdict']}; default {on} "
+            f"final validation ({f['epochs']} epochs{each}): {_lead(f)}default {on} "
             f"{f['default_test_accuracy']:.4f} in {f['default_seconds']:.1f} s"
         )
     each = f", mean of {n} trainings each" if n > 1 else ""
@@ -164,6 +169,10 @@ def format_final(f: dict[str, Any], metric: Metric | None = None) -> str:
     )
 
 
+def _lead(f: dict[str, Any]) -> str:
+    return f"{f['verdict']}; " if f.get("verdict") else ""
+
+
 def _format_metric(f: dict[str, Any], metric: Metric, n: int) -> str:
     """format_final for a metric that is not an accuracy: `test val_loss 0.3120`."""
     name, spec = metric.name, metric.value_format()
@@ -175,7 +184,7 @@ def _format_metric(f: dict[str, Any], metric: Metric, n: int) -> str:
     if f.get("default_is_best"):
         each = f", mean of {n} trainings" if n > 1 else ""
         return (
-            f"final validation ({f['epochs']} epochs{each}): {f['verdict']}; default {test} "
+            f"final validation ({f['epochs']} epochs{each}): {_lead(f)}default {test} "
             f"{name} {v(f['default_test_accuracy'])} in {f['default_seconds']:.1f} s"
         )
     each = f", mean of {n} trainings each" if n > 1 else ""

@@ -148,7 +148,9 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
     if final_status(final) == FINAL_FAILED:
         console.print(final_failed_text(final, 2 * SHOWN), markup=False)
     elif final:
-        console.print(clip(final_text(final, words), 2 * SHOWN), markup=False)
+        # The verdict once, on its own line (result_text), not also at the summary's end.
+        summary = final_text(final, words, with_verdict=False)
+        console.print(clip(summary, 2 * SHOWN), markup=False)
         console.print(f"verdict: {result_text(final, words)}", markup=False)
         if final_status(final) == FINAL_PARTIAL:
             console.print(final_partial_text(final, 2 * SHOWN), markup=False)

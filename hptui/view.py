@@ -450,10 +450,13 @@ def choice_text(chosen: Row, default: Row | None, words: MetricWords = ACCURACY_
     return text
 
 
-def final_text(final: Row, words: MetricWords = ACCURACY_WORDS) -> str:
+def final_text(
+    final: Row, words: MetricWords = ACCURACY_WORDS, *, with_verdict: bool = True
+) -> str:
     """The final validation's summary in words (engine.final.format_final), in the metric's
-    own units."""
-    return format_final(dict(final), None if words.is_accuracy else words.metric)
+    own units; `with_verdict=False` where the verdict gets a line of its own."""
+    metric = None if words.is_accuracy else words.metric
+    return format_final(dict(final), metric, with_verdict=with_verdict)
 
 
 def _n(x: float) -> str:

@@ -78,6 +78,8 @@ def test_show(finished_db, capsys) -> None:
     assert f"best: trial {best['number']}" in out
     assert "final validation (1 epochs)" in out
     assert "data: sample" in out and "search" in out
+    # the verdict once, on its own line, not also at the end of the final validation's line
+    assert out.count("verdict:") == 1 and "\nverdict: " in out
 
 
 def test_export_stdout(finished_db, capsys) -> None:
