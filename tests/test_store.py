@@ -761,7 +761,7 @@ def test_run_store_covers_every_run_scoped_method() -> None:
     """Each Store method whose first argument is the run id has a RunStore twin taking
     the same other arguments, so a new one cannot be forgotten."""
     for name, method in vars(Store).items():
-        if name.startswith("_") or not callable(method):
+        if name.startswith("_") or name == "for_run" or not callable(method):
             continue
         params = list(inspect.signature(method).parameters.values())
         if len(params) < 2 or params[1].name != "run_id":
