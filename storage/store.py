@@ -1095,6 +1095,18 @@ class RunStore:
         self.store = store
         self.run_id = run_id
 
+    @classmethod
+    def of(cls, store: Store | RunStore, run_id: int | None = None) -> RunStore:
+        """`store` bound to `run_id`, or a RunStore as it is (then without a run id): for
+        constructors that take either `(store, run_id)` or one run's handle."""
+        if isinstance(store, RunStore):
+            if run_id is not None and run_id != store.run_id:
+                raise ValueError(f"a handle on run {store.run_id} given for run {run_id}")
+            return store
+        if run_id is None:
+            raise TypeError("a Store needs the run id beside it")
+        return cls(store, run_id)
+
     def __repr__(self) -> str:
         return f"RunStore(run_id={self.run_id}, path={str(self.store.path)!r})"
 
