@@ -10,31 +10,30 @@ from engine.profiles import Profile
 from engine.space import SearchSpace
 from engine.strategies.confirm import Confirmation
 from storage import contract
-from storage.store import Store
+from storage.store import RunStore
 
 
 def confirm_stage(
-    store: Store, run_id: int, space: SearchSpace, profile: Profile, strategy: str
+    rs: RunStore, space: SearchSpace, profile: Profile, strategy: str
 ) -> Confirmation | None:
     """The confirmation still to run (trainings finished before a stop or a kill are not run
     again); None when the profile has none or no search trial finished."""
     if profile.confirm_candidates <= 0 or profile.confirm_repeats <= 0:
         return None
-    search = [t for t in store.trials(run_id) if contract.is_search_phase(t["phase"])]
+    search = [t for t in rs.trials() if contract.is_search_phase(t["phase"])]
     # The search is over: its trials, and so the candidates, are the same on every resume.
-    default = run_default(store, run_id)
+    default = run_default(rs.store, rs.run_id)
     top = candidates(search, profile.confirm_candidates, default)
     if not top and not any(t["status"] == contract.FINISHED for t in search):
-        store.log(run_id, "no finished trial: no confirmation", "warning")
+        rs.log("no finished trial: no confirmation", "warning")
         return None
     done = {
         t["extra"].get("key")
-        for t in store.trials(run_id, phase=contract.CONFIRM_PHASE, status=contract.FINISHED)
+        for t in rs.trials(phase=contract.CONFIRM_PHASE, status=contract.FINISHED)
     }
     epochs = profile.trial_epochs(strategy)
-    store.update_run(run_id, phase=contract.CONFIRM_PHASE)
-    store.log(
-        run_id,
+    rs.update_run(phase=contract.CONFIRM_PHASE)
+    rs.log(
         f"confirmation: the search's top {len(top)} and the default configuration, "
         f"{profile.confirm_repeats} more trainings each at {epochs} epochs (new seeds)",
     )

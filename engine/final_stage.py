@@ -14,29 +14,24 @@ from engine.strategies.final import ROLES, FinalValidation
 from storage import contract
 from storage.contract import FINAL_DONE, FINAL_FAILED, FINAL_PARTIAL
 from storage.limits import MAX_MESSAGE, clip
-from storage.store import Store
+from storage.store import RunStore
 
 
-def final_stage(
-    store: Store, run_id: int, space: SearchSpace, profile: Profile
-) -> FinalValidation | None:
+def final_stage(rs: RunStore, space: SearchSpace, profile: Profile) -> FinalValidation | None:
     """The final validation still to run (its trainings done before a stop are not run
     again); None when no search trial finished."""
-    default = run_default(store, run_id)
-    choice = choose(
-        (t for t in store.trials(run_id) if t["phase"] != contract.FINAL_PHASE), default
-    )
+    default = run_default(rs.store, rs.run_id)
+    choice = choose((t for t in rs.trials() if t["phase"] != contract.FINAL_PHASE), default)
     if choice is None:
-        store.log(run_id, "no finished trial: no final validation", "warning")
+        rs.log("no finished trial: no final validation", "warning")
         return None
     best = {"number": choice.best.trial, "config": choice.best.config, "n": choice.best.n}
     repeats = profile.final_repeats
     # A record of a failed final validation is cleared while it is tried again (a resume).
-    store.update_run(run_id, phase=contract.FINAL_PHASE, final=None)
+    rs.update_run(phase=contract.FINAL_PHASE, final=None)
     # The default chosen: nothing to compare it with, it is trained once per repeat.
     roles = ("default",) if choice.default_is_best else ROLES
-    store.log(
-        run_id,
+    rs.log(
         f"final validation: best (trial {best['number']}, mean of {choice.best.n} "
         "measurements) and default, "
         + (f"{repeats} trainings each, " if repeats > 1 else "")
@@ -48,14 +43,14 @@ def final_stage(
         default,
         profile.final_epochs,
         repeats=repeats,
-        done=final_trainings(store, run_id).keys(),
+        done=final_trainings(rs).keys(),
         roles=roles,
     )
 
 
-def run_metric(store: Store, run_id: int) -> Metric:
+def run_metric(rs: RunStore) -> Metric:
     """The metric the run was created with (its log lines show its values)."""
-    run = store.run(run_id) or {}
+    run = rs.run() or {}
     cfg = run.get("config") if isinstance(run.get("config"), dict) else {}
     try:
         return Metric.from_dict(cfg.get("metric"))
@@ -64,8 +59,7 @@ def run_metric(store: Store, run_id: int) -> Metric:
 
 
 def record_final(
-    store: Store,
-    run_id: int,
+    rs: RunStore,
     stage: FinalValidation,
     profile: Profile,
     cut_short: str | None = None,
@@ -74,14 +68,14 @@ def record_final(
     default under one seed); and, where a pair is missing, which trainings failed and why
     (`cut_short`: the stage was stopped or cancelled before it finished), so that a finished
     run never ends with no result and no word about it."""
-    done = final_trainings(store, run_id)
-    metric = run_metric(store, run_id)
+    done = final_trainings(rs)
+    metric = run_metric(rs)
     if stage.roles == ("default",):
         alone = [done["default", r] for r in range(stage.repeats) if ("default", r) in done]
         if alone:
             summary = default_summary(alone, profile.final_epochs, stage.best.get("n", 1))
-            store.update_run(run_id, final={**summary, "status": FINAL_DONE})
-            store.log(run_id, format_final(summary, metric))
+            rs.update_run(final={**summary, "status": FINAL_DONE})
+            rs.log(format_final(summary, metric))
             return
         # none of the default's trainings finished: the failure is recorded below
     pairs = [
@@ -89,19 +83,18 @@ def record_final(
         for r in range(stage.repeats)
         if ("best", r) in done and ("default", r) in done
     ]
-    failed = missed_trainings(store, run_id, done)
+    failed = missed_trainings(rs, done)
     if len(pairs) == stage.repeats:
         summary = {**final_summary(stage.best, pairs, profile.final_epochs), "status": FINAL_DONE}
-        store.update_run(run_id, final=summary)
-        store.log(run_id, format_final(summary, metric))
+        rs.update_run(final=summary)
+        rs.log(format_final(summary, metric))
         return
     reason = failure_reason(failed, cut_short)
     record = {"reason": reason, "failed_trials": failed, "planned_repeats": stage.repeats}
     if pairs:
         summary = final_summary(stage.best, pairs, profile.final_epochs)
-        store.update_run(run_id, final={**summary, **record, "status": FINAL_PARTIAL})
-        store.log(
-            run_id,
+        rs.update_run(final={**summary, **record, "status": FINAL_PARTIAL})
+        rs.log(
             f"{format_final(summary, metric)}; {stage.repeats - len(pairs)} of {stage.repeats} "
             f"pairs of trainings did not finish: {reason}",
             "warning",
@@ -113,17 +106,17 @@ def record_final(
         "best_trial": stage.best["number"],
         "epochs": profile.final_epochs,
     }
-    store.update_run(run_id, final=failure)
-    store.log(run_id, f"final validation failed: {reason}", "error")
+    rs.update_run(final=failure)
+    rs.log(f"final validation failed: {reason}", "error")
 
 
 def missed_trainings(
-    store: Store, run_id: int, done: dict[tuple[str, int], dict[str, Any]]
+    rs: RunStore, done: dict[tuple[str, int], dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """The final-validation trials that ended without a result, for a (role, repeat) that no
     other trial finished (a retry that succeeded makes an earlier failure moot)."""
     out = []
-    for t in store.trials(run_id, phase=contract.FINAL_PHASE):
+    for t in rs.trials(phase=contract.FINAL_PHASE):
         role, repeat = t["extra"].get("role"), int(t["extra"].get("repeat", 0))
         if t["status"] == contract.FINISHED or (role, repeat) in done:
             continue
@@ -153,9 +146,9 @@ def failure_reason(failed: list[dict[str, Any]], cut_short: str | None) -> str:
     return "; ".join(parts) or "no training finished"
 
 
-def final_trainings(store: Store, run_id: int) -> dict[tuple[str, int], dict[str, Any]]:
+def final_trainings(rs: RunStore) -> dict[tuple[str, int], dict[str, Any]]:
     """The finished final-validation trials by (role, repeat)."""
     return {
         (t["extra"].get("role"), int(t["extra"].get("repeat", 0))): t
-        for t in store.trials(run_id, phase=contract.FINAL_PHASE, status=contract.FINISHED)
+        for t in rs.trials(phase=contract.FINAL_PHASE, status=contract.FINISHED)
     }

@@ -9,56 +9,53 @@ from typing import Any
 
 from engine.metric import Metric
 from engine.strategies.base import Outcome, Proposal
-from storage.store import Store
+from storage.store import RunStore
 
 EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
 
-def record_worker_news(store: Store, run_id: int, m: dict[str, Any]) -> bool:
+def record_worker_news(rs: RunStore, m: dict[str, Any]) -> bool:
     """Store a message about a worker rather than a trial; False for any other message."""
     kind = m["kind"]
     if kind == "ready":
-        store.update_run(run_id, device=m["device"], precision=m["precision"])
-        store.set_worker(run_id, m["slot"], pid=m["pid"])
+        rs.update_run(device=m["device"], precision=m["precision"])
+        rs.set_worker(m["slot"], pid=m["pid"])
     elif kind == "retry":  # its worker or node was lost: the trial runs again from the start
-        store.clear_epochs(m["trial_id"])
-        store.log(
-            run_id,
+        rs.store.clear_epochs(m["trial_id"])
+        rs.log(
             f"trial {m['trial_id']}: {m['error']}; running it again (retry {m['attempt']})",
             "warning",
         )
     elif kind == "worker_retired":  # the recycling rule (Objective.trials_per_worker)
         n = m["trials"]
-        store.log(
-            run_id,
+        rs.log(
             f"worker {m['slot']} (pid {m['old_pid']}) retired after {n} trial"
             f"{'s' if n != 1 else ''} (the objective's trials_per_worker); started a new one",
         )
-        store.set_worker(run_id, m["slot"], trial_id=None, pid=None)
+        rs.set_worker(m["slot"], trial_id=None, pid=None)
     elif kind == "worker_restarted":
-        store.log(
-            run_id,
+        rs.log(
             f"worker {m['slot']} (pid {m['old_pid']}) exited with code {m['exitcode']}; "
             "started a new one",
             "warning",
         )
-        store.set_worker(run_id, m["slot"], trial_id=None, pid=None)
+        rs.set_worker(m["slot"], trial_id=None, pid=None)
     else:
         return False
     return True
 
 
-def record_progress(store: Store, run_id: int, m: dict[str, Any]) -> None:
+def record_progress(rs: RunStore, m: dict[str, Any]) -> None:
     """Where a trial is in its training, for the trainers pane."""
-    store.set_worker(
-        run_id, m["slot"], trial_id=m["trial_id"], epoch=m["epoch"], epochs=m["epochs"],
+    rs.set_worker(
+        m["slot"], trial_id=m["trial_id"], epoch=m["epoch"], epochs=m["epochs"],
         batch=m["batch"], batches=m["batches"],
     )  # fmt: skip
 
 
-def record_epoch(store: Store, run_id: int, m: dict[str, Any]) -> None:
+def record_epoch(rs: RunStore, m: dict[str, Any]) -> None:
     """One epoch of a trial; a loss that is not a number is stored as NULL."""
-    store.add_epoch(run_id, m["trial_id"], **{k: _finite(m[k]) for k in EPOCH_KEYS})
+    rs.add_epoch(m["trial_id"], **{k: _finite(m[k]) for k in EPOCH_KEYS})
 
 
 def result_line(

@@ -35,7 +35,7 @@ from engine.state import (
 )
 from engine.strategies.base import Outcome, Proposal, Strategy
 from storage import contract
-from storage.store import Store
+from storage.store import RunStore, Store
 
 
 @dataclass
@@ -72,8 +72,14 @@ class Told:
 class StrategyKeeper:
     """Tells a run's strategy its results and keeps its saved state up to date."""
 
-    def __init__(self, store: Store, run_id: int, name: str) -> None:
-        self.store, self.run_id, self.name = store, run_id, name
+    def __init__(
+        self, store: Store | RunStore, run_id: int | None = None, name: str | None = None
+    ) -> None:
+        """`StrategyKeeper(store, run_id, name)` or `StrategyKeeper(run, name=name)`."""
+        if name is None:
+            raise TypeError("StrategyKeeper needs the strategy's name")
+        self.rs = RunStore.of(store, run_id)
+        self.store, self.run_id, self.name = self.rs.store, self.rs.run_id, name
         # (strategy, proposal, outcome) to tell, or (strategy, None, None): save only
         self._jobs: queue.Queue[tuple[Strategy, Proposal | None, Outcome | None]] = queue.Queue()
         self._told: queue.Queue[Told] = queue.Queue()
@@ -91,7 +97,7 @@ class StrategyKeeper:
         """The state saved for the run, decoded as data and whole again; a row that is not
         hptui's JSON state, or a history or part that does not fit it, is refused
         (EngineError) before anything else happens."""
-        blob = self.store.load_strategy_state(self.run_id)
+        blob = self.rs.load_strategy_state()
         if blob is None:
             return None
         try:
@@ -99,8 +105,8 @@ class StrategyKeeper:
             self._read = Head({}, dict(head.logs), list(head.parts))
             return join(
                 head,
-                lambda log: self.store.load_strategy_history(self.run_id, log),
-                lambda name: self.store.load_strategy_part(self.run_id, name),
+                lambda log: self.rs.load_strategy_history(log),
+                lambda name: self.rs.load_strategy_part(name),
             )
         except StateError as exc:
             raise EngineError(f"run {self.run_id} cannot be resumed: {exc}") from None
@@ -110,7 +116,7 @@ class StrategyKeeper:
         state is loaded into `strategy` (EngineError when it does not fit), results the state
         missed are told again (see `results_not_told`), and the proposals that were running
         are handed out again first."""
-        interrupted = self.store.mark_running_interrupted(self.run_id)
+        interrupted = self.rs.mark_running_interrupted()
         if saved is None:
             return
         try:
@@ -136,8 +142,7 @@ class StrategyKeeper:
         for proposal, outcome in missed:
             self.tell(strategy, proposal, outcome)
         strategy.requeue_pending()
-        self.store.log(
-            self.run_id,
+        self.rs.log(
             f"resumed: strategy state restored, {interrupted} interrupted trial(s) will run "
             "again"
             + (f", {len(missed)} result(s) committed before the stop told to it" if missed else ""),
@@ -226,11 +231,10 @@ class StrategyKeeper:
         if told.planned is not None:
             self._last = (told.planned, told.progress)
         if told.pruned:  # epochs handed back: an epoch budget plans more trials
-            self.store.update_run(self.run_id, planned_trials=told.planned)
+            self.rs.update_run(planned_trials=told.planned)
         for upd in told.updates:
-            self.store.add_ppo_update(self.run_id, **upd)
-            self.store.log(
-                self.run_id,
+            self.rs.add_ppo_update(**upd)
+            self.rs.log(
                 f"PPO epoch {upd['ppo_epoch']} update: mean reward {upd['mean_reward']:.2f}, "
                 f"best {upd['best_reward']:.2f}, KL {upd['approx_kl']:.4f}, "
                 f"std {upd['mean_std']:.3f}"
@@ -241,17 +245,15 @@ class StrategyKeeper:
                 ),
             )
         for ev in told.events:
-            self.store.log(self.run_id, ev)
+            self.rs.log(ev)
         if told.state is not None:
-            self.store.save_strategy_state(
-                self.run_id, told.state.head, told.state.history, told.state.parts
-            )
+            self.rs.save_strategy_state(told.state.head, told.state.history, told.state.parts)
 
     def save(self, strategy: Strategy) -> None:
         """Save `strategy`'s state now (after the tells in flight)."""
         self.wait()
         saved = self._save(strategy)
-        self.store.save_strategy_state(self.run_id, saved.head, saved.history, saved.parts)
+        self.rs.save_strategy_state(saved.head, saved.history, saved.parts)
 
     def _save(self, strategy: Strategy) -> Saved:
         """`strategy`'s state as the store keeps it: each log's entries since the last save (the

@@ -8,12 +8,11 @@ from typing import Any
 from engine.config import RunConfig
 from engine.eta import FINAL_TRIALS, EtaInputs, remaining_seconds
 from engine.profiles import Profile
-from storage.store import Store
+from storage.store import RunStore
 
 
 def run_progress(
-    store: Store,
-    run_id: int,
+    rs: RunStore,
     cfg: RunConfig,
     profile: Profile,
     numbers: tuple[int, dict[str, Any]] | None,
@@ -22,9 +21,9 @@ def run_progress(
     workers: int,
     pruner: str,
 ) -> dict[str, Any]:
-    """The progress of run `run_id`; `numbers` are the strategy's planned trials and own
+    """The progress of the run `rs` binds; `numbers` are the strategy's planned trials and own
     progress (engine.persistence.StrategyKeeper.numbers), None before it is built."""
-    c = store.progress_counts(run_id)
+    c = rs.progress_counts()
     planned = numbers[0] if numbers is not None else 0
     eta = remaining_seconds(
         EtaInputs.of(

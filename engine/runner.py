@@ -74,16 +74,17 @@ class Engine:
         self.db_path, self.run_id = str(db_path), run_id
         self.lock = RunLock(self.db_path, run_id)
         self.store = self.lock.store = Store(db_path, create=False, on_full=self.lock.on_disk_full)
-        run = self.store.run(run_id)
+        self.rs = self.store.for_run(run_id)  # the run's handle
+        run = self.rs.run()
         if run is None:
             raise EngineError(f"no run {run_id} in {db_path}")
         self.cfg = RunConfig(**run["config"])
         self.profile = PROFILES[self.cfg.profile]
         self.workers = int(run["workers"])
         self.executor, self.on_tick, self.trainer = executor, on_tick, trainer
-        self.settings = RunSettings(self.store, run_id)
-        self.trials = TrialBook(self.store, run_id)
-        self.keeper = StrategyKeeper(self.store, run_id, self.cfg.strategy)
+        self.settings = RunSettings(self.rs)
+        self.trials = TrialBook(self.rs)
+        self.keeper = StrategyKeeper(self.rs, name=self.cfg.strategy)
         self.strategy: Strategy | None = None  # the search's, built once the data is ready
 
     def run(self) -> str:
@@ -92,7 +93,7 @@ class Engine:
         try:
             saved = check_startable(self.store, self.run_id, self.cfg, self.keeper)
         except EngineError:
-            self.store.update_run(self.run_id, engine_pid=None)  # refused: nothing else changes
+            self.rs.update_run(engine_pid=None)  # refused: nothing else changes
             self.store.close()
             raise
         old_handlers = {
@@ -119,10 +120,8 @@ class Engine:
         except Exception as exc:
             with contextlib.suppress(StoppedWhileFull):  # a signal while the disk is full
                 error = f"{type(exc).__name__}: {exc}"
-                self.store.update_run(
-                    self.run_id, status=contract.FAILED, error=error, finished_at=time.time()
-                )
-                self.store.log(self.run_id, f"engine failed: {error}", "error")
+                self.rs.update_run(status=contract.FAILED, error=error, finished_at=time.time())
+                self.rs.log(f"engine failed: {error}", "error")
             raise
         finally:
             self.trials.close()
@@ -131,14 +130,14 @@ class Engine:
             for s, h in old_handlers.items():
                 signal.signal(s, h)
             with contextlib.suppress(LockLost, StoppedWhileFull):
-                self.store.update_run(self.run_id, engine_pid=None)
+                self.rs.update_run(engine_pid=None)
             self.store.close()
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.lock.interrupted = True
 
     def _run(self, saved: dict[str, Any] | None) -> str:
-        run = self.store.run(self.run_id)
+        run = self.rs.run()
         assert run is not None
         final = run.get("final")
         if run["status"] in contract.ENDED_RUN_STATUSES and final and not final_to_retry(final):
@@ -151,29 +150,29 @@ class Engine:
         space = self.settings.space
         assert space is not None
         if ending.why is End.DONE:
-            confirm = confirm_stage(self.store, self.run_id, space, self.profile, self.cfg.strategy)
+            confirm = confirm_stage(self.rs, space, self.profile, self.cfg.strategy)
             if confirm is not None:
                 loop = TrialLoop(parts, confirm, status=status)
                 ending, status = loop.run(), loop.status
         if ending.why is End.DONE and self.cfg.final_validation:
-            stage = final_stage(self.store, self.run_id, space, self.profile)
+            stage = final_stage(self.rs, space, self.profile)
             if stage is not None:
                 ending = TrialLoop(parts, stage, status=status).run()
                 if ending.why is not End.INTERRUPTED:  # a resume carries an interrupted one on
                     cut_short = FINAL_CUT_SHORT.get(ending.why)
-                    record_final(self.store, self.run_id, stage, self.profile, cut_short)
+                    record_final(self.rs, stage, self.profile, cut_short)
         return self._end(ending)
 
     def _set_up(self, saved: dict[str, Any] | None) -> RunParts:
         """Data, settings, the strategy (restored from `saved` on a resume) and the workers."""
         one_blas_thread()
         quiet_fits()
-        self.store.update_run(self.run_id, status=contract.RUNNING, error=None)
+        self.rs.update_run(status=contract.RUNNING, error=None)
         log_path = str(log_path_for(self.db_path, self.run_id))
-        self.store.update_run(self.run_id, log_path=log_path)
+        self.rs.update_run(log_path=log_path)
         with self.lock.beating():  # minutes with a cold cache; the TensorFlow import, seconds
-            self.store.update_run(self.run_id, phase=contract.DATA_PHASE)
-            ref = prepare_run_data(self.store, self.run_id, self.cfg, self.profile)
+            self.rs.update_run(phase=contract.DATA_PHASE)
+            ref = prepare_run_data(self.rs, self.cfg, self.profile)
             if self.cfg.strategy == "bayes-ppo":
                 import_tensorflow_quietly(log_path)
         self.settings.load(self.cfg.pruner, self.cfg.executor)
@@ -181,7 +180,7 @@ class Engine:
         strategy = build_strategy(self.cfg, self.profile, self.settings.space, self.workers)
         self.keeper.restore(strategy, saved)
         self.strategy = strategy
-        self.store.update_run(self.run_id, planned_trials=strategy.planned_trials)
+        self.rs.update_run(planned_trials=strategy.planned_trials)
         if self.executor is None:
             threads = self.cfg.threads or threads_per_worker(self.workers)
             worker = WorkerSettings(
@@ -191,10 +190,10 @@ class Engine:
             self.executor = make_executor(self.cfg, self.workers, worker)
         with self.lock.beating():
             self.executor.start()
-        self.store.log(self.run_id, f"{self.workers} workers started")
+        self.rs.log(f"{self.workers} workers started")
         on_tick = self.on_tick
         return RunParts(
-            self.store, self.run_id, self.cfg, self.lock, self.settings, self.trials,
+            self.rs, self.cfg, self.lock, self.settings, self.trials,
             self.keeper, self.executor, self.progress, strategy, self.workers,
             on_tick=(lambda: on_tick(self)) if on_tick else None,
         )  # fmt: skip
@@ -209,21 +208,20 @@ class Engine:
                 file=sys.stderr,
                 flush=True,
             )
-        self.store.update_run(
-            self.run_id,
+        self.rs.update_run(
             status=status,
             finished_at=time.time(),
             **({"phase": contract.DONE_PHASE} if status == contract.FINISHED else {}),
             **({"error": ending.reason} if ending.reason else {}),
         )
         self.lock.beat(self.progress, force=True)
-        self.store.log(self.run_id, f"run {status}")
+        self.rs.log(f"run {status}")
         return status
 
     def progress(self) -> dict[str, Any]:
         """The header's numbers, stored with each heartbeat."""
         return run_progress(
-            self.store, self.run_id, self.cfg, self.profile,
+            self.rs, self.cfg, self.profile,
             None if self.strategy is None else self.keeper.numbers(self.strategy),
             running=len(self.trials.running), workers=self.workers,
             pruner=self.settings.pruner.kind,

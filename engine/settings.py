@@ -19,7 +19,7 @@ from engine.reward import Rule, parse_rules
 from engine.rulecheck import check_rules
 from engine.space import SearchSpace, SpaceError
 from storage import contract
-from storage.store import Store
+from storage.store import RunStore, Store
 
 # Executors whose workers wait for the engine's verdict after an epoch (the local pool's
 # processes, Ray's tasks): trials can be stopped there.
@@ -27,8 +27,9 @@ PRUNING_EXECUTORS = ("local", "ray")
 
 
 class RunSettings:
-    def __init__(self, store: Store, run_id: int) -> None:
-        self.store, self.run_id = store, run_id
+    def __init__(self, store: Store | RunStore, run_id: int | None = None) -> None:
+        self.rs = RunStore.of(store, run_id)
+        self.store, self.run_id = self.rs.store, self.rs.run_id
         self.space_version = 0
         self.space: SearchSpace | None = None
         self.rules: list[Rule] = []
@@ -37,7 +38,7 @@ class RunSettings:
     def load(self, pruner: str | dict, executor: str) -> None:
         """The latest space, rules and pruner of the run (`pruner`, the run configuration's,
         becomes version 1 when the run has none yet)."""
-        row = self.store.current_space(self.run_id)
+        row = self.rs.current_space()
         assert row is not None
         self.space_version = row["version"]
         self.space = SearchSpace.from_dict(row["space"])
@@ -57,7 +58,7 @@ class RunSettings:
             why = str(exc)
         fallback: list[dict[str, Any]] = []
         source = "no rules"
-        for v in reversed(self.store.space_versions(self.run_id)):
+        for v in reversed(self.rs.space_versions()):
             try:
                 check_rules(parse_rules(v["rules"], self.space.names), self.space)
             except SpaceError:
@@ -65,28 +66,25 @@ class RunSettings:
             fallback, source = v["rules"], f"the rules of version {v['version']}"
             break
         change = f"rules of version {self.space_version} cannot be used ({why}); {source} restored"
-        self.space_version = self.store.add_space_version(
-            self.run_id, self.space.to_dict(), fallback, change, "engine"
+        self.space_version = self.rs.add_space_version(
+            self.space.to_dict(), fallback, change, "engine"
         )
         self.rules = parse_rules(fallback, self.space.names)
-        self.store.log(self.run_id, change, "warning")
+        self.rs.log(change, "warning")
 
     def _load_pruner(self, initial: str | dict, executor: str) -> None:
-        row = self.store.current_pruner(self.run_id)
+        row = self.rs.current_pruner()
         try:
             if row is not None:
                 self.pruner = PrunerSettings.from_dict(row["settings"])
             else:
                 self.pruner = PrunerSettings.from_dict(initial)
-                self.store.add_pruner_version(
-                    self.run_id, self.pruner.to_dict(), self.pruner.describe(), "engine"
-                )
+                self.rs.add_pruner_version(self.pruner.to_dict(), self.pruner.describe(), "engine")
         except SpaceError as exc:
             raise EngineError(f"run {self.run_id}: unusable pruner settings: {exc}") from None
-        self.store.log(self.run_id, f"pruner: {self.pruner.describe()}")
+        self.rs.log(f"pruner: {self.pruner.describe()}")
         if self.pruner.kind != "none" and executor not in PRUNING_EXECUTORS:
-            self.store.log(
-                self.run_id,
+            self.rs.log(
                 f"the {executor} executor cannot stop a trial after an epoch: "
                 "every trial runs to the end (no pruning)",
                 "warning",
@@ -111,8 +109,7 @@ class RunSettings:
             check_rules(rules, self.space)  # the UI sends edits too: the engine is the last gate
             new_space = self.space
             change = "pruning rules: " + "; ".join(r.describe() for r in rules)
-        version = self.store.add_space_version(
-            self.run_id,
+        version = self.rs.add_space_version(
             new_space.to_dict(),
             [r.to_dict() for r in rules],
             change,
@@ -126,8 +123,8 @@ class RunSettings:
         settings = PrunerSettings.from_dict(payload.get("pruner"))
         if settings == self.pruner:
             raise SpaceError("the edit changes nothing")
-        version = self.store.add_pruner_version(
-            self.run_id, settings.to_dict(), settings.describe(), payload.get("source", "user")
+        version = self.rs.add_pruner_version(
+            settings.to_dict(), settings.describe(), payload.get("source", "user")
         )
         self.pruner = settings
         return f"pruner version {version}: {settings.describe()} (for trials started from now)"
@@ -140,7 +137,7 @@ class RunSettings:
     def decide(self, trial_id: int, epoch: int) -> Decision | None:
         """Stop trial_id after `epoch`? Judged against the run's search curves."""
         curves: dict[int, Curve] = {}
-        for tid, status, e, acc in self.store.search_curves(self.run_id, REFERENCE_STATUSES):
+        for tid, status, e, acc in self.rs.search_curves(REFERENCE_STATUSES):
             c = curves.setdefault(tid, Curve(status, {}))
             if acc is not None:
                 c.acc[e] = acc  # type: ignore[index]

@@ -23,7 +23,7 @@ from engine.strategies.grid import GridSearch
 from engine.strategies.random_search import RandomSearch
 from storage import contract
 from storage.contract import STRATEGIES
-from storage.store import Store
+from storage.store import RunStore, Store
 
 
 def build_strategy(cfg: RunConfig, profile: Profile, space: SearchSpace, workers: int) -> Strategy:
@@ -171,22 +171,19 @@ def import_tensorflow_quietly(log_path: str) -> None:
         os.close(fd)
 
 
-def prepare_run_data(store: Store, run_id: int, cfg: RunConfig, profile: Profile) -> DataRef | None:
+def prepare_run_data(rs: RunStore, cfg: RunConfig, profile: Profile) -> DataRef | None:
     """The run's data, ready for the workers; where it came from is stored and logged.
     A user's objective loads its own data in each worker (None here)."""
     if cfg.objective != contract.BUILTIN_OBJECTIVE:
-        store.update_run(
-            run_id, data_source="objective", data_location=cfg.objective,
+        rs.update_run(
+            data_source="objective", data_location=cfg.objective,
             data_reason="the objective loads its own data",
         )  # fmt: skip
         return None
-    store.log(run_id, f"preparing data ({cfg.data}) ...")
+    rs.log(f"preparing data ({cfg.data}) ...")
     ref = prepare_data(cfg.data, profile.data)
-    store.update_run(
-        run_id, data_source=ref.source, data_location=ref.location, data_reason=ref.reason
-    )
-    store.log(
-        run_id,
+    rs.update_run(data_source=ref.source, data_location=ref.location, data_reason=ref.reason)
+    rs.log(
         f"data: {ref.source} ({ref.n_train} train / {ref.n_val} val / "
         f"{ref.n_test} test, {ref.max_len} tokens): {ref.reason}",
     )

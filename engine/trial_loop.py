@@ -27,7 +27,7 @@ from engine.trainer import TrialTask
 from engine.trials import TrialBook
 from storage import contract
 from storage.contract import ExecutorMessage
-from storage.store import Store
+from storage.store import RunStore, Store
 
 POLL_S = 0.2  # commands are looked at at least this often
 # ... and this often while the strategy is being told: its state is committed soon after
@@ -56,8 +56,7 @@ class Ending:
 class RunParts:
     """What every trial loop of a run works with, made once by the engine."""
 
-    store: Store
-    run_id: int
+    rs: RunStore  # the run's handle on the store
     cfg: RunConfig
     lock: RunLock
     settings: RunSettings
@@ -68,6 +67,14 @@ class RunParts:
     search: Strategy  # the search strategy, which space edits reach in any stage
     workers: int
     on_tick: Callable[[], None] | None = None
+
+    @property
+    def store(self) -> Store:
+        return self.rs.store
+
+    @property
+    def run_id(self) -> int:
+        return self.rs.run_id
 
 
 class TrialLoop:
@@ -81,7 +88,7 @@ class TrialLoop:
         self._failed_in_a_row: list[str] = []  # errors of the search trials failed in a row
         self._ending: Ending | None = None
         self._prunes: dict[int, dict[str, Any]] = {}  # trial id -> the decision to prune it
-        run = parts.store.run(parts.run_id)
+        run = parts.rs.run()
         self.phase = run["phase"] if run else None
         self.metric = Metric.from_dict(parts.cfg.metric)  # the log's words for a result
 
@@ -158,22 +165,22 @@ class TrialLoop:
         p.executor.submit(slot, task)
         if self.phase != proposal.phase and proposal.phase in contract.TRIAL_PHASES:
             self.phase = proposal.phase
-            p.store.update_run(p.run_id, phase=proposal.phase)
+            p.rs.update_run(phase=proposal.phase)
 
     def _on_message(self, msg: ExecutorMessage) -> None:
         p = self.parts
         m: dict[str, Any] = dict(msg)
         kind, tid = m["kind"], m.get("trial_id")
-        if record_worker_news(p.store, p.run_id, m):
+        if record_worker_news(p.rs, m):
             return  # news of a worker, not of a trial
         if tid not in p.trials.running:
             return  # progress of a trial already cancelled
         if kind == "started":
             p.trials.started(tid)
         elif kind == "progress":
-            record_progress(p.store, p.run_id, m)
+            record_progress(p.rs, m)
         elif kind == "epoch":
-            record_epoch(p.store, p.run_id, m)
+            record_epoch(p.rs, m)
             if m.get("verdict"):  # the worker waits: go on, or stop after this epoch
                 self._give_verdict(tid, int(m["epoch"]))
         elif kind == "result":
@@ -191,7 +198,7 @@ class TrialLoop:
         p, searching = self.parts, self.strategy.searching
         if result is None:
             t, outcome = p.trials.fail(tid, error or "unknown error")
-            p.store.log(p.run_id, f"trial {t.number} ({t.proposal.phase}) failed: {error}", "error")
+            p.rs.log(f"trial {t.number} ({t.proposal.phase}) failed: {error}", "error")
             if searching:
                 self._failed_in_a_row.append(error or "unknown error")
             if len(self._failed_in_a_row) >= self.max_failures:
@@ -204,7 +211,7 @@ class TrialLoop:
                 assert p.settings.space is not None
                 p.trials.update_estimates(p.settings.space, p.cfg.seed)
             line = result_line(t.number, t.proposal, result, outcome, searching, self.metric)
-            p.store.log(p.run_id, line)
+            p.rs.log(line)
         p.keeper.tell_later(self.strategy, t.proposal, outcome)
         # Most tells take milliseconds: wait that long, so the freed worker gets its next
         # trial in this turn of the loop; a long one (a GP fit) is left to its thread.
@@ -221,8 +228,7 @@ class TrialLoop:
         if d is not None and d.prune:
             kind = p.settings.pruner.kind
             self._prunes[tid] = {"epoch": epoch, "pruner": kind, "reason": d.reason}
-            p.store.log(
-                p.run_id,
+            p.rs.log(
                 f"trial {t.number}: pruning after epoch {epoch} of {t.proposal.epochs} "
                 f"({kind}): {d.reason}",
             )
@@ -235,7 +241,7 @@ class TrialLoop:
         for tid, slot, reason in p.trials.overdue(p.cfg.trial_timeout):
             p.executor.cancel(tid)
             why = f"{reason}; worker {slot} replaced"
-            p.store.log(p.run_id, f"trial {tid}: {why}", "warning")
+            p.rs.log(f"trial {tid}: {why}", "warning")
             self.end_trial(tid, error=why)
             if self._ending is not None:
                 return
@@ -246,7 +252,7 @@ class TrialLoop:
             f"{n} trials in a row failed (--max-consecutive-failures {self.max_failures}); "
             f"the first: {first}"
         )
-        self.parts.store.log(self.parts.run_id, f"run stopped: {reason}", "error")
+        self.parts.rs.log(f"run stopped: {reason}", "error")
         self._end_running(contract.INTERRUPTED, "run stopped: too many trials failed in a row")
         self._ending = Ending(End.FAILED, reason)
 
@@ -264,7 +270,7 @@ class TrialLoop:
 
     def set_status(self, status: str) -> None:
         self.status = status
-        self.parts.store.update_run(self.parts.run_id, status=status)
+        self.parts.rs.update_run(status=status)
 
     def cancel_running(self) -> None:
         self._end_running(contract.CANCELLED, "cancelled by the user")
@@ -279,6 +285,6 @@ class TrialLoop:
             note = p.search.on_space_change(p.settings.space)
             message += f" ({note})" if note else ""
         if kind != contract.EDIT_PRUNER:
-            p.store.update_run(p.run_id, planned_trials=p.search.planned_trials)
+            p.rs.update_run(planned_trials=p.search.planned_trials)
             p.keeper.save(p.search)
         return message

@@ -15,7 +15,7 @@ from engine.reward import Rule, adaptive_weights, apply_rules, reward, score
 from engine.space import SearchSpace
 from engine.strategies.base import Outcome, Proposal
 from storage import contract
-from storage.store import Store
+from storage.store import RunStore, Store
 
 TIMEOUT_FLOOR_S = 300.0  # the automatic trial time limit is never shorter
 TIMEOUT_FIRST_S = 3600.0  # ... and before any trial has finished, there is no median yet
@@ -48,8 +48,9 @@ class Running:
 
 
 class TrialBook:
-    def __init__(self, store: Store, run_id: int) -> None:
-        self.store, self.run_id = store, run_id
+    def __init__(self, store: Store | RunStore, run_id: int | None = None) -> None:
+        self.rs = RunStore.of(store, run_id)  # the run's handle; `store` for trials by id
+        self.store, self.run_id = self.rs.store, self.rs.run_id
         self.running: dict[int, Running] = {}  # trial id -> its record
         # Read from the store once, then kept up to date here: nothing rescans the
         # finished trials as the run grows.
@@ -63,8 +64,7 @@ class TrialBook:
         """Commit a new running trial for `p` on worker `slot`; returns its id."""
         alpha, beta = adaptive_weights(p.progress)
         penalty, fired = apply_rules(p.config, rules)
-        trial_id, number = self.store.add_trial(
-            self.run_id,
+        trial_id, number = self.rs.add_trial(
             p.config,
             status=contract.RUNNING,
             phase=p.phase,
@@ -83,9 +83,7 @@ class TrialBook:
             started_at=time.time(),
         )
         self.running[trial_id] = Running(p, slot, number, alpha, beta, penalty, time.monotonic())
-        self.store.set_worker(
-            self.run_id, slot, trial_id=trial_id, epoch=0, epochs=p.epochs, batch=0, batches=None
-        )
+        self.rs.set_worker(slot, trial_id=trial_id, epoch=0, epochs=p.epochs, batch=0, batches=None)
         return trial_id
 
     def started(self, trial_id: int) -> None:
@@ -150,7 +148,7 @@ class TrialBook:
         for tid in ids:
             t = self.running.pop(tid)
             self.store.update_trial(tid, status=status, error=why, finished_at=time.time())
-            self.store.set_worker(self.run_id, t.slot, trial_id=None)
+            self.rs.set_worker(t.slot, trial_id=None)
         return ids
 
     def overdue(self, trial_timeout: float | None) -> list[tuple[int, int, str]]:
@@ -178,7 +176,7 @@ class TrialBook:
 
     def _auto_time_limit(self, epochs: int) -> float:
         if self._epoch_seconds is None:
-            self._epoch_seconds = self.store.seconds_per_epoch(self.run_id)
+            self._epoch_seconds = self.rs.seconds_per_epoch()
         per_trial = self._epoch_seconds
         if not per_trial:
             return TIMEOUT_FIRST_S
@@ -186,7 +184,7 @@ class TrialBook:
         return max(TIMEOUT_FLOOR_S, TIMEOUT_FACTOR * per_epoch * max(1, epochs))
 
     def _free(self, slot: int) -> None:
-        self.store.set_worker(self.run_id, slot, trial_id=None, epoch=None, batch=None)
+        self.rs.set_worker(slot, trial_id=None, epoch=None, batch=None)
 
     def _note_finished(
         self, trial_id: int, t: Running, res: dict[str, Any], searching: bool
@@ -207,7 +205,7 @@ class TrialBook:
         if self._observations is None:
             self._observations = [
                 Observation(t["id"], t["config"], float(t["val_accuracy"]), _epochs(t))
-                for t in self.store.trials(self.run_id, status=contract.FINISHED)
+                for t in self.rs.trials(status=contract.FINISHED)
                 if t["phase"] != contract.FINAL_PHASE
             ]
         if self._estimates is None:
@@ -220,7 +218,7 @@ class TrialBook:
         if self._estimates is not None:
             changed = self._estimates.take()
             if changed:
-                self.store.set_estimates(self.run_id, changed)
+                self.rs.set_estimates(changed)
 
     def close(self, wait: bool = False) -> None:
         """Stop the estimating thread; with `wait`, write the estimates it is fitting."""

@@ -364,6 +364,10 @@ class Store:
                 f"{'; '.join(missing)}); restore it from a copy or use another --db"
             )
 
+    def for_run(self, run_id: int) -> RunStore:
+        """This store bound to one run (RunStore): its run-scoped methods without the id."""
+        return RunStore(self, run_id)
+
     def close(self) -> None:
         self.conn.close()
         self._tidy_wal_files()
@@ -1074,3 +1078,190 @@ class Store:
             [run_id],
         ).fetchone()
         return {"pruned": int(row[0]), "epochs_run": int(row[1]), "epochs_saved": int(row[2])}
+
+
+class RunStore:
+    """One run's view of a Store: its run-scoped methods (those of Store whose first
+    argument is the run's id) without the id, so a holder of one run passes one thing.
+
+    `store` and `run_id` stay at hand for the rest (trials, epochs and commands by their
+    own ids, check_fence, other runs). Each method is a thin call into the Store: the SQL
+    and its checks live there only.
+    """
+
+    __slots__ = ("store", "run_id")
+
+    def __init__(self, store: Store, run_id: int) -> None:
+        self.store = store
+        self.run_id = run_id
+
+    @classmethod
+    def of(cls, store: Store | RunStore, run_id: int | None = None) -> RunStore:
+        """`store` bound to `run_id`, or a RunStore as it is (then without a run id): for
+        constructors that take either `(store, run_id)` or one run's handle."""
+        if isinstance(store, RunStore):
+            if run_id is not None and run_id != store.run_id:
+                raise ValueError(f"a handle on run {store.run_id} given for run {run_id}")
+            return store
+        if run_id is None:
+            raise TypeError("a Store needs the run id beside it")
+        return cls(store, run_id)
+
+    def __repr__(self) -> str:
+        return f"RunStore(run_id={self.run_id}, path={str(self.store.path)!r})"
+
+    def update_run(self, **fields: Any) -> None:
+        self.store.update_run(self.run_id, **fields)
+
+    def run(self) -> dict[str, Any] | None:
+        return self.store.run(self.run_id)
+
+    def epochs_trained(self) -> int:
+        return self.store.epochs_trained(self.run_id)
+
+    def search_counts(self) -> dict[str, int]:
+        return self.store.search_counts(self.run_id)
+
+    def phase_summary(self) -> list[dict[str, Any]]:
+        return self.store.phase_summary(self.run_id)
+
+    def search_accuracies(self) -> list[float]:
+        return self.store.search_accuracies(self.run_id)
+
+    def search_points(self) -> list[dict[str, Any]]:
+        return self.store.search_points(self.run_id)
+
+    def search_results(self, newest: int) -> list[dict[str, Any]]:
+        return self.store.search_results(self.run_id, newest)
+
+    def search_accuracy_bins(self, width: int) -> list[dict[str, Any]]:
+        return self.store.search_accuracy_bins(self.run_id, width)
+
+    def rule_firings(self) -> list[dict[str, Any]]:
+        return self.store.rule_firings(self.run_id)
+
+    def phase_starts(self) -> list[tuple[str, int]]:
+        return self.store.phase_starts(self.run_id)
+
+    def take_lock(self, seen: Mapping[str, Any]) -> bool:
+        return self.store.take_lock(self.run_id, seen)
+
+    def heartbeat(self, token: str) -> bool:
+        return self.store.heartbeat(self.run_id, token)
+
+    def progress_counts(self) -> dict[str, Any]:
+        return self.store.progress_counts(self.run_id)
+
+    def seconds_per_epoch(self) -> list[float]:
+        return self.store.seconds_per_epoch(self.run_id)
+
+    def add_space_version(self, space: dict, rules: list, change: str, source: str) -> int:
+        return self.store.add_space_version(self.run_id, space, rules, change, source)
+
+    def space_versions(self) -> list[dict[str, Any]]:
+        return self.store.space_versions(self.run_id)
+
+    def current_space(self) -> dict[str, Any] | None:
+        return self.store.current_space(self.run_id)
+
+    def add_trial(self, config: Mapping[str, Any], **fields: Any) -> tuple[int, int]:
+        return self.store.add_trial(self.run_id, config, **fields)
+
+    def trials_since(self, after_id: int, also: Iterable[int] = ()) -> list[dict[str, Any]]:
+        return self.store.trials_since(self.run_id, after_id, also)
+
+    def trials_window(
+        self, newest: int, best: int = 0, *, phase: str | None = None, status: str | None = None
+    ) -> list[dict[str, Any]]:
+        return self.store.trials_window(self.run_id, newest, best, phase=phase, status=status)
+
+    def trial_count(self) -> int:
+        return self.store.trial_count(self.run_id)
+
+    def trial_by_number(self, number: int) -> dict[str, Any] | None:
+        return self.store.trial_by_number(self.run_id, number)
+
+    def trials(
+        self, *, status: str | None = None, phase: str | None = None
+    ) -> list[dict[str, Any]]:
+        return self.store.trials(self.run_id, status=status, phase=phase)
+
+    def best_trial(self) -> dict[str, Any] | None:
+        return self.store.best_trial(self.run_id)
+
+    def set_estimates(self, estimates: Mapping[int, float], *, tolerance: float = 0.0) -> int:
+        return self.store.set_estimates(self.run_id, estimates, tolerance=tolerance)
+
+    def mark_running_interrupted(self) -> int:
+        return self.store.mark_running_interrupted(self.run_id)
+
+    def add_epoch(self, trial_id: int, **fields: Any) -> None:
+        self.store.add_epoch(self.run_id, trial_id, **fields)
+
+    def add_ppo_update(self, **fields: Any) -> None:
+        self.store.add_ppo_update(self.run_id, **fields)
+
+    def ppo_updates(self) -> list[dict[str, Any]]:
+        return self.store.ppo_updates(self.run_id)
+
+    def ppo_updates_since(self, after_id: int) -> list[dict[str, Any]]:
+        return self.store.ppo_updates_since(self.run_id, after_id)
+
+    def set_worker(self, slot: int, **fields: Any) -> None:
+        self.store.set_worker(self.run_id, slot, **fields)
+
+    def workers(self) -> list[dict[str, Any]]:
+        return self.store.workers(self.run_id)
+
+    def add_command(self, kind: str, payload: Mapping[str, Any] | None = None) -> int:
+        return self.store.add_command(self.run_id, kind, payload)
+
+    def pending_commands(self) -> list[dict[str, Any]]:
+        return self.store.pending_commands(self.run_id)
+
+    def handled_commands(self, ids: Iterable[int]) -> list[dict[str, Any]]:
+        return self.store.handled_commands(self.run_id, ids)
+
+    def stop_carried_out(self) -> bool:
+        return self.store.stop_carried_out(self.run_id)
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.store.log(self.run_id, message, level)
+
+    def events(self, after_id: int = 0, limit: int = 500) -> list[dict[str, Any]]:
+        return self.store.events(self.run_id, after_id, limit)
+
+    def events_tail(self, limit: int, after_id: int = 0) -> list[dict[str, Any]]:
+        return self.store.events_tail(self.run_id, limit, after_id)
+
+    def save_strategy_state(
+        self,
+        blob: bytes,
+        history: Iterable[tuple[str, int, bytes | None]] = (),
+        parts: Iterable[tuple[str, bytes]] = (),
+    ) -> None:
+        self.store.save_strategy_state(self.run_id, blob, history, parts)
+
+    def load_strategy_state(self) -> bytes | None:
+        return self.store.load_strategy_state(self.run_id)
+
+    def load_strategy_history(self, log: str) -> list[tuple[Any, bytes]]:
+        return self.store.load_strategy_history(self.run_id, log)
+
+    def load_strategy_part(self, name: str) -> bytes | None:
+        return self.store.load_strategy_part(self.run_id, name)
+
+    def add_pruner_version(self, settings: Mapping[str, Any], change: str, source: str) -> int:
+        return self.store.add_pruner_version(self.run_id, settings, change, source)
+
+    def pruner_versions(self) -> list[dict[str, Any]]:
+        return self.store.pruner_versions(self.run_id)
+
+    def current_pruner(self) -> dict[str, Any] | None:
+        return self.store.current_pruner(self.run_id)
+
+    def search_curves(self, statuses: Iterable[str]) -> list[tuple[int, str, int, float | None]]:
+        return self.store.search_curves(self.run_id, statuses)
+
+    def pruning_summary(self) -> dict[str, int]:
+        return self.store.pruning_summary(self.run_id)

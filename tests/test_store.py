@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sqlite3
 import threading
@@ -13,7 +14,7 @@ import pytest
 
 from engine.space import DEFAULT_CONFIG
 from storage.schema import APPLICATION_ID, SCHEMA_VERSION
-from storage.store import Store, StoreError
+from storage.store import RunStore, Store, StoreError
 
 CONFIG = {**DEFAULT_CONFIG}  # the baseline configuration
 
@@ -734,3 +735,37 @@ def test_phase_summary_and_search_counts(store: Store) -> None:
     assert store.search_counts(new_run(store)) == {
         "search": 0, "finished": 0, "failed": 0, "pruned": 0
     }  # fmt: skip
+
+
+def test_run_store_binds_its_run(store: Store) -> None:
+    a, b = new_run(store), new_run(store)
+    rs = store.for_run(a)
+    assert isinstance(rs, RunStore) and rs.store is store and rs.run_id == a
+    rs.log("through the handle", level="warning")
+    assert [(e["message"], e["level"]) for e in store.events(a)] == [
+        ("through the handle", "warning")
+    ]
+    assert store.events(b) == []
+    rs.update_run(status="finished", phase="done")
+    assert (store.run(a)["status"], store.run(a)["phase"]) == ("finished", "done")
+    assert (store.run(b)["status"], store.run(b)["phase"]) == ("running", "starting")
+    assert rs.run() == store.run(a)
+    tid, number = rs.add_trial(
+        CONFIG, status="queued", phase="search", strategy="x", space_version=1
+    )
+    assert [t["id"] for t in rs.trials()] == [tid] and store.trials(b) == []
+    assert rs.trial_by_number(number)["id"] == tid
+
+
+def test_run_store_covers_every_run_scoped_method() -> None:
+    """Each Store method whose first argument is the run id has a RunStore twin taking
+    the same other arguments, so a new one cannot be forgotten."""
+    for name, method in vars(Store).items():
+        if name.startswith("_") or name == "for_run" or not callable(method):
+            continue
+        params = list(inspect.signature(method).parameters.values())
+        if len(params) < 2 or params[1].name != "run_id":
+            continue
+        assert hasattr(RunStore, name), name
+        twin = list(inspect.signature(getattr(RunStore, name)).parameters.values())
+        assert [p.name for p in twin] == [p.name for p in [params[0], *params[2:]]], name

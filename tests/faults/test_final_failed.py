@@ -119,7 +119,7 @@ def test_some_pairs_finished_is_a_partial_result_that_says_what_failed(tmp_path:
             val_accuracy=0.8, seconds=10.0,
         )  # fmt: skip
     stage = FinalValidation(default_space(), best, DEFAULT_CONFIG, 1, repeats=2)
-    record_final(store, run_id, stage, PROFILES["tiny"])
+    record_final(store.for_run(run_id), stage, PROFILES["tiny"])
     final = store.run(run_id)["final"]
     store.close()
     assert final["status"] == "partial" and final["repeats"] == 1
