@@ -66,13 +66,17 @@ def hptui(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProc
 
 
 def run_status(cwd: Path) -> str:
+    """Run 1's status; "" while the store or the run is still being made."""
     import sqlite3
 
     conn = sqlite3.connect(cwd / "hptui.db")
     try:
-        return conn.execute("SELECT status FROM runs WHERE id = 1").fetchone()[0]
+        row = conn.execute("SELECT status FROM runs WHERE id = 1").fetchone()
+    except sqlite3.OperationalError:  # the schema is not written yet
+        return ""
     finally:
         conn.close()
+    return row[0] if row else ""
 
 
 @pytest.mark.slow
