@@ -4,7 +4,6 @@ saved strategy state is ours, and its data source is still there."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from engine.config import EngineError, RunConfig
@@ -38,12 +37,12 @@ def resume_problem(run: dict[str, Any], cfg: RunConfig) -> str | None:
 
 def missing_objective(spec: str) -> str | None:
     """What is gone of a run's objective file (None: nothing, or not a file)."""
-    from engine.objective import BUILTIN, _split
+    from engine.objective import objective_file
 
-    path = _split(spec)[0]
-    if spec in BUILTIN or not (path.endswith(".py") or "/" in path):
+    named = objective_file(spec)
+    if named is None or named[0].is_file():
         return None
-    return None if Path(path).is_file() else f"its objective file {path} is gone"
+    return f"its objective file {named[0]} is gone"
 
 
 def check_startable(
