@@ -375,7 +375,7 @@ def verdict_of(final: Row) -> str:
         return str(final["verdict"])
     gain = final["best_test_accuracy"] - final["default_test_accuracy"]
     saving = time_saving(final["best_seconds"], final["default_seconds"])
-    return verdict(gain, final.get("gain_interval"), saving)
+    return verdict(gain, final.get("gain_interval"), saving, final.get("time_saving_interval"))
 
 
 def result_text(final: Row, words: MetricWords = ACCURACY_WORDS) -> str:

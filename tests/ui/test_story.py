@@ -314,6 +314,7 @@ def test_the_result_is_shown_and_final_rows_are_labelled(filled: Filled) -> None
         "default_seconds": 40.0,
         "accuracy_gain": (0.81 - 0.79) / 0.79,
         "time_saving": 0.25,
+        "time_saving_interval": 0.05,
         "epochs": 3,
     }
     s.update_run(filled.run_id, status="finished", phase="done", final=final)
@@ -325,7 +326,7 @@ def test_the_result_is_shown_and_final_rows_are_labelled(filled: Filled) -> None
             await refresh(app, pilot)
             header = app.query_one(RunHeader)
             assert header.has_class("-result") and header.size.height == 4
-            # the verdict, whole at 80 columns: one pair has no interval
+            # the verdict, whole at 80 columns: no accuracy interval, a time saving clear of 0
             assert "test: #4 0.810 vs default 0.790: +2.0 pts, as accurate, 25 % faster" in (
                 header.text
             )
