@@ -5,7 +5,12 @@ as they start, their epochs after them, about 5% failed and 10% pruned, final va
 last; one transaction, through the store's own row insert, so that building takes seconds),
 then measured:
 
-- `hptui show RUN` and `hptui export RUN`, each as its own process, as a user types them;
+- `hptui show RUN` and `hptui export RUN`, each as its own process, as a user types them.
+  `show` prints which hyperparameters matter: a checkout whose engine stores it
+  (`Store.set_importance`) gets it stored as its engine leaves it at the search's end (the
+  same computation, timed: `importance s`), and `show` is timed with it and again without it
+  (`old run s`: a run of an hptui before, whose importance `show` computes); `show --slices`
+  is timed too;
 - `Store.best_trial` and `Store.progress_counts` (the engine's heartbeat), in process;
 - the bytes one `Store.set_estimates` call adds to the write-ahead log, with the estimates
   of every finished search trial passed as the engine passes them: once with one value new
@@ -17,7 +22,8 @@ checkout can be measured beside this one, alternating per size:
     python bench/scale_store.py [--sizes 1000 10000 50000] [--reps 3] [--baseline CHECKOUT]
 
 With --baseline the two checkouts' `show` and `export` outputs are compared too (the stores
-are built from the same seed, so they must be equal).
+are built from the same seed, so they must be equal): `show`'s up to its importance table,
+and the whole of it without a stored importance (an old run's) against the baseline's.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import json
 import math
 import os
 import random
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -62,13 +69,16 @@ def _trial_row(rng: random.Random, run_id: int, number: int, t0: float) -> dict[
     roll = rng.random()
     status = "failed" if roll < 0.05 else "pruned" if roll < 0.15 else "finished"
     epochs = {"failed": None, "pruned": 1, "finished": EPOCHS}[status]
-    acc = None if status == "failed" else rng.uniform(0.5, 0.88)
+    # best near lr 1e-3, better with adam, less so with much dropout: something to explain
+    peak = 0.25 * math.exp(-((math.log10(cfg["lr"]) + 3.0) ** 2))
+    mean = 0.55 + peak + 0.04 * (cfg["optimizer"] == "adam") - 0.1 * cfg["dropout"]
+    acc = None if status == "failed" else min(0.88, max(0.5, mean + rng.gauss(0.0, 0.02)))
     seconds = 4.0 + 4.0 * (epochs or 0) * rng.random()
     score = None if acc is None else 60.0 * acc - 0.04 * seconds
     start = t0 + number * 5.0
     return {
         "run_id": run_id, "number": number, "status": status, "phase": "search",
-        "strategy": "random", "space_version": 1, "config": cfg, **cfg,
+        "strategy": "random", "space_version": 1, "config": cfg,
         "max_epochs": EPOCHS, "epochs_run": epochs, "best_epoch": epochs,
         "val_accuracy": acc, "val_loss": None if acc is None else 1.0 - acc,
         "seconds": seconds, "alpha": 0.6, "beta": 0.4, "penalty": 0.0, "rules_fired": [],
@@ -82,6 +92,8 @@ def _trial_row(rng: random.Random, run_id: int, number: int, t0: float) -> dict[
 
 def build(store: Any, n: int) -> int:
     """A finished random-search run of n search trials and its final validation."""
+    from engine.space import default_space
+
     rng, t0 = random.Random(n), 1_700_000_000.0
     run_id = store.create_run(
         status="finished", phase="done", strategy="random", profile="quick", seed=1, workers=2,
@@ -89,7 +101,7 @@ def build(store: Any, n: int) -> int:
         data_location="bundled", data_reason="bench", device="cpu", precision="float32",
         planned_trials=n, started_at=t0, finished_at=t0 + 5.0 * (n + FINAL_TRIALS + 1),
     )  # fmt: skip
-    store.add_space_version(run_id, {"lr": {"type": "real"}}, [], "initial", "engine")
+    store.add_space_version(run_id, default_space().to_dict(), [], "initial", "engine")
     with store.conn:
         for number in range(1, n + FINAL_TRIALS + 1):
             row = _trial_row(rng, run_id, number, t0)
@@ -150,9 +162,28 @@ def worker(db: str, n: int) -> dict[str, Any]:
         "wal_one_new": _wal_bytes(store, lambda: store.set_estimates(run_id, one_new)),
         "wal_all_new": _wal_bytes(store, lambda: store.set_estimates(run_id, all_new)),
     }
+    out["importance_s"] = store_importance(store, run_id)
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     return out
+
+
+def store_importance(store: Any, run_id: int) -> float | None:
+    """Store which hyperparameters matter as the engine does at the search's end, where the
+    checkout's store keeps it; the seconds it took (read, fit and write), or None."""
+    if not hasattr(store, "set_importance"):
+        return None
+    import sklearn.gaussian_process  # noqa: F401  (loaded in the engine already: not timed)
+
+    from engine.importance import READ_MAX, record
+    from engine.space import SearchSpace
+
+    t = time.perf_counter()
+    cur = store.current_space(run_id)
+    found = record(store.search_results(run_id, READ_MAX), SearchSpace.from_dict(cur["space"]))
+    finished = store.search_counts(run_id)["finished"]
+    store.set_importance(run_id, space_version=cur["version"], finished=finished, **found)
+    return time.perf_counter() - t
 
 
 # --- parent side ---------------------------------------------------------------------------
@@ -188,20 +219,37 @@ def time_cli(checkout: Path, args: list[str], reps: int) -> tuple[float, str]:
 def measure(checkout: Path, tmp: Path, n: int, reps: int) -> dict[str, Any]:
     db = tmp / f"{checkout.name}-{n}.db"
     m = measure_store(checkout, db, n)
-    run = str(m["run_id"])
-    m["show_s"], m["show_out"] = time_cli(checkout, ["show", run, "--db", str(db)], reps)
-    m["export_s"], m["export_out"] = time_cli(checkout, ["export", run, "--db", str(db)], reps)
+    run, at = str(m["run_id"]), ["--db", str(db)]
+    m["show_s"], m["show_out"] = time_cli(checkout, ["show", run, *at], reps)
+    m["slices_s"], _ = time_cli(checkout, ["show", run, "--slices", *at], reps)
+    m["export_s"], m["export_out"] = time_cli(checkout, ["export", run, *at], reps)
+    m["old_show_s"], m["old_show_out"] = m["show_s"], m["show_out"]
+    if m["importance_s"] is not None:  # as a run of an hptui that stored none
+        conn = sqlite3.connect(db)
+        with conn:
+            conn.execute("DELETE FROM importance")
+        conn.close()
+        m["old_show_s"], m["old_show_out"] = time_cli(checkout, ["show", run, *at], reps)
     db.unlink()
     return m
+
+
+def _secs(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
 
 
 def row(label: str, n: int, m: dict[str, Any]) -> list[str]:
     mb = 2**20
     return [
-        f"{n:,}", label, f"{m['show_s']:.2f}", f"{m['export_s']:.2f}",
-        f"{m['best_ms']:.2f}", f"{m['progress_ms']:.2f}",
-        f"{m['wal_one_new'] / mb:.2f}", f"{m['wal_all_new'] / mb:.2f}",
+        f"{n:,}", label, f"{m['show_s']:.2f}", f"{m['old_show_s']:.2f}", f"{m['slices_s']:.2f}",
+        f"{m['export_s']:.2f}", _secs(m["importance_s"]), f"{m['best_ms']:.2f}",
+        f"{m['progress_ms']:.2f}", f"{m['wal_one_new'] / mb:.2f}", f"{m['wal_all_new'] / mb:.2f}",
     ]  # fmt: skip
+
+
+def before_matters(show: str) -> str:
+    """`show`'s output up to its importance table."""
+    return show.split("what matters:", 1)[0]
 
 
 def main() -> None:
@@ -229,20 +277,26 @@ def main() -> None:
             rows += [row(label, n, m) for label, m in got.items()]
             print(table(HEADERS, rows[-len(got) :]), flush=True)
             if args.baseline:
-                differ += [
-                    f"{n}: {cmd} output differs" for cmd in ("show_out", "export_out")
-                    if got["this"][cmd] != got["baseline"][cmd]
-                ]  # fmt: skip
+                this, base = got["this"], got["baseline"]
+                same = {
+                    "export": this["export_out"] == base["export_out"],
+                    "show up to its importance table": (
+                        before_matters(this["show_out"]) == before_matters(base["show_out"])
+                    ),
+                    "show of an old run": this["old_show_out"] == base["show_out"],
+                }
+                differ += [f"{n}: {what} differs" for what, ok in same.items() if not ok]
     print()
     print(table(HEADERS, rows))
     if args.baseline:
-        print("outputs: " + ("; ".join(differ) if differ else "show and export equal at every n"))
+        equal = "export, show up to its importance table, and show of an old run equal at every n"
+        print("outputs: " + ("; ".join(differ) if differ else equal))
     print(f"load average after: {machine().rsplit('load average ', 1)[-1]}")
 
 
 HEADERS = [
-    "trials", "checkout", "show s", "export s", "best_trial ms", "progress_counts ms",
-    "set_estimates WAL MB (1 new)", "(all new)",
+    "trials", "checkout", "show s", "old run s", "show --slices s", "export s", "importance s",
+    "best_trial ms", "progress_counts ms", "set_estimates WAL MB (1 new)", "(all new)",
 ]  # fmt: skip
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from engine.space import SearchSpace
 
 MIN_TRIALS = 8  # fewer finished trials: not enough to say what matters
+READ_MAX = 2000  # a run's importance is computed from its newest finished search trials
 FIT_MAX = 150  # the GP is fitted on at most this many trials (an even sample of them)
 GRID = 16  # points along a numeric dimension where its marginal effect is evaluated
 BASE = 64  # points of the other dimensions it is averaged over (uniform over the space)
@@ -211,6 +212,28 @@ def importance(
     return Importance(
         {n: float(s) for n, s in zip(names, shares, strict=True)}, metric, len(rows), len(chosen)
     )
+
+
+def record(trials: Sequence[Trial], space: SearchSpace, *, seed: int = SEED) -> dict[str, Any]:
+    """The importance of `trials` (a run's newest finished search trials) as the store keeps
+    it (Store.set_importance, less the run's counts): how many were read, the metric, and
+    with a result its measured and fitted trials and the shares (None without one)."""
+    result = importance(trials, space, seed=seed)
+    return {
+        "trials_read": len(trials),
+        "metric": result.metric if result is not None else metric_name(trials),
+        "measured": None if result is None else result.trials,
+        "fitted": None if result is None else result.fitted,
+        "shares": None if result is None else dict(result.shares),
+    }
+
+
+def from_record(row: Mapping[str, Any]) -> Importance | None:
+    """The Importance a stored record holds (None where it holds none)."""
+    if row.get("shares") is None:
+        return None
+    shares = {str(k): float(v) for k, v in row["shares"].items()}
+    return Importance(shares, row["metric"], int(row["measured"]), int(row["fitted"]))
 
 
 # --- the slice plot ---------------------------------------------------------------------------

@@ -12,14 +12,16 @@ may list), so an edit cannot ask the trainer for a value it cannot use.
 from __future__ import annotations
 
 import math
+import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from storage.limits import MAX_NAME
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Value = float | int | str | bool
 Config = dict[str, Value]
@@ -82,10 +84,10 @@ class Real:
         if self.log:
             # log10: decades map exactly (1e-3 in 1e-4..1e-2 is action 0.0, not -2e-16)
             lo, hi, v = math.log10(lo), math.log10(hi), math.log10(max(v, 1e-300))
-        return float(np.clip(2.0 * (v - lo) / (hi - lo) - 1.0, -1.0, 1.0))
+        return _unit_clip(2.0 * (v - lo) / (hi - lo) - 1.0)
 
     def from_unit(self, a: float) -> float:
-        a = float(np.clip(a, -1.0, 1.0))
+        a = _unit_clip(a)
         lo, hi = self.low, self.high
         if self.log:
             v = 10 ** (math.log10(lo) + (a + 1.0) / 2.0 * (math.log10(hi) - math.log10(lo)))
@@ -125,11 +127,11 @@ class Integer:
     def to_unit(self, value: float) -> float:
         lo, hi = self._edges()
         v = math.log(float(value) + 0.5) if self.log else float(value)
-        return float(np.clip(2.0 * (v - lo) / (hi - lo) - 1.0, -1.0, 1.0))
+        return _unit_clip(2.0 * (v - lo) / (hi - lo) - 1.0)
 
     def from_unit(self, a: float) -> int:
         lo, hi = self._edges()
-        x = lo + (float(np.clip(a, -1.0, 1.0)) + 1.0) / 2.0 * (hi - lo)
+        x = lo + (_unit_clip(a) + 1.0) / 2.0 * (hi - lo)
         v = math.floor(math.exp(x)) if self.log else round(x)
         return int(min(self.high, max(self.low, v)))
 
@@ -162,7 +164,7 @@ class Categorical:
 
     def from_unit(self, a: float) -> Value:
         n = len(self.choices)
-        i = int(round((float(np.clip(a, -1.0, 1.0)) + 1.0) / 2.0 * (n - 1)))
+        i = int(round((_unit_clip(a) + 1.0) / 2.0 * (n - 1)))
         return self.choices[i]
 
     def index(self, value: Value) -> int:
@@ -173,7 +175,8 @@ class Categorical:
         if value in self.choices:
             return self.choices.index(value)
         if _is_number(value) and all(_is_number(c) for c in self.choices):
-            return int(np.argmin([abs(float(c) - float(value)) for c in self.choices]))
+            gaps = [abs(float(c) - float(value)) for c in self.choices]
+            return min(range(len(gaps)), key=gaps.__getitem__)  # the first of the nearest
         return 0
 
     def contains(self, value: Value) -> bool:
@@ -296,6 +299,8 @@ class SearchSpace:
         return self.from_action(self.to_action(config))
 
     def to_action(self, config: Mapping[str, Value]) -> np.ndarray:
+        import numpy as np
+
         return np.array([d.to_unit(config[d.name]) for d in self.dims], dtype=np.float32)
 
     def from_action(self, action: Sequence[float]) -> Config:
@@ -313,6 +318,8 @@ class SearchSpace:
     def grid(self, reals_per_dim: int = 3) -> list[Config]:
         """Full factorial grid: every category, `reals_per_dim` evenly spaced points of each
         real or integer dimension (log-spaced for log ones)."""
+        import numpy as np
+
         axes: list[list[Value]] = []
         for d in self.dims:
             if isinstance(d, Categorical):
@@ -353,9 +360,18 @@ def default_space() -> SearchSpace:
 
 def _plain(v: Any) -> Value:
     """numpy scalars -> Python scalars, so configs serialise as plain JSON."""
-    if isinstance(v, np.generic):
+    np = sys.modules.get("numpy")  # not loaded: no value is one of its scalars
+    if np is not None and isinstance(v, np.generic):
         return v.item()
     return v
+
+
+def _unit_clip(a: float) -> float:
+    """`a` as a float clipped to [-1, 1] (NaN stays NaN, as numpy's clip leaves it). Plain
+    Python: numpy is loaded only where arrays are made, so that reading a space (`hptui
+    show`) does not load it."""
+    x = float(a)
+    return x if math.isnan(x) else min(1.0, max(-1.0, x))
 
 
 def _unknown(name: Any, known: Sequence[str]) -> str:
@@ -605,6 +621,8 @@ REWARD_SCALE = 100.0  # rewards are ~0..100; divided so the state's entries are 
 def state_vector(space: SearchSpace, config: Mapping[str, Value], prev_reward: float) -> np.ndarray:
     """The PPO state: each hyperparameter as its action in [-1, 1], and the previous reward
     scaled to about [-1, 1]; no raw scales mixed (SPEC §7)."""
+    import numpy as np
+
     return np.append(space.to_action(config), np.float32(prev_reward / REWARD_SCALE)).astype(
         np.float32
     )

@@ -209,7 +209,7 @@ class TrialLoop:
             self._failed_in_a_row.clear()
             if searching and not outcome.pruned:  # a pruned trial is not a candidate for best
                 assert p.settings.space is not None
-                p.trials.update_estimates(p.settings.space, p.cfg.seed)
+                p.trials.update_estimates(p.settings.space, p.cfg.seed, p.settings.space_version)
             line = result_line(t.number, t.proposal, result, outcome, searching, self.metric)
             p.rs.log(line)
         p.keeper.tell_later(self.strategy, t.proposal, outcome)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.estimates import EstimateThread, Observation
+from engine.importance import MIN_TRIALS, READ_MAX
 from engine.reward import Rule, adaptive_weights, apply_rules, reward, score
 from engine.space import SearchSpace
 from engine.strategies.base import Outcome, Proposal
@@ -27,6 +28,11 @@ TIMEOUT_FACTOR = 10.0
 # trial this long after the launch is taken for stuck in its start-up: generous, since a
 # first CUDA initialisation or a loaded machine can take minutes.
 WORKER_START_S = 900.0
+# Which hyperparameters matter is computed again (off the loop, with the estimates) once the
+# finished search trials grew by this fraction since the last time (by one at least), or the
+# space changed, and at the end of the search: about 90 fits over 50,000 trials, each on at
+# most engine.importance.FIT_MAX of them. `hptui show` prints the last one, "as of" its count.
+IMPORTANCE_GROWTH = 0.1
 
 
 @dataclass
@@ -57,6 +63,9 @@ class TrialBook:
         self._observations: list[Observation] | None = None  # finished search trials
         self._epoch_seconds: list[float] | None = None  # wall seconds per epoch, finished
         self._estimates: EstimateThread | None = None
+        self._space: tuple[SearchSpace, int] | None = None  # the last (space, version) seen
+        # (finished search trials, space version) of the importance last asked for or stored
+        self._importance_at: tuple[int, int] | None = None
 
     def launch(
         self, p: Proposal, slot: int, strategy: str, space_version: int, rules: list[Rule]
@@ -198,10 +207,11 @@ class TrialBook:
                 Observation(trial_id, t.proposal.config, float(res["val_accuracy"]), epochs)
             )
 
-    def update_estimates(self, space: SearchSpace, seed: int) -> None:
+    def update_estimates(self, space: SearchSpace, seed: int, version: int | None = None) -> None:
         """Ask for fresh estimates of every finished search trial's accuracy, stored beside
-        the measurement for the UI and `show` (the ranking itself is the score's). They are
-        fitted on a thread of their own and written by `write_estimates`."""
+        the measurement for the UI and `show` (the ranking itself is the score's), and, when
+        it is due, which hyperparameters matter in `space` (space `version`). Both are fitted
+        on a thread of their own and written by `write_estimates`."""
         if self._observations is None:
             self._observations = [
                 Observation(t["id"], t["config"], float(t["val_accuracy"]), _epochs(t))
@@ -211,20 +221,53 @@ class TrialBook:
         if self._estimates is None:
             self._estimates = EstimateThread(seed)
         self._estimates.request(space, self._observations)
+        if version is not None:
+            self._space = (space, version)
+            self._ask_importance(space, version)
+
+    def _ask_importance(self, space: SearchSpace, version: int, *, last: bool = False) -> None:
+        """Hand the thread the newest finished search trials when the importance is due:
+        IMPORTANCE_GROWTH more finished since the last one or another space version; with
+        `last` (the search's end), whenever those differ from the last one's."""
+        assert self._estimates is not None
+        finished = self.rs.search_counts()["finished"]
+        if finished < MIN_TRIALS:
+            return
+        if self._importance_at is None:  # a resumed run: from what its engine stored
+            row = self.rs.importance()
+            self._importance_at = (row["finished"], row["space_version"]) if row else (0, 0)
+        done, done_version = self._importance_at
+        if last:
+            due = (finished, version) != (done, done_version)
+        else:
+            step = max(1, int(done * IMPORTANCE_GROWTH))
+            due = version != done_version or finished >= done + step
+        if not due:
+            return
+        trials = self.rs.search_results(READ_MAX)
+        self._estimates.request_importance(space, trials, finished=finished, space_version=version)
+        self._importance_at = (finished, version)
 
     def write_estimates(self) -> None:
         """Store the estimates that moved since they were last written (none while a fit
-        runs): a long run rewrites a few rows, not every finished trial, per result."""
+        runs): a long run rewrites a few rows, not every finished trial, per result; and the
+        importance, when one was computed."""
         if self._estimates is not None:
             changed = self._estimates.take()
             if changed:
                 self.rs.set_estimates(changed)
+            found = self._estimates.take_importance()
+            if found is not None:
+                self.rs.set_importance(**found)
 
     def close(self, wait: bool = False) -> None:
-        """Stop the estimating thread; with `wait`, write the estimates it is fitting."""
+        """Stop the estimating thread; with `wait`, write the estimates it is fitting and the
+        importance of every finished search trial."""
         if self._estimates is None:
             return
         if wait:
+            if self._space is not None:
+                self._ask_importance(*self._space, last=True)
             self._estimates.wait_idle()
             self.write_estimates()
         self._estimates.close()

@@ -446,8 +446,9 @@ class HptuiApp(App[None]):
 
     def _compute_matters(self, key: tuple[int, int], version: dict[str, Any]) -> None:
         """In a worker thread: read the finished search trials, fit, hand the result back."""
+        from engine.importance import READ_MAX
         from engine.space import SearchSpace, SpaceError
-        from hptui.matters import READ_MAX, compute
+        from hptui.matters import compute
 
         result: Any = None  # the data, or what went wrong in words
         try:

@@ -3,7 +3,8 @@ and the slice plot of the metric against one hyperparameter, drawn on any plotex
 widget's or the module itself, for text). No Textual here.
 
 `compute` reads nothing: it takes the finished search trials (Store.search_results) and the
-current space, and returns everything the pane draws, so it can run off the UI's thread."""
+current space, and returns everything the pane draws, so it can run off the UI's thread.
+`stored` makes the same of what the engine stored (Store.importance), with nothing fitted."""
 
 from __future__ import annotations
 
@@ -12,9 +13,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.importance import MIN_TRIALS, Importance, SlicePoint, importance, slice_points
+from engine.importance import (
+    MIN_TRIALS,
+    Importance,
+    SlicePoint,
+    from_record,
+    importance,
+    slice_points,
+)
 
-READ_MAX = 2000  # the newest finished search trials read (the forest fits on FIT_MAX of them)
 CURRENT_MARK, OLD_MARK = "x", "o"  # read without colour: the current space's / older versions'
 LEGEND = f"{CURRENT_MARK} trial  {OLD_MARK} older space version  │ current range"
 METRIC_WORDS = {"score": "score", "val_accuracy": "val acc"}
@@ -43,14 +50,34 @@ class Matters:
         return None if self.result is None else self.result.shares.get(name)
 
 
-def compute(trials: Sequence[Mapping[str, Any]], space: Any, version: int | None = None) -> Matters:
-    """Importance and slices of `trials` (finished search trials) in `space`."""
+def compute(
+    trials: Sequence[Mapping[str, Any]],
+    space: Any,
+    version: int | None = None,
+    *,
+    slices: bool = True,
+) -> Matters:
+    """Importance and (with `slices`) slices of `trials` (finished search trials) in
+    `space`."""
     from engine.importance import metric_name
 
     result = importance(trials, space)
-    slices = {n: slice_points(trials, space, n, current_version=version) for n in space.names}
-    metric = result.metric if result is not None else metric_name(trials)
-    return Matters(space, version, len(trials), result, slices, metric)
+    m = Matters(space, version, len(trials), result)
+    m.metric = result.metric if result is not None else metric_name(trials)
+    if slices:
+        add_slices(m, trials)
+    return m
+
+
+def stored(row: Mapping[str, Any], space: Any, version: int | None = None) -> Matters:
+    """The importance the engine stored (Store.importance), without slices, in `space`."""
+    return Matters(space, version, int(row["trials_read"]), from_record(row), metric=row["metric"])
+
+
+def add_slices(m: Matters, trials: Sequence[Mapping[str, Any]]) -> None:
+    """The slice points of every dimension of `m`'s space, from `trials`."""
+    names = m.space.names
+    m.slices = {n: slice_points(trials, m.space, n, current_version=m.version) for n in names}
 
 
 RELIABLE_TRIALS = 60

@@ -216,7 +216,13 @@ def print_matters(
     """Which hyperparameters mattered (engine.importance): a share of the metric's variation
     each, most important first, with its current range; with `slices`, the metric against
     each hyperparameter as a text plot. With fewer than MIN_TRIALS finished search trials it
-    says so, having loaded nothing heavy."""
+    says so, having loaded nothing heavy.
+
+    The engine stores the importance as the run goes (engine.trials, off its loop) and at the
+    search's end: that one is printed, "as of" the finished search trials it was computed
+    from, with nothing fitted or loaded (scikit-learn alone took a second). Only a run without
+    one in its current space version (a run of an older hptui) has it computed here, from the
+    same newest READ_MAX trials, fitted on at most FIT_MAX of them."""
     rid = run["id"]
     finished = store.search_counts(rid)["finished"]
     if finished < MIN_TRIALS:
@@ -226,9 +232,11 @@ def print_matters(
             markup=False,
         )
         return
+    from engine.importance import READ_MAX
     from engine.space import SearchSpace, SpaceError
-    from hptui.matters import READ_MAX, bar, compute, pct, range_text, slice_text, slice_view
+    from hptui.matters import add_slices, bar, compute, pct, range_text, slice_text, slice_view
     from hptui.matters import status_text as matters_status
+    from hptui.matters import stored as stored_matters
 
     cur = store.current_space(rid)
     try:
@@ -236,12 +244,22 @@ def print_matters(
     except SpaceError as exc:
         console.print(f"what matters: the run's search space cannot be read ({exc})", markup=False)
         return
-    m = compute(store.search_results(rid, READ_MAX), space, cur["version"] if cur else None)
-    t = Table(title=escape(f"what matters: {matters_status(m)}"))
+    version = cur["version"] if cur else None
+    row = store.importance(rid)
+    trials = None
+    if row is not None and row["space_version"] == version:
+        m = stored_matters(row, space, version)
+        now = "" if row["finished"] == finished else f" (now {finished})"
+        title = f"{matters_status(m)}; as of {row['finished']} finished search trials{now}"
+    else:
+        trials = store.search_results(rid, READ_MAX)
+        m = compute(trials, space, version, slices=False)
+        title = matters_status(m)
+    t = Table(title=escape(f"what matters: {title}"))
     t.add_column("hyperparameter")
     t.add_column("share")
     t.add_column("%", justify="right")
-    t.add_column(f"range (space v{cur['version'] if cur else '?'})")
+    t.add_column(f"range (space v{version if cur else '?'})")
     for name in m.names:
         share = m.share(name)
         t.add_row(
@@ -252,6 +270,7 @@ def print_matters(
         )
     console.print(t)
     if slices:
+        add_slices(m, store.search_results(rid, READ_MAX) if trials is None else trials)
         for name in m.names:
             view = slice_view(m.slices.get(name, []), space[name], m.metric)
             console.print(slice_text(view, width=width), markup=False, highlight=False)

@@ -1,4 +1,4 @@
--- The hptui store's schema at version 11, whole: the migrations of
+-- The hptui store's schema at version 12, whole: the migrations of
 -- storage/schema.py applied to an empty database. Generated: do not edit. After a
 -- change to the migrations, regenerate it from the repository root with
 --     python -m storage.schema > storage/schema.sql
@@ -38,6 +38,19 @@ CREATE TABLE events (
 );
 
 CREATE INDEX events_run ON events (run_id, id);
+
+CREATE TABLE importance (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+    updated_at REAL NOT NULL,
+    space_version INTEGER NOT NULL,           -- the space it was computed in
+    finished INTEGER NOT NULL,                -- the run's finished search trials then
+    trials_read INTEGER NOT NULL,             -- the newest of them it was computed from
+    metric TEXT NOT NULL,                     -- score or val_accuracy
+    measured INTEGER,                         -- those with a value of the metric
+    fitted INTEGER,                           -- those the GP was fitted on
+    shares TEXT                               -- JSON: name -> share; NULL: none (a flat
+                                              -- metric, too few trials)
+);
 
 CREATE TABLE ppo_updates (
     id INTEGER PRIMARY KEY,

@@ -36,7 +36,9 @@ from storage.contract import (
 from storage.limits import MAX_MESSAGE, clip
 from storage.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
-JSON_COLUMNS = {"config", "progress", "final", "space", "rules", "rules_fired", "extra", "payload"}
+JSON_COLUMNS = {
+    "config", "progress", "final", "space", "rules", "rules_fired", "extra", "payload", "shares",
+}  # fmt: skip
 BUSY_TIMEOUT_MS = 30_000
 STALE_S = 15.0  # an engine whose heartbeat is older than this is gone; its lock is taken over
 T = TypeVar("T")
@@ -823,6 +825,40 @@ class Store:
         return cur.rowcount
 
     @_writes
+    def set_importance(
+        self,
+        run_id: int,
+        *,
+        space_version: int,
+        finished: int,
+        trials_read: int,
+        metric: str,
+        measured: int | None = None,
+        fitted: int | None = None,
+        shares: Mapping[str, float] | None = None,
+    ) -> None:
+        """Store which hyperparameters matter (engine.importance) as computed from the newest
+        `trials_read` of the run's `finished` search trials in space version `space_version`,
+        replacing the run's last one. `shares`: name -> share, in the space's order (None:
+        there were none to give: a flat metric, too few measured trials)."""
+        text = None if shares is None else json.dumps({k: float(v) for k, v in shares.items()})
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO importance (run_id, updated_at, space_version, finished, "
+                "trials_read, metric, measured, fitted, shares) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    run_id, time.time(), int(space_version), int(finished), int(trials_read),
+                    metric, measured, fitted, text,
+                ],
+            )  # fmt: skip
+
+    def importance(self, run_id: int) -> dict[str, Any] | None:
+        """The run's stored importance (set_importance), or None: its engine stored none yet
+        (too few trials, or a run of an hptui before it did)."""
+        return self._one("SELECT * FROM importance WHERE run_id = ?", [run_id])
+
+    @_writes
     def mark_running_interrupted(self, run_id: int) -> int:
         with self.conn:
             cur = self.conn.execute(
@@ -1191,6 +1227,26 @@ class RunStore:
 
     def set_estimates(self, estimates: Mapping[int, float], *, tolerance: float = 0.0) -> int:
         return self.store.set_estimates(self.run_id, estimates, tolerance=tolerance)
+
+    def set_importance(
+        self,
+        *,
+        space_version: int,
+        finished: int,
+        trials_read: int,
+        metric: str,
+        measured: int | None = None,
+        fitted: int | None = None,
+        shares: Mapping[str, float] | None = None,
+    ) -> None:
+        self.store.set_importance(
+            self.run_id, space_version=space_version, finished=finished,
+            trials_read=trials_read, metric=metric, measured=measured, fitted=fitted,
+            shares=shares,
+        )  # fmt: skip
+
+    def importance(self) -> dict[str, Any] | None:
+        return self.store.importance(self.run_id)
 
     def mark_running_interrupted(self) -> int:
         return self.store.mark_running_interrupted(self.run_id)

@@ -97,6 +97,7 @@ def test_old_store_pickle_is_dropped_by_the_migration_and_resume_says_why(
     for column in ("lr", "batch_size", "lstm_units", "dropout", "embed_dim", "lstm_layers"):
         write(db, f"ALTER TABLE trials ADD COLUMN {column}")
     write(db, "ALTER TABLE trials ADD COLUMN optimizer TEXT")
+    write(db, "DROP TABLE importance")
     write(db, "PRAGMA user_version = 2")
 
     done = hptui("resume", str(run_id), "--headless", "--db", str(db))
