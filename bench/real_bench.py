@@ -290,7 +290,10 @@ def run_tpe(seed: int, profile_name: str, tmp: Path) -> Run:
     try:
         _drive(pool, next_search, search_done)
         top = candidates(trials, profile.confirm_candidates, default)
-        stage = Confirmation(space, top, default, epochs, profile.confirm_repeats)
+        stage = Confirmation(
+            space, top, default, epochs, profile.confirm_repeats, keep=profile.confirm_keep,
+            measured=trials,
+        )  # fmt: skip
 
         def next_confirm() -> Any:
             p = stage.ask()

@@ -57,9 +57,21 @@ from engine.profiles import PROFILES, Profile  # noqa: E402
 from engine.space import default_space  # noqa: E402
 
 METHODS = ("bayes-ppo", "bayes", "random", "tpe", "default")
-# Confirmation designs (candidates x repeats) simulated after every run: the search's top
-# candidates and the default trained again, then the engine's choice (engine.choice).
-DESIGNS = ((2, 1), (3, 1), (3, 2), (5, 1), (5, 2), (8, 1))
+# Confirmation designs (candidates x repeats, then the best `keep` of them again) simulated
+# after every run: the search's top candidates and the default trained again, then the
+# engine's choice (engine.choice).
+DESIGNS = ((3, 2, 0), (5, 2, 0), (3, 3, 0), (6, 1, 2), (6, 2, 2), (8, 1, 3))
+
+
+def design_name(k: int, r: int, keep: int) -> str:
+    """`confirm 3x2`, or `confirm 6x1>2x1` for a second round of the best 2."""
+    return f"confirm {k}x{r}" + (f">{keep}x{r}" if keep else "")
+
+
+def design_epochs(k: int, r: int, keep: int, epochs: int = 2) -> int:
+    return ((k + 1) * r + ((keep + 1) * r if keep else 0)) * epochs
+
+
 CONFIRMED = "confirmed"  # the profile's own design: what the engine now does
 SELECTIONS = (
     "score",
@@ -68,7 +80,7 @@ SELECTIONS = (
     "estimated",
     "top5-estimated",
     "shrunk",
-    *(f"confirm {k}x{r}" for k, r in DESIGNS),
+    *(design_name(*d) for d in DESIGNS),
 )
 # The true accuracy of the best configuration a run trained (results files before it lack it).
 FOUND = "found"
@@ -287,7 +299,7 @@ def trace_trials(trace: Trace) -> list[dict[str, Any]]:
 
 
 def confirm_choice(
-    trace: Trace, sur: Surrogate, candidates_n: int, repeats: int, epochs: int
+    trace: Trace, sur: Surrogate, candidates_n: int, repeats: int, epochs: int, keep: int = 0
 ) -> tuple[dict[str, Any], int]:
     """The engine's confirmation stage after a run (engine.strategies.confirm, fed by the
     surrogate under seeds of its own), then the engine's choice; returns the chosen
@@ -300,8 +312,10 @@ def confirm_choice(
 
     trials = trace_trials(trace)
     top = candidates(trials, candidates_n, DEFAULT_CONFIG)
-    stage = Confirmation(default_space(), top, DEFAULT_CONFIG, epochs, repeats)
-    rng = np.random.default_rng([trace.seed, 11, candidates_n, repeats])
+    stage = Confirmation(
+        default_space(), top, DEFAULT_CONFIG, epochs, repeats, keep=keep, measured=trials
+    )
+    rng = np.random.default_rng([trace.seed, 11, candidates_n, repeats, keep])
     spent = 0
     while (p := stage.ask()) is not None:
         acc, sec, _ = sur.observe(p.config, p.epochs, p.early_stopping, rng)
@@ -336,10 +350,13 @@ def one(job: Job) -> tuple[Job, Result]:
     )
     truth = {how: sur.true_accuracy(cfg) for how, cfg in chosen(trace).items()}
     epochs = max(trace.epochs)  # the search's fidelity
-    for k, r in DESIGNS:
-        cfg, _ = confirm_choice(trace, sur, k, r, epochs)
-        truth[f"confirm {k}x{r}"] = sur.true_accuracy(cfg)
-    cfg, _ = confirm_choice(trace, sur, profile.confirm_candidates, profile.confirm_repeats, epochs)
+    for k, r, keep in DESIGNS:
+        cfg, _ = confirm_choice(trace, sur, k, r, epochs, keep)
+        truth[design_name(k, r, keep)] = sur.true_accuracy(cfg)
+    cfg, _ = confirm_choice(
+        trace, sur, profile.confirm_candidates, profile.confirm_repeats, epochs,
+        profile.confirm_keep,
+    )  # fmt: skip
     truth[CONFIRMED] = sur.true_accuracy(cfg)
     # Not a rule a method can follow: what it found, against what it chose.
     truth[FOUND] = max(sur.true_accuracy(cfg) for cfg in trace.configs)
@@ -420,15 +437,15 @@ def print_confirmation(
 ) -> None:
     """Each confirmation design against the best single measurement (`score`), paired on the
     same seeds (the same search), in points of true accuracy, with its cost in epochs."""
-    designs = [(CONFIRMED, profile.confirm_candidates, profile.confirm_repeats)]
-    designs += [(f"confirm {k}x{r}", k, r) for k, r in DESIGNS]
+    own = (profile.confirm_candidates, profile.confirm_repeats, profile.confirm_keep)
+    designs = [(CONFIRMED, *own)] + [(design_name(*d), *d) for d in DESIGNS]
     print("\nconfirmation against the best single measurement (paired, points, 95 % CI)")
-    print(f"{'method':<12}" + "".join(f"{name:>20}" for name, _, _ in designs))
-    print(f"{'  epochs':<12}" + "".join(f"{2 * (k + 1) * r:>20}" for _, k, r in designs))
+    print(f"{'method':<12}" + "".join(f"{name:>20}" for name, *_ in designs))
+    print(f"{'  epochs':<12}" + "".join(f"{design_epochs(*d):>20}" for _, *d in designs))
     for method in methods:
         vals = by.get(method, {})
         cells = []
-        for name, _, _ in designs:
+        for name, *_ in designs:
             d = [v[name] - v["score"] for v in vals.values() if name in v]
             m, h = interval(d) if d else (math.nan, math.nan)
             cells.append(f"{100 * m:>+12.2f} ± {100 * h:.2f}")

@@ -135,16 +135,30 @@ def choose(trials: Iterable[Trial], default: Mapping[str, Any] | None = None) ->
         from engine.space import DEFAULT_CONFIG  # here: engine.space needs numpy
 
         default = DEFAULT_CONFIG
-    default_key = config_key(default)
     measured = _measurements(trials)
-    confirm = [t for t in measured if t.get("phase") == CONFIRM_PHASE]
-    if not confirm:
+    if not any(t.get("phase") == CONFIRM_PHASE for t in measured):
+        default_key = config_key(default)
         single = sorted(measured, key=_by_single)
         if not single:
             return None
         ranking = [_measured([t], default_key) for t in single]
         defaults = [m for m in ranking if m.is_default]
         return Choice(ranking[0], defaults[0] if defaults else None, tuple(ranking), False)
+    ranking = rank(measured, default)
+    defaults = [m for m in ranking if m.is_default]
+    return Choice(ranking[0], defaults[0] if defaults else None, tuple(ranking), True)
+
+
+def rank(trials: Iterable[Trial], default: Mapping[str, Any]) -> list[Measured]:
+    """The configurations the confirmation stage measured, best first, each judged by the mean
+    score of its measurements at the stage's fidelity (search and confirmation trials of the
+    same epochs alike); on a tie the default first (nothing beat it). Empty without
+    confirmation trials."""
+    default_key = config_key(default)
+    measured = _measurements(trials)
+    confirm = [t for t in measured if t.get("phase") == CONFIRM_PHASE]
+    if not confirm:
+        return []
     fidelity = max(int(t.get("max_epochs") or 0) for t in confirm)
     keys = {config_key(t["config"]) for t in confirm}
     groups: dict[str, list[Trial]] = {key: [] for key in keys}
@@ -152,9 +166,7 @@ def choose(trials: Iterable[Trial], default: Mapping[str, Any] | None = None) ->
         key = config_key(t["config"])
         if key in groups and int(t.get("max_epochs") or 0) == fidelity:
             groups[key].append(t)
-    ranking = sorted(
+    return sorted(
         (_measured(g, default_key) for g in groups.values()),
         key=lambda m: (-round(m.score, 9), not m.is_default, m.trial),
     )
-    defaults = [m for m in ranking if m.is_default]
-    return Choice(ranking[0], defaults[0] if defaults else None, tuple(ranking), True)

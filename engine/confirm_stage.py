@@ -27,14 +27,16 @@ def confirm_stage(
     if not top and not any(t["status"] == contract.FINISHED for t in search):
         rs.log("no finished trial: no confirmation", "warning")
         return None
-    done = {
-        t["extra"].get("key")
-        for t in rs.trials(phase=contract.CONFIRM_PHASE, status=contract.FINISHED)
-    }
+    finished = rs.trials(phase=contract.CONFIRM_PHASE, status=contract.FINISHED)
     epochs = profile.trial_epochs(strategy)
     rs.update_run(phase=contract.CONFIRM_PHASE)
+    r, keep = profile.confirm_repeats, min(profile.confirm_keep, len(top))
+    then = f"; then the best {keep} of them and the default, {r} more each" if keep else ""
     rs.log(
-        f"confirmation: the search's top {len(top)} and the default configuration, "
-        f"{profile.confirm_repeats} more trainings each at {epochs} epochs (new seeds)",
+        f"confirmation: the search's top {len(top)} and the default configuration, {r} more "
+        f"training{'s' if r > 1 else ''} each at {epochs} epochs (new seeds){then}",
     )
-    return Confirmation(space, top, default, epochs, profile.confirm_repeats, done=done)
+    return Confirmation(
+        space, top, default, epochs, r, keep=keep, measured=[*search, *finished],
+        done={t["extra"].get("key") for t in finished},
+    )  # fmt: skip
