@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hptui.report import confirmed_choice
 from hptui.view import (
     best_text,
     done_trials,
@@ -21,7 +22,7 @@ from hptui.view import (
     remaining_s,
     trials_done_text,
 )
-from storage.contract import FAILED, PRUNED
+from storage.contract import CONFIRM_PHASE, FAILED, FINISHED, PRUNED
 from storage.limits import clip
 from storage.store import Store
 
@@ -41,6 +42,7 @@ class HeadlessView:
         self._last = 0.0
         self._last_line = ""
         self._data_shown = False
+        self._chosen: tuple[int, str | None] = (0, None)  # (confirmation trials, its words)
 
     def __enter__(self) -> HeadlessView:
         if self.tty:
@@ -65,7 +67,7 @@ class HeadlessView:
         run = self._store.run(self.run_id)
         if run is None:
             return
-        fields = self.fields(run, self._store.best_trial(self.run_id))
+        fields = self.fields(run, self._store.best_trial(self.run_id), self._chosen_text(run))
         if self.tty:
             self.live.update(self._render((run, fields)))
             return
@@ -77,9 +79,27 @@ class HeadlessView:
             self._last_line = line
             self.console.print(line, highlight=False, markup=False, soft_wrap=True)
 
+    def _chosen_text(self, run: dict[str, Any]) -> str | None:
+        """`chosen #19 (mean val acc 0.7807 of 3)` once the confirmation stage has measured
+        again (engine.choice, as `show` reports it); recomputed only when it measured more."""
+        assert self._store is not None
+        confirm = self._store.trials(self.run_id, phase=CONFIRM_PHASE, status=FINISHED)
+        if len(confirm) != self._chosen[0]:
+            choice = confirmed_choice(self._store, self.run_id)
+            words = metric_words(run)
+            text = None
+            if choice is not None:
+                b = choice.best
+                text = f"chosen #{b.trial} (mean {words.short} {words.fmt(b.accuracy)} of {b.n})"
+            self._chosen = (len(confirm), text)
+        return self._chosen[1]
+
     @staticmethod
-    def fields(run: dict[str, Any], best: dict[str, Any] | None) -> list[str]:
-        """Run and phase, trials, best, time, data: the header's words, one line each."""
+    def fields(
+        run: dict[str, Any], best: dict[str, Any] | None, chosen: str | None = None
+    ) -> list[str]:
+        """Run and phase, trials, best (the chosen configuration once the confirmation stage
+        has measured again), time, data: the header's words, one line each."""
         p = run.get("progress") or {}
         now = time.time()
         counts = [f"{p[PRUNED]} pruned"] if p.get(PRUNED) else []
@@ -91,7 +111,7 @@ class HeadlessView:
         return [
             f"run {run['id']} {clip(phase_text(run))} [{clip(run['status'])}]",
             f"trials {trials_done_text(p)} ({', '.join(counts)})",
-            f"best {best_text(best, metric_words(run))}" if best else "best -",
+            chosen or (f"best {best_text(best, metric_words(run))}" if best else "best -"),
             f"elapsed {fmt_s(elapsed_s(run, now))}, remaining ~{fmt_s(remaining)}",
             f"data {clip(source)}: {clip(run.get('data_reason'))}" if source else "data -",
         ]

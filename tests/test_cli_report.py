@@ -162,6 +162,32 @@ def test_headless_view_reads_the_run_from_the_store(store_with_trials: tuple[Pat
     assert f"data {LONG_SOURCE}" in text
 
 
+def test_headless_view_names_the_chosen_configuration_after_the_confirmation(
+    store_with_trials: tuple[Path, int],
+) -> None:
+    """Once the stage has measured again, the line names what the run recommends (the mean
+    of repeated measurements, engine.choice), not the luckiest single measurement."""
+    db, run_id = store_with_trials
+    s = Store(db)
+    try:
+        s.update_run(run_id, status="running", phase="confirm")
+        lucky = {"lr": 1e-3, "optimizer": "adam"}
+        steady = {"lr": 3e-3, "optimizer": "adam"}
+        for config, acc, phase in [(steady, 0.73, "search"), (steady, 0.75, "confirm"),
+                                   (lucky, 0.60, "confirm")]:  # fmt: skip
+            tid, _ = s.add_trial(run_id, config, phase=phase, strategy="random", max_epochs=2,
+                                 status="running", space_version=1)  # fmt: skip
+            s.update_trial(tid, status="finished", val_accuracy=acc, epochs_run=2, seconds=3.0,
+                           **({"score": 60 * acc} if phase == "search" else {}))  # fmt: skip
+    finally:
+        s.close()
+    out = io.StringIO()
+    with HeadlessView(db, run_id, Console(file=out, width=200)) as view:
+        view.update()
+    text = out.getvalue()
+    assert "chosen #4 (mean val acc 0.7400 of 2)" in text and "best #2" not in text
+
+
 @pytest.fixture
 def store_with_pruning(tmp_path: Path) -> tuple[Path, int]:
     """A run created with ASHA, switched to median stopping, with two trials pruned."""
