@@ -299,7 +299,13 @@ def trace_trials(trace: Trace) -> list[dict[str, Any]]:
 
 
 def confirm_choice(
-    trace: Trace, sur: Surrogate, candidates_n: int, repeats: int, epochs: int, keep: int = 0
+    trace: Trace,
+    sur: Surrogate,
+    candidates_n: int,
+    repeats: int,
+    epochs: int,
+    keep: int = 0,
+    draw: int = 0,
 ) -> tuple[dict[str, Any], int]:
     """The engine's confirmation stage after a run (engine.strategies.confirm, fed by the
     surrogate under seeds of its own), then the engine's choice; returns the chosen
@@ -315,7 +321,7 @@ def confirm_choice(
     stage = Confirmation(
         default_space(), top, DEFAULT_CONFIG, epochs, repeats, keep=keep, measured=trials
     )
-    rng = np.random.default_rng([trace.seed, 11, candidates_n, repeats, keep])
+    rng = np.random.default_rng([trace.seed, 11, candidates_n, repeats, keep, draw])
     spent = 0
     while (p := stage.ask()) is not None:
         acc, sec, _ = sur.observe(p.config, p.epochs, p.early_stopping, rng)
@@ -338,9 +344,23 @@ RUNNERS: dict[str, Callable[..., Trace]] = {
 }
 
 
-def one(job: Job) -> tuple[Job, Result]:
+# Set by main() for its worker processes (spawned: they inherit the environment).
+TRACES_ENV, DRAWS_ENV = "SURROGATE_BENCH_TRACES", "SURROGATE_BENCH_DRAWS"
+CEILING = "ceiling, top 6"  # the best of the top 6 by score, known without noise
+
+
+def trace_of(job: Job, sur: Surrogate) -> Trace:
+    """The run a job makes, read from the trace folder (`--traces`) where it was made before:
+    a run is deterministic for its job."""
+    import pickle
+
     method, profile_name, seed, workers, model = job
-    sur = _surrogate(model)
+    folder = os.environ.get(TRACES_ENV)
+    path = (
+        Path(folder) / f"{method}-{profile_name}-{seed}-w{workers}-{model}.pkl" if folder else None
+    )
+    if path is not None and path.exists():
+        return pickle.loads(path.read_bytes())  # noqa: S301 (the bench's own files)
     profile = PROFILES[profile_name]
     runner = RUNNERS.get(method)
     trace = (
@@ -348,16 +368,33 @@ def one(job: Job) -> tuple[Job, Result]:
         if runner
         else run_strategy(method, profile, seed, sur, workers)
     )
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pickle.dumps(trace))
+    return trace
+
+
+def one(job: Job) -> tuple[Job, Result]:
+    from engine.choice import candidates
+    from engine.space import DEFAULT_CONFIG
+
+    method, profile_name, seed, workers, model = job
+    sur = _surrogate(model)
+    profile = PROFILES[profile_name]
+    trace = trace_of(job, sur)
     truth = {how: sur.true_accuracy(cfg) for how, cfg in chosen(trace).items()}
     epochs = max(trace.epochs)  # the search's fidelity
-    for k, r, keep in DESIGNS:
-        cfg, _ = confirm_choice(trace, sur, k, r, epochs, keep)
-        truth[design_name(k, r, keep)] = sur.true_accuracy(cfg)
-    cfg, _ = confirm_choice(
-        trace, sur, profile.confirm_candidates, profile.confirm_repeats, epochs,
-        profile.confirm_keep,
-    )  # fmt: skip
-    truth[CONFIRMED] = sur.true_accuracy(cfg)
+    # Each design's choice is averaged over `draws` runs of the stage (its own noise), so
+    # that the designs' differences are not lost in one draw's luck.
+    draws = int(os.environ.get(DRAWS_ENV, "1"))
+    own = (profile.confirm_candidates, profile.confirm_repeats, profile.confirm_keep)
+    for name, (k, r, keep) in [(CONFIRMED, own), *((design_name(*d), d) for d in DESIGNS)]:
+        truth[name] = float(np.mean([
+            sur.true_accuracy(confirm_choice(trace, sur, k, r, epochs, keep, draw)[0])
+            for draw in range(draws)
+        ]))  # fmt: skip
+    top = candidates(trace_trials(trace), 6, DEFAULT_CONFIG) + [DEFAULT_CONFIG]
+    truth[CEILING] = max(sur.true_accuracy(c) for c in top)
     # Not a rule a method can follow: what it found, against what it chose.
     truth[FOUND] = max(sur.true_accuracy(cfg) for cfg in trace.configs)
     return job, (method, seed, truth, sum(trace.epochs), len(trace.configs), trace.wall_s)
@@ -450,6 +487,17 @@ def print_confirmation(
             m, h = interval(d) if d else (math.nan, math.nan)
             cells.append(f"{100 * m:>+12.2f} ± {100 * h:.2f}")
         print(f"{method:<12}" + "".join(cells))
+    print("\nfound - chosen: what each rule loses of the best configuration the run tried (points)")
+    rules = ["score", *(name for name, *_ in designs), CEILING]
+    print(f"{'method':<12}" + "".join(f"{name:>20}" for name in rules))
+    for method in methods:
+        vals = by.get(method, {})
+        cells = []
+        for name in rules:
+            d = [v[FOUND] - v[name] for v in vals.values() if name in v and FOUND in v]
+            m, h = interval(d) if d else (math.nan, math.nan)
+            cells.append(f"{100 * m:>12.2f} ± {100 * h:.2f}")
+        print(f"{method:<12}" + "".join(cells))
 
 
 def main() -> None:
@@ -472,12 +520,19 @@ def main() -> None:
         help="the two methods every method is paired against (e.g. tpe random without bayes)",
     )
     ap.add_argument(
+        "--draws", type=int, default=1, help="runs of each confirmation design per search"
+    )
+    ap.add_argument("--traces", type=Path, help="folder keeping each run's trials for a rerun")
+    ap.add_argument(
         "--results",
         type=Path,
         help="JSON-lines file of finished runs: appended to, and runs already in it are not rerun",
     )
     args = ap.parse_args()
 
+    os.environ[DRAWS_ENV] = str(args.draws)
+    if args.traces is not None:
+        os.environ[TRACES_ENV] = str(args.traces.resolve())
     profile = PROFILES[args.profile]
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     jobs: list[Job] = [
