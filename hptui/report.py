@@ -128,16 +128,18 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
     )
     console.print(pruning_line(store, run), markup=False)
     best = store.best_trial(rid)
+    choice = confirmed_choice(store, rid)
     if best:
+        # Once the stage chose, its configuration is printed below: the single best is
+        # context (what one lucky measurement said), not a second recommendation.
+        config = "" if choice is not None else f": {clip(config_json(best['config']))}"
         console.print(
             f"best: trial {best['number']} (space v{best['space_version']}), {words.est} "
             f"{words.fmt(best.get('est_accuracy'))} (measured {words.short} "
-            f"{words.fmt(best['val_accuracy'])}), score {fmt(best.get('score'), '.2f')}: "
-            f"{clip(config_json(best['config']))}",
+            f"{words.fmt(best['val_accuracy'])}), score {fmt(best.get('score'), '.2f')}{config}",
             markup=False,
         )
         console.print(best_meaning(words), markup=False)
-    choice = confirmed_choice(store, rid)
     if choice is not None:
         default = vars(choice.default) if choice.default else None
         console.print(clip(choice_text(vars(choice.best), default, words), 2 * SHOWN), markup=False)
