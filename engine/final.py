@@ -176,7 +176,7 @@ def format_final(
         )
     each = f", mean of {n} trainings each" if n > 1 else ""
     return (
-        f"final validation ({f['epochs']} epochs{each}): best {on} "
+        f"final validation ({f['epochs']} epochs{each}): chosen {on} "
         f"{f['best_test_accuracy']:.4f} in {f['best_seconds']:.1f} s; default "
         f"{f['default_test_accuracy']:.4f} in {f['default_seconds']:.1f} s; difference "
         f"{_difference(f)}, time saving {_saving(f)}{_retrained(f)}"
@@ -213,7 +213,7 @@ def _format_metric(f: dict[str, Any], metric: Metric, n: int) -> str:
         vb, vd = v(f["best_val_accuracy"]), v(f["default_val_accuracy"])
         retrained = f"; retrained: validation {name} {vb}, default {vd}"
     return (
-        f"final validation ({f['epochs']} epochs{each}): best {test} {name} {v(b)} in "
+        f"final validation ({f['epochs']} epochs{each}): chosen {test} {name} {v(b)} in "
         f"{f['best_seconds']:.1f} s; default {v(d)} in {f['default_seconds']:.1f} s; "
         f"difference {metric.value(b) - metric.value(d) + 0.0:+{spec}}{interval} ({better} is "
         "better), "
