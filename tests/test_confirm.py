@@ -43,7 +43,7 @@ def test_the_stage_proposes_every_configuration_once_per_round_and_skips_what_is
 
 def test_every_strategy_budget_counts_the_same_stage() -> None:
     quick = PROFILES["quick"]
-    assert quick.confirm_epochs("bayes-ppo") == quick.confirm_epochs("random") == 20
+    assert quick.confirm_epochs("bayes-ppo") == quick.confirm_epochs("random") == 16
     assert all(p.confirm_candidates >= 1 and p.confirm_repeats >= 1 for p in PROFILES.values())
 
 
