@@ -7,8 +7,9 @@ towards ending the run.
 Round 1 trains every candidate and the default `repeats` times. With `keep`, a second round
 trains the `keep` candidates ranked highest after round 1 (engine.choice: the mean score of
 all their measurements) and the default `repeats` more times: a successive halving that
-spends the second round's trainings where the choice is still open (BENCHMARKS.md, section
-5: at an equal cost it chose better than more repeats of fewer candidates)."""
+spends the second round's trainings where the choice is still open. No profile uses it: on
+the surrogate bench it chose no better than the same cost spent on fewer candidates
+(BENCHMARKS.md, section 5), which the bench measures with it."""
 
 from __future__ import annotations
 
