@@ -110,7 +110,8 @@ def verdict(
     """The comparison in words, claiming only what the 95 % intervals support: `better` when
     the gain's interval lies above 0, `worse: keep the default` when below, otherwise `not
     distinguishable` (also without an interval: one pair says nothing about the noise). The
-    time is said where its interval lies clear of 0 too: `as accurate, N % faster`, or
+    time is said where its interval lies clear of 0 too: `within noise, N % faster` (the accuracy
+    difference inside its interval, whichever its sign; "as accurate" would claim more), or
     `better, N % slower`."""
     fast = saving_half_width is not None and saving - saving_half_width > 0
     slow = saving_half_width is not None and saving + saving_half_width < 0
@@ -120,7 +121,7 @@ def verdict(
     if half_width is not None and gain + half_width < 0:
         return "worse: keep the default"
     if fast and saving >= FASTER_FROM:
-        return f"as accurate, {100 * saving:.0f} % faster"
+        return f"within noise, {100 * saving:.0f} % faster"
     return "not distinguishable"
 
 

@@ -87,7 +87,7 @@ def test_the_verdict_in_words() -> None:
     assert verdict(0.005, 0.01, 0.0) == "not distinguishable"
     assert verdict(0.005, None, -0.2) == "not distinguishable"  # one pair: no interval
     # Speed is claimed only where the time saving's own interval lies clear of 0.
-    assert verdict(-0.005, 0.01, 0.35, 0.10) == "as accurate, 35 % faster"
+    assert verdict(-0.005, 0.01, 0.35, 0.10) == "within noise, 35 % faster"
     assert verdict(-0.005, 0.01, 0.35) == "not distinguishable"  # no interval for the time
     assert verdict(-0.005, 0.01, 0.35, 0.40) == "not distinguishable"  # a noisy timing
     assert verdict(0.02, 0.01, -0.5, 0.1) == "better, 50 % slower"
@@ -100,7 +100,7 @@ def test_a_noisy_timing_is_not_called_faster() -> None:
 
     steady = final_summary({"number": 1, "config": {}}, [pair(7, 10), pair(7.2, 10.1)], 2)
     noisy = final_summary({"number": 1, "config": {}}, [pair(4, 10), pair(12, 10)], 2)
-    assert steady["verdict"] == "as accurate, 29 % faster"
+    assert steady["verdict"] == "within noise, 29 % faster"
     assert noisy["time_saving"] == pytest.approx(0.2) and noisy["verdict"] == "not distinguishable"
 
 
@@ -124,4 +124,4 @@ def test_the_result_line_fits_80_columns() -> None:
 
     f = final_summary({"number": 12345, "config": {}}, [pair(0.8, 0.79), pair(0.7, 0.8)], 2)
     line = result_text(f)
-    assert "±" in line and line.endswith("as accurate, 67 % faster") and len(line) <= 80
+    assert "±" in line and line.endswith("within noise, 67 % faster") and len(line) <= 80

@@ -327,7 +327,7 @@ def test_the_result_is_shown_and_final_rows_are_labelled(filled: Filled) -> None
             header = app.query_one(RunHeader)
             assert header.has_class("-result") and header.size.height == 4
             # the verdict, whole at 80 columns: no accuracy interval, a time saving clear of 0
-            assert "test: #4 0.810 vs default 0.790: +2.0 pts, as accurate, 25 % faster" in (
+            assert "test: #4 0.810 vs default 0.790: +2.0 pts, within noise, 25 % faster" in (
                 header.text
             )
             table = app.query_one(TrialsTable)
