@@ -72,10 +72,12 @@ def test_optuna_gp_without_pytorch_says_what_to_install(monkeypatch) -> None:
 
 
 def test_bench_reports_what_a_run_found_beside_what_it_chose() -> None:
-    from bench.surrogate_bench import FOUND, SELECTIONS, one
+    from bench.surrogate_bench import CEILING, FOUND, SELECTIONS, one
 
     _, (_, _, truth, _, trials, _) = one(("random", "quick", 1, 2, "forest"))
-    assert set(truth) == {*SELECTIONS, FOUND}
-    # Every rule chooses among the configurations the run trained: none beats the best of them.
+    assert set(truth) == {*SELECTIONS, FOUND, CEILING}
+    # Every rule chooses among the configurations the run trained: none beats the best of them,
+    # and a stage of 3 candidates none of the best of the top 6 known without noise.
     assert all(truth[how] <= truth[FOUND] for how in SELECTIONS)
+    assert truth["confirm 3x2"] <= truth[CEILING] <= truth[FOUND]
     assert trials > 1 and 0.5 < truth[FOUND] < 1.0
