@@ -133,8 +133,9 @@ def print_summary(console: Console, store: Store, run: dict[str, Any]) -> None:
         # Once the stage chose, its configuration is printed below: the single best is
         # context (what one lucky measurement said), not a second recommendation.
         config = "" if choice is not None else f": {clip(config_json(best['config']))}"
+        label = "best single measurement" if choice is not None else "best"
         console.print(
-            f"best: trial {best['number']} (space v{best['space_version']}), {words.est} "
+            f"{label}: trial {best['number']} (space v{best['space_version']}), {words.est} "
             f"{words.fmt(best.get('est_accuracy'))} (measured {words.short} "
             f"{words.fmt(best['val_accuracy'])}), score {fmt(best.get('score'), '.2f')}{config}",
             markup=False,

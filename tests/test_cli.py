@@ -75,7 +75,8 @@ def test_show(finished_db, capsys) -> None:
     s = Store(db, readonly=True)
     best = s.best_trial(rid)
     s.close()
-    assert f"best: trial {best['number']}" in out
+    # the stage measured again: the single best is named as what it is, the chosen follows
+    assert f"best single measurement: trial {best['number']}" in out and "\nchosen: " in out
     assert "final validation (1 epochs)" in out
     assert "data: sample" in out and "search" in out
     # the verdict once, on its own line, not also at the end of the final validation's line
