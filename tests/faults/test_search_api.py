@@ -24,7 +24,7 @@ from hptui import Objective
 
 def train(params, report):
     for epoch in range(1, report.epochs + 1):
-        time.sleep(6)  # long: the run must still be going when the test interrupts it
+        time.sleep(30)  # long: the run must still be going when the test interrupts it
         report(epoch, params["x"])
     return {{"value": params["x"], "test": params["x"]}}
 
