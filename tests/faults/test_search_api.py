@@ -15,8 +15,13 @@ from tests.faults.clitools import REPO, hptui
 from tests.faults.conftest import query, wait_until
 
 SCRIPT = """
+import signal
 import sys
 import time
+
+# As in a terminal: a script started in the background of a non-interactive shell (a CI job)
+# inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import hptui
 from hptui import Objective
